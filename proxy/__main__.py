@@ -1,0 +1,4 @@
+"""`python -m proxy` starts the relay."""
+from proxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket routes; each module turns core calls into one kind of endpoint."""

@@ -1,0 +1,137 @@
+"""Widget REST calls (PROTOCOL §2): create, events (short and long polling), send, typing, close."""
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+from aiohttp import web
+
+from proxy import keys
+from proxy.api.common import bearer, client_ip, json_response, limit, read_json_object
+from proxy.errors import BadRequest
+
+LANG = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
+MAX_WAIT = 25.0
+
+
+def _optional_str(body: dict, key: str, max_len: int) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise BadRequest(f"{key}: a string of at most {max_len} characters", code="invalid_body")
+    return value.strip()
+
+
+async def create(request: web.Request) -> web.Response:
+    app = request.app
+    limit(app[keys.RATE_CREATE], client_ip(request), "new conversations from this address")
+    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes, allow_empty=True)
+    name = _optional_str(body, "visitor_name", 64) or ""
+    lang = _optional_str(body, "lang", 16)
+    if lang and not LANG.match(lang):
+        raise BadRequest("lang: a language tag such as en or fr_BE", code="invalid_body")
+    page_url = _optional_str(body, "page_url", 2048)
+    if page_url and not page_url.startswith(("http://", "https://")):
+        raise BadRequest("page_url: an http(s) URL", code="invalid_body")
+    channel = body.get("livechat_channel_id")
+    if channel is not None and (not isinstance(channel, int) or isinstance(channel, bool) or channel <= 0):
+        raise BadRequest("livechat_channel_id: a positive integer", code="invalid_body")
+    conv, token, expires_at = await app[keys.RELAY].create(name, lang or None, channel, page_url or None)
+    return json_response({"conversation_id": conv.id, "token": token, "expires_at": expires_at,
+                          "last_seq": conv.last_seq}, status=201)
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest(f"{name}: a non-negative integer", code="invalid_query")
+    return int(raw)
+
+
+def _wait_param(request: web.Request) -> float:
+    raw = request.query.get("wait", "0")
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not (0 <= wait <= MAX_WAIT):
+        raise BadRequest(f"wait: seconds between 0 and {MAX_WAIT:g}", code="invalid_query")
+    return wait
+
+
+async def events(request: web.Request) -> web.Response:
+    app = request.app
+    after = _int_param(request, "after", 0)
+    wait = _wait_param(request)
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    transport = "longpoll" if wait > 0 else "poll"
+    metrics = app[keys.METRICS]
+    cursor = relay.cursor(conv.id, after)
+    marker = object()
+    app[keys.LONGPOLLS].add(marker) if wait > 0 else None
+    metrics.connections.labels(transport).inc()
+    try:
+        items = await _next_or_stop(cursor, wait, app[keys.STOPPING])
+    finally:
+        cursor.close()
+        app[keys.LONGPOLLS].discard(marker)
+        metrics.connections.labels(transport).dec()
+    out = [event for event, _ in items]
+    for event, t0 in items:
+        if t0:
+            metrics.latency.labels(transport).observe(time.monotonic() - t0)
+    metrics.events_out.labels(transport).inc(len(out))
+    stored = [e["seq"] for e in out if e.get("seq") is not None]
+    body = {"events": out, "last_seq": max([cursor.last_seq, *stored])}
+    if cursor.reset:
+        body["reset"] = True
+    return json_response(body)
+
+
+async def _next_or_stop(cursor, wait: float, stopping: asyncio.Event) -> list:
+    """The cursor's next events, or nothing as soon as the relay starts shutting down."""
+    if wait <= 0 or stopping.is_set():
+        return await cursor.next(0)
+    reader = asyncio.ensure_future(cursor.next(wait))
+    stopper = asyncio.ensure_future(stopping.wait())
+    try:
+        done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not reader.done():
+            reader.cancel()
+    return reader.result() if reader in done and not reader.cancelled() else []
+
+
+async def send(request: web.Request) -> web.Response:
+    app = request.app
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
+    limit(app[keys.RATE_CONVERSATION], conv.id, "messages in this conversation")
+    event, created = await relay.send(conv, body.get("client_id"), body.get("text"))
+    return json_response({"seq": event["seq"], "event": event}, status=201 if created else 200)
+
+
+async def typing(request: web.Request) -> web.Response:
+    app = request.app
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
+    limit(app[keys.RATE_CONVERSATION], "typing:" + conv.id, "typing updates in this conversation")
+    await relay.typing(conv, body.get("typing"))
+    return web.Response(status=204)
+
+
+async def close(request: web.Request) -> web.Response:
+    app = request.app
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    await read_json_object(request, app[keys.SETTINGS].max_request_bytes, allow_empty=True)
+    await relay.close(conv)
+    return web.Response(status=204)

@@ -1,0 +1,144 @@
+"""Demo mode: the page with the widget at ``/`` and the operator console at ``/demo``.
+
+The console's replies are *signed webhooks* posted to this relay's own ``/v1/webhooks/odoo``,
+the very path the Odoo addon uses, so the demo exercises the real pipeline end to end.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import uuid
+from importlib import resources
+
+import aiohttp
+from aiohttp import web
+
+from proxy import events, keys, signing
+from proxy.api.common import json_response, read_json_object
+from proxy.api.middlewares import origin_allowed, own_origin
+from proxy.errors import BadRequest, Forbidden, NotFound
+from proxy.upstream.demo import DEMO_DATABASE
+
+HTTP = web.AppKey("demo_http", aiohttp.ClientSession)
+_message_ids = itertools.count(random.randint(1, 1 << 30))
+OPERATOR = {"kind": "operator", "partner_id": 3, "name": "Demo operator"}
+
+
+def static_text(name: str) -> str:
+    return resources.files("proxy").joinpath("static", name).read_text(encoding="utf-8")
+
+
+async def index(request: web.Request) -> web.Response:
+    if not request.app[keys.SETTINGS].demo:
+        return web.Response(text="Odoo Livechat Relay. Health: /healthz\n", content_type="text/plain")
+    return web.Response(text=static_text("index.html"), content_type="text/html")
+
+
+async def console(request: web.Request) -> web.Response:
+    return web.Response(text=static_text("console.html"), content_type="text/html")
+
+
+def _same_origin(request: web.Request) -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != own_origin(request) and not origin_allowed(request, origin):
+        raise Forbidden("The demo console only answers its own page.", code="origin_not_allowed")
+
+
+async def state(request: web.Request) -> web.Response:
+    _same_origin(request)
+    store = request.app[keys.STORE]
+    out = []
+    for conv in await store.list_conversations(50):
+        replay = await store.events_after(conv.id, max(0, conv.last_seq - 100))
+        out.append({"id": conv.id, "visitor_name": conv.visitor_name, "closed": conv.closed,
+                    "created_at": conv.created_at, "last_activity": conv.last_activity,
+                    "events": replay.events})
+    return json_response({"operator_online": request.app[keys.DEMO].operator_online, "conversations": out})
+
+
+async def _conversation(request: web.Request, body: dict):
+    cid = body.get("conversation_id")
+    if not isinstance(cid, str):
+        raise BadRequest("conversation_id: a string", code="invalid_body")
+    conv = await request.app[keys.STORE].get_conversation(cid)
+    if conv is None or conv.odoo_channel_id is None:
+        raise NotFound("No such conversation.", code="unknown_conversation")
+    return conv
+
+
+async def _post_webhook(request: web.Request, type_: str, conv, **data) -> web.Response:
+    """Sign and POST one webhook to this relay, as the addon would; answer with the relay's reply."""
+    body = json.dumps({
+        "type": type_,
+        "timestamp": events.now_iso(),
+        "data": {"database": DEMO_DATABASE, "odoo_version": "demo",
+                 "channel": {"id": conv.odoo_channel_id, "uuid": conv.id, "livechat_channel_id": 1}, **data},
+    }).encode()
+    headers = signing.headers_for(request.app[keys.WEBHOOK_SECRETS][:1], "msg_" + uuid.uuid4().hex, body)
+    host, port = request.transport.get_extra_info("sockname")[:2]
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1/webhooks/odoo"
+    async with request.app[HTTP].post(url, data=body, headers=headers) as resp:
+        answer = await resp.text()
+        return json_response({"webhook_status": resp.status, "webhook_answer": answer},
+                             status=200 if resp.status < 300 else 502)
+
+
+async def reply(request: web.Request) -> web.Response:
+    _same_origin(request)
+    body = await read_json_object(request, request.app[keys.SETTINGS].max_request_bytes)
+    conv = await _conversation(request, body)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > events.MAX_TEXT:
+        raise BadRequest("text: 1–4000 characters", code="invalid_text")
+    demo = request.app[keys.DEMO]
+    if conv.id not in demo.joined:
+        demo.joined.add(conv.id)
+        await _post_webhook(request, "livechat.member.joined", conv, member=OPERATOR)
+    html = "<p>" + text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "</p>"
+    if body.get("html") is True:   # lets a person try what the sanitizer does with operator HTML
+        html = text
+    message = {"id": next(_message_ids), "author": OPERATOR, "body_html": html,
+               "date": events.now_iso(), "attachments": []}
+    return await _post_webhook(request, "livechat.message.created", conv, message=message)
+
+
+async def close(request: web.Request) -> web.Response:
+    _same_origin(request)
+    body = await read_json_object(request, request.app[keys.SETTINGS].max_request_bytes)
+    conv = await _conversation(request, body)
+    return await _post_webhook(request, "livechat.session.closed", conv)
+
+
+async def typing(request: web.Request) -> web.Response:
+    _same_origin(request)
+    body = await read_json_object(request, request.app[keys.SETTINGS].max_request_bytes)
+    conv = await _conversation(request, body)
+    if not isinstance(body.get("typing"), bool):
+        raise BadRequest("typing: true or false", code="invalid_body")
+    return await _post_webhook(request, "livechat.typing", conv, member=OPERATOR, typing=body["typing"])
+
+
+async def operator(request: web.Request) -> web.Response:
+    _same_origin(request)
+    body = await read_json_object(request, request.app[keys.SETTINGS].max_request_bytes)
+    if not isinstance(body.get("online"), bool):
+        raise BadRequest("online: true or false", code="invalid_body")
+    request.app[keys.DEMO].operator_online = body["online"]
+    return json_response({"operator_online": body["online"]})
+
+
+def add_routes(app: web.Application) -> None:
+    async def http_client(app: web.Application):
+        app[HTTP] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        yield
+        await app[HTTP].close()
+
+    app.cleanup_ctx.append(http_client)
+    app.router.add_get("/demo", console)
+    app.router.add_get("/demo/api/state", state)
+    app.router.add_post("/demo/api/reply", reply)
+    app.router.add_post("/demo/api/close", close)
+    app.router.add_post("/demo/api/typing", typing)
+    app.router.add_post("/demo/api/operator", operator)

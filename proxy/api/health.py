@@ -1,0 +1,38 @@
+"""``/healthz`` (the store answers, the relay is not shutting down) and ``/metrics``."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from proxy import __version__, keys
+from proxy.api.common import json_response
+from proxy.errors import StoreError
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    problems = []
+    if app[keys.STOPPING].is_set():
+        problems.append("shutting down")
+    try:
+        await asyncio.wait_for(app[keys.STORE].ping(), 2)
+    except (StoreError, asyncio.TimeoutError) as exc:
+        problems.append(f"store: {exc or 'timeout'}")
+    settings = app[keys.SETTINGS]
+    body = {
+        "status": "ok" if not problems else "unavailable",
+        "version": __version__,
+        "mode": "demo" if settings.demo else "odoo",
+        "store": settings.store.split(":", 1)[0],
+        "webhooks": bool(app[keys.WEBHOOK_SECRETS]),
+        "connections": {"ws": len(app[keys.WEBSOCKETS]), "longpoll": len(app[keys.LONGPOLLS])},
+    }
+    if problems:
+        body["problems"] = problems
+    return json_response(body, status=200 if not problems else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[keys.METRICS].render(),
+                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -1,0 +1,61 @@
+"""``POST /v1/webhooks/odoo``: verify (Standard Webhooks v1), parse, store, then answer 2xx."""
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from proxy import events, keys, signing
+from proxy.api.common import json_response, read_body
+from proxy.errors import TooManyRequests, Unauthorized, Unavailable
+
+log = logging.getLogger("relay.webhooks")
+
+
+async def receive(request: web.Request) -> web.Response:
+    received_at = time.monotonic()
+    app = request.app
+    metrics = app[keys.METRICS]
+    secrets = app[keys.WEBHOOK_SECRETS]
+    inflight = app[keys.WEBHOOK_INFLIGHT]
+    if app[keys.STOPPING].is_set():
+        metrics.webhooks.labels("shutting_down").inc()
+        raise Unavailable("The relay is shutting down; retry shortly.", code="shutting_down", retry_after=5)
+    if inflight[0] >= app[keys.SETTINGS].webhook_max_inflight:
+        metrics.webhooks.labels("shed").inc()
+        raise TooManyRequests("Too many webhooks at once; retry shortly.", retry_after=1)
+    inflight[0] += 1
+    try:
+        return await _receive(request, secrets, received_at)
+    finally:
+        inflight[0] -= 1
+
+
+async def _receive(request: web.Request, secrets: tuple[str, ...], received_at: float) -> web.Response:
+    app = request.app
+    metrics = app[keys.METRICS]
+    if not secrets:
+        metrics.webhooks.labels("no_secret").inc()
+        raise Unauthorized("No webhook secret is configured on this relay (RELAY_WEBHOOK_SECRET).",
+                           code="webhooks_disabled")
+    try:
+        raw = await read_body(request, app[keys.SETTINGS].max_webhook_bytes)
+    except Exception:
+        metrics.webhooks.labels("too_large").inc()
+        raise
+    try:
+        webhook_id = signing.verify(secrets, raw, request.headers)
+    except signing.SignatureError as exc:
+        metrics.webhooks.labels("bad_signature").inc()
+        log.warning("webhook refused", extra={"reason": str(exc)})
+        raise Unauthorized(f"Signature check failed: {exc}.", code="invalid_signature") from None
+    try:
+        hook = events.parse_webhook(raw)
+    except Exception:
+        metrics.webhooks.labels("bad_body").inc()
+        raise
+    result = await app[keys.RELAY].ingest(hook, webhook_id, received_at)
+    metrics.webhooks.labels(result).inc()
+    log.info("webhook", extra={"webhook_id": webhook_id, "type": hook.type, "result": result})
+    return json_response({"status": result}, status=200)

@@ -1,0 +1,116 @@
+"""``make_app(settings)``: routes, middlewares, app state, and the cleanup contexts that own the
+store, the purge task and the demo stand-in. The only module that picks concrete adapters."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import weakref
+
+from aiohttp import WSCloseCode, web
+
+from proxy import keys, signing
+from proxy.api import conversations, demo, health, middlewares, webhooks, ws
+from proxy.config import ConfigError, Settings
+from proxy.conversations import Relay
+from proxy.hub import Hub
+from proxy.metrics import Metrics
+from proxy.ratelimit import RateLimiter
+from proxy.store.base import Store
+from proxy.store.sqlite import SQLiteStore
+from proxy.upstream.demo import DemoUpstream
+
+log = logging.getLogger("relay")
+PURGE_EVERY = 3600.0
+WEBHOOK_ID_DAYS = 4.0   # the addon retries for ~3 days; remember ids longer than that
+
+
+def open_store(url: str) -> Store:
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(url[len("sqlite:///"):] or "relay.db")
+    raise ConfigError(f"store {url!r} is not available in this build (sqlite:///path is)")
+
+
+def make_app(settings: Settings, store: Store | None = None) -> web.Application:
+    if not settings.demo:
+        raise ConfigError("RELAY_ODOO_URL is set, but this build has no Odoo client yet; "
+                          "unset it to run the demo (see README, 'Running against Odoo').")
+    app = web.Application(middlewares=[middlewares.access_log, middlewares.errors, middlewares.cors],
+                          client_max_size=max(settings.max_webhook_bytes, settings.max_request_bytes) + 1)
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = Metrics()
+    app[keys.WEBSOCKETS] = weakref.WeakSet()
+    app[keys.LONGPOLLS] = set()
+    app[keys.STOPPING] = asyncio.Event()
+    app[keys.WEBHOOK_INFLIGHT] = [0]
+    app[keys.RATE_IP] = RateLimiter(settings.rate_limit_ip)
+    app[keys.RATE_CREATE] = RateLimiter(settings.rate_limit_create)
+    app[keys.RATE_CONVERSATION] = RateLimiter(settings.rate_limit_messages)
+    app[keys.DEMO] = DemoUpstream()
+
+    async def resources(app: web.Application):
+        the_store = store or open_store(settings.store)
+        await the_store.open()
+        app[keys.STORE] = the_store
+        token_secret = settings.secret or await the_store.meta_setdefault("token_secret", secrets.token_urlsafe(32))
+        hook_secrets = settings.webhook_secret or ()
+        if not hook_secrets and settings.demo:
+            hook_secrets = (await the_store.meta_setdefault("demo_webhook_secret", signing.new_secret()),)
+        app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
+        app[keys.RELAY] = Relay(settings, the_store, Hub(), app[keys.DEMO], app[keys.METRICS],
+                                token_secret.encode())
+        log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
+                                         "store": settings.store.split(":", 1)[0],
+                                         "webhooks": bool(hook_secrets)})
+        yield
+        await the_store.close()
+
+    async def purge_task(app: web.Application):
+        async def loop() -> None:
+            while True:
+                await purge(app)
+                await asyncio.sleep(PURGE_EVERY)
+        task = asyncio.create_task(loop())
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def on_shutdown(app: web.Application) -> None:
+        app[keys.STOPPING].set()
+        for socket in list(app[keys.WEBSOCKETS]):
+            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")
+
+    app.cleanup_ctx.extend([resources, purge_task])
+    app.on_shutdown.append(on_shutdown)
+
+    r = app.router
+    r.add_get("/", demo.index)
+    r.add_get("/healthz", health.healthz)
+    r.add_get("/metrics", health.metrics)
+    r.add_post("/v1/webhooks/odoo", webhooks.receive)
+    r.add_route("OPTIONS", "/v1/conversations", conversations.create)   # preflight, answered by the CORS middleware
+    r.add_post("/v1/conversations", conversations.create)
+    r.add_route("OPTIONS", "/v1/conversations/{id}/{action}", conversations.create)
+    r.add_get("/v1/conversations/{id}/events", conversations.events)
+    r.add_post("/v1/conversations/{id}/messages", conversations.send)
+    r.add_post("/v1/conversations/{id}/typing", conversations.typing)
+    r.add_post("/v1/conversations/{id}/close", conversations.close)
+    r.add_get("/v1/conversations/{id}/ws", ws.handler)
+    if settings.demo:
+        demo.add_routes(app)
+    return app
+
+
+async def purge(app: web.Application) -> dict[str, int]:
+    settings = app[keys.SETTINGS]
+    now = time.time()
+    try:
+        counts = await app[keys.STORE].purge(now - settings.retention_days * 86400,
+                                             now - max(settings.retention_days, WEBHOOK_ID_DAYS) * 86400)
+    except Exception as exc:  # never let the purge kill the relay; the next round retries
+        log.warning("purge failed", extra={"reason": repr(exc)})
+        return {}
+    if any(counts.values()):
+        log.info("purged", extra=counts)
+    return counts

@@ -1,0 +1,166 @@
+"""Relay settings: one frozen dataclass, read once from flags and ``RELAY_*`` variables.
+
+Every field has a flag (``--token-ttl``) and a variable (``RELAY_TOKEN_TTL``); the flag wins.
+``SETTINGS`` below is the single table that cli.py, the README and the docs test read, so a
+setting cannot exist in one place and be missing from another.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable, Mapping
+
+REPLY_MODES = ("webhook", "bus", "poll", "auto")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the relay cannot use."""
+
+
+def _rate(text: str) -> tuple[int, float]:
+    """Parse ``"N/S"`` (N requests per S seconds)."""
+    try:
+        count, _, seconds = text.partition("/")
+        n, s = int(count), float(seconds or 60)
+    except ValueError:
+        raise ConfigError(f"rate {text!r}: expected N/SECONDS, for example 30/60") from None
+    if n < 1 or s <= 0:
+        raise ConfigError(f"rate {text!r}: N and SECONDS must be positive")
+    return n, s
+
+
+def _listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not (0 <= int(port) < 65536):
+        raise ConfigError(f"listen {text!r}: expected HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{text!r} is not a boolean (true/false)")
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise ConfigError(f"{text!r} must be positive")
+        return value
+    return parse
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    name: str          # field name; flag is --name-with-dashes, variable RELAY_NAME
+    default: str | None
+    parse: Callable[[str], Any]
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "RELAY_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("listen", "127.0.0.1:8080", _listen, "host:port to listen on"),
+    Setting("store", "sqlite:///./relay.db", str, "event store: sqlite:///path (redis:// comes with the Redis store)"),
+    Setting("secret", None, str, "key for visitor tokens, shared by all relay nodes; generated and kept in the store when unset"),
+    Setting("webhook_secret", None, _words, "whsec_... secret(s) shared with the Odoo addon, space-separated while rotating; unset: webhooks refused (demo mode generates one)"),
+    Setting("odoo_url", None, str, "Odoo base URL; unset: demo mode"),
+    Setting("odoo_db", None, str, "Odoo database (needed where the server hosts several)"),
+    Setting("odoo_livechat_channel_id", None, _positive(int), "id of the im_livechat.channel visitors are routed to"),
+    Setting("odoo_replies", "auto", str, "how operator replies reach the relay: webhook, bus, poll or auto"),
+    Setting("allowed_origins", None, _words, "space-separated origins allowed to embed the widget; unset: only the relay's own origin"),
+    Setting("token_ttl", "86400", _positive(int), "seconds a visitor token stays valid"),
+    Setting("retention_days", "7", _positive(float), "days events and idle conversations are kept before the purge"),
+    Setting("max_webhook_bytes", "262144", _positive(int), "largest webhook body accepted (413 above)"),
+    Setting("max_request_bytes", "16384", _positive(int), "largest widget request body accepted (413 above)"),
+    Setting("ping_interval", "25", _positive(float), "seconds between server pings on a WebSocket; a client silent for a whole interval after a ping is closed with 4408"),
+    Setting("rate_limit_ip", "600/60", _rate, "widget API requests allowed per client IP, N/SECONDS"),
+    Setting("rate_limit_create", "20/60", _rate, "conversations a client IP may create, N/SECONDS"),
+    Setting("rate_limit_messages", "30/60", _rate, "messages (and typing calls) per conversation, N/SECONDS"),
+    Setting("max_ws_per_conversation", "10", _positive(int), "open WebSockets per conversation (4429 above)"),
+    Setting("webhook_max_inflight", "256", _positive(int), "webhooks processed at once; more are answered 429 with Retry-After"),
+    Setting("trust_forwarded", "false", _bool, "take the client IP from X-Forwarded-For (only behind your own reverse proxy)"),
+    Setting("log_level", "info", str, "debug, info, warning or error"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    listen: tuple[str, int] = ("127.0.0.1", 8080)
+    store: str = "sqlite:///./relay.db"
+    secret: str | None = None
+    webhook_secret: tuple[str, ...] | None = None
+    odoo_url: str | None = None
+    odoo_db: str | None = None
+    odoo_livechat_channel_id: int | None = None
+    odoo_replies: str = "auto"
+    allowed_origins: tuple[str, ...] | None = None
+    token_ttl: int = 86400
+    retention_days: float = 7.0
+    max_webhook_bytes: int = 262144
+    max_request_bytes: int = 16384
+    ping_interval: float = 25.0
+    rate_limit_ip: tuple[int, float] = (600, 60.0)
+    rate_limit_create: tuple[int, float] = (20, 60.0)
+    rate_limit_messages: tuple[int, float] = (30, 60.0)
+    max_ws_per_conversation: int = 10
+    webhook_max_inflight: int = 256
+    trust_forwarded: bool = False
+    log_level: str = "info"
+
+    @property
+    def demo(self) -> bool:
+        """Demo mode: no Odoo configured, the built-in operator console stands in for it."""
+        return not self.odoo_url
+
+    def validate(self) -> "Settings":
+        if self.odoo_replies not in REPLY_MODES:
+            raise ConfigError(f"odoo_replies must be one of {', '.join(REPLY_MODES)}")
+        if not (self.store.startswith("sqlite:///") or self.store.startswith("redis://")):
+            raise ConfigError("store must be sqlite:///path or redis://host:port/db")
+        for secret in self.webhook_secret or ():
+            if not secret.startswith("whsec_"):
+                raise ConfigError("webhook_secret values must start with whsec_")
+        for origin in self.allowed_origins or ():
+            if "://" not in origin or origin.endswith("/"):
+                raise ConfigError(f"allowed origin {origin!r}: expected scheme://host[:port], no trailing slash")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ConfigError("log_level must be debug, info, warning or error")
+        return self
+
+
+def from_sources(flags: Mapping[str, str | None], env: Mapping[str, str]) -> Settings:
+    """Build Settings: a flag given on the command line wins over the variable, then the default."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = flags.get(setting.name)
+        if raw is None:
+            raw = env.get(setting.env)
+        if raw is None or raw == "":
+            if setting.default is None:
+                continue
+            raw = setting.default
+        try:
+            values[setting.name] = setting.parse(raw)
+        except (ConfigError, ValueError) as exc:
+            raise ConfigError(f"{setting.env} / {setting.flag}: {exc}") from None
+    return Settings(**values).validate()
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    return from_sources({}, os.environ if env is None else env)

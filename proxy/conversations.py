@@ -1,0 +1,139 @@
+"""The core: conversations, their events and who hears about them.
+
+Every event goes the same way: ``store.append`` (durable, seq assigned) → ``hub.publish``
+(live fan-out). Readers use ``hub.Cursor``, so they never depend on the live path for
+completeness. No HTTP here; api/ turns these calls into routes and frames.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+import uuid
+
+from proxy import events as ev
+from proxy import tokens
+from proxy.config import Settings
+from proxy.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable
+from proxy.hub import Cursor, Hub
+from proxy.metrics import Metrics
+from proxy.store.base import Appended, Conversation, Store
+from proxy.upstream.base import NoOperatorAvailable, Upstream
+
+log = logging.getLogger("relay.core")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class Relay:
+    def __init__(self, settings: Settings, store: Store, hub: Hub, upstream: Upstream, metrics: Metrics,
+                 token_key: bytes):
+        self.settings, self.store, self.hub, self.upstream, self.metrics = settings, store, hub, upstream, metrics
+        self.token_key = token_key
+
+    # ------------------------------------------------------------------ conversations
+
+    async def create(self, visitor_name: str, lang: str | None, livechat_channel_id: int | None,
+                     page_url: str | None) -> tuple[Conversation, str, int]:
+        now = time.time()
+        conv = Conversation(id="c_" + secrets.token_urlsafe(16), created_at=now, last_activity=now,
+                            visitor_name=visitor_name, lang=lang, page_url=page_url,
+                            livechat_channel_id=livechat_channel_id)
+        try:
+            database, channel_id = await self.upstream.open_session(conv)
+        except NoOperatorAvailable:
+            raise Unavailable("No operator is available right now.", code="no_operator_available") from None
+        conv.odoo_database, conv.odoo_channel_id = database, channel_id
+        await self.store.create_conversation(conv)
+        await self.append(conv.id, ev.status("waiting_operator", "Waiting for an operator…"), source="relay")
+        token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
+        log.info("conversation created", extra={"conversation": conv.id, "odoo_channel": channel_id})
+        conv.last_seq = 1
+        return conv, token, expires_at
+
+    async def authorize(self, conversation_id: str, token: str | None) -> Conversation:
+        """The conversation ``token`` opens; Unauthorized (401) or NotFound (404) otherwise."""
+        if not token:
+            raise Unauthorized("A token is required: Authorization: Bearer <token>.", code="token_missing")
+        try:
+            tokens.verify(self.token_key, token, conversation_id)
+        except tokens.TokenError as exc:
+            raise Unauthorized(str(exc), code=exc.code) from None
+        conv = await self.store.get_conversation(conversation_id)
+        if conv is None:
+            raise NotFound("This conversation does not exist (or was purged).", code="unknown_conversation")
+        return conv
+
+    # ------------------------------------------------------------------ events
+
+    async def append(self, conversation_id: str, event: dict, *, source: str, dedupe_key: str | None = None,
+                     webhook_id: str | None = None, received_at: float | None = None) -> Appended:
+        result = await self.store.append(conversation_id, event, dedupe_key=dedupe_key, webhook_id=webhook_id,
+                                         closes=event["type"] == "closed")
+        if result.created:
+            self.metrics.events_in.labels(source, event["type"]).inc()
+            self.hub.publish(conversation_id, result.event, received_at)
+        return result
+
+    def cursor(self, conversation_id: str, after: int) -> Cursor:
+        return Cursor(self.hub, self.store, conversation_id, after)
+
+    # ------------------------------------------------------------------ visitor actions
+
+    async def send(self, conv: Conversation, client_id: object, text: object) -> tuple[dict, bool]:
+        """Store the visitor's message once per ``client_id``; return (event, created)."""
+        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+            raise BadRequest("client_id: 1–64 characters of A–Z a–z 0–9 _ . : -", code="invalid_client_id")
+        if not isinstance(text, str) or not text.strip():
+            raise BadRequest("text: a non-empty string is required", code="invalid_text")
+        if len(text) > ev.MAX_TEXT:
+            raise BadRequest(f"text: at most {ev.MAX_TEXT} characters", code="text_too_long")
+        key = "client:" + client_id
+        first = await self.store.find_event(conv.id, key)
+        if first is not None:
+            return self._same_send(first, text), False
+        if conv.closed:
+            raise Conflict("This conversation is closed.", code="conversation_closed")
+        event = ev.visitor_message("relay:" + uuid.uuid4().hex, conv.visitor_name or "Visitor", text, client_id)
+        result = await self.append(conv.id, event, source="visitor", dedupe_key=key)
+        if not result.created:   # a concurrent send with the same client_id won
+            return self._same_send(result.event, text), False
+        await self.upstream.visitor_message(conv, result.event)
+        return result.event, True
+
+    @staticmethod
+    def _same_send(first: dict, text: str) -> dict:
+        if first["message"]["text"] != text:
+            raise Conflict("This client_id was already used for another text.", code="client_id_conflict")
+        return first
+
+    async def typing(self, conv: Conversation, typing: object) -> None:
+        if not isinstance(typing, bool):
+            raise BadRequest("typing: true or false", code="invalid_typing")
+        if not conv.closed:
+            await self.upstream.visitor_typing(conv, typing)
+
+    async def close(self, conv: Conversation) -> None:
+        if conv.closed:
+            return
+        await self.append(conv.id, ev.new_event("closed", by="visitor"), source="visitor", dedupe_key="closed")
+        await self.upstream.visitor_left(conv)
+        log.info("conversation closed by visitor", extra={"conversation": conv.id})
+
+    # ------------------------------------------------------------------ webhooks
+
+    async def ingest(self, hook: ev.Webhook, webhook_id: str, received_at: float) -> str:
+        """Store a verified webhook's event; return what happened (for metrics and the answer)."""
+        if hook.event is None:
+            return "test"
+        conversation_id = await self.store.find_bound(hook.database, hook.channel_id)
+        if conversation_id is None:
+            return "unbound"
+        if hook.event["type"] == "typing":
+            if not ev.typing_is_stale(hook.timestamp):
+                self.hub.publish(conversation_id, hook.event, received_at)
+            return "typing"
+        dedupe = hook.dedupe_key or ("closed" if hook.event["type"] == "closed" else None)
+        result = await self.append(conversation_id, hook.event, source="webhook", dedupe_key=dedupe,
+                                   webhook_id=webhook_id, received_at=received_at)
+        return "stored" if result.created else "duplicate"

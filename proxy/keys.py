@@ -1,0 +1,28 @@
+"""Every piece of app state, under a typed ``web.AppKey``."""
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from aiohttp import web
+
+from proxy.config import Settings
+from proxy.conversations import Relay
+from proxy.metrics import Metrics
+from proxy.ratelimit import RateLimiter
+from proxy.store.base import Store
+from proxy.upstream.demo import DemoUpstream
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+RELAY = web.AppKey("relay", Relay)
+METRICS = web.AppKey("metrics", Metrics)
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+LONGPOLLS = web.AppKey("longpolls", set)
+RATE_IP = web.AppKey("rate_ip", RateLimiter)
+RATE_CREATE = web.AppKey("rate_create", RateLimiter)
+RATE_CONVERSATION = web.AppKey("rate_conversation", RateLimiter)
+WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
+WEBHOOK_INFLIGHT = web.AppKey("webhook_inflight", list)
+DEMO = web.AppKey("demo", DemoUpstream)
+STOPPING = web.AppKey("stopping", asyncio.Event)

@@ -1,0 +1,42 @@
+"""Operator HTML to a small allow-list with ``nh3`` (Ammonia); plain text from HTML.
+
+The widget never inserts HTML raw; this is the relay's half of that promise.
+"""
+from __future__ import annotations
+
+import html as _html
+import re
+
+import nh3
+
+TAGS = {"p", "br", "b", "strong", "i", "em", "u", "s", "a", "ul", "ol", "li", "blockquote", "code", "pre", "span"}
+ATTRIBUTES = {"a": {"href", "title"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_BLOCK_END = re.compile(r"</(p|li|blockquote|pre)>|<br\s*/?>", re.I)
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def clean_html(value: str) -> str:
+    """Sanitize to the allow-list; links get ``rel="noopener noreferrer nofollow"``."""
+    return nh3.clean(
+        value or "",
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def html_to_text(value: str) -> str:
+    """Plain text: block ends become newlines, every tag goes, entities are decoded."""
+    marked = _BLOCK_END.sub("\n", value or "")
+    bare = nh3.clean(marked, tags=set(), clean_content_tags={"script", "style"})
+    lines = (_SPACES.sub(" ", line).strip() for line in _html.unescape(bare).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def text_to_html(text: str) -> str:
+    """Visitor text as HTML: escaped, one paragraph, newlines as <br>."""
+    return "<p>" + _html.escape(text).replace("\n", "<br>") + "</p>"

@@ -1,0 +1,64 @@
+"""Standard Webhooks v1 signing and verification, through the reference ``standardwebhooks`` library.
+
+The library does the HMAC, the ±300 s tolerance and the constant-time comparison; this module adds
+what it leaves out: several secrets during a rotation, and turning *every* malformed header into
+one ``SignatureError`` (the library lets ``ValueError`` and ``binascii.Error`` escape on garbage).
+"""
+from __future__ import annotations
+
+import base64
+import secrets as _secrets
+import time
+from datetime import datetime, timezone
+from typing import Mapping, Sequence
+
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
+class SignatureError(ValueError):
+    """Missing headers, a timestamp outside ±300 s, or no signature that matches any secret."""
+
+
+def new_secret() -> str:
+    """A fresh ``whsec_`` secret (24 random bytes, base64)."""
+    return "whsec_" + base64.b64encode(_secrets.token_bytes(24)).decode()
+
+
+def sign(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value: one ``v1,…`` per secret, space-separated."""
+    when = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    text = body.decode()
+    return " ".join(Webhook(s).sign(msg_id, when, text) for s in secrets)
+
+
+def headers_for(secrets: Sequence[str], msg_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(secrets, msg_id, ts, body),
+        "content-type": "application/json",
+    }
+
+
+def verify(secrets: Sequence[str], body: bytes, headers: Mapping[str, str]) -> str:
+    """Verify against any of ``secrets``; return the ``webhook-id`` or raise SignatureError."""
+    wanted = {k: headers.get(k, "") for k in HEADERS}
+    if not all(wanted.values()):
+        raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature header")
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        raise SignatureError("body is not UTF-8") from None
+    reason = "no secret configured"
+    for secret in secrets:
+        try:
+            Webhook(secret).verify(text, wanted, json_parse=False)
+            return wanted["webhook-id"]
+        except WebhookVerificationError as exc:
+            reason = str(exc)
+        except Exception:  # the library's parsing of a hostile header: ValueError, binascii.Error
+            reason = "malformed webhook-signature header"
+    raise SignatureError(reason)

@@ -1,0 +1,1 @@
+"""Event stores: one interface (base.py), one module per backend."""

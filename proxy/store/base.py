@@ -1,0 +1,70 @@
+"""The store interface and the guarantees every backend keeps.
+
+Guarantees (tests/proxy/store/test_contract.py checks them on every backend):
+
+- ``append`` assigns ``seq`` atomically: per conversation 1, 2, 3… with no gap, never reused,
+  even across restarts; the event is durable when ``append`` returns.
+- ``append`` with a ``webhook_id`` already seen stores nothing and says so; with a ``dedupe_key``
+  already present in that conversation it stores nothing and returns the first event.
+- ``events_after(after)`` returns the kept events with a larger ``seq`` in order; ``reset`` is
+  true when some of the asked-for events were purged (or ``after`` is beyond ``last_seq``).
+- Any backend failure surfaces as ``StoreError``, never as a half-written event.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol, runtime_checkable
+
+
+@dataclasses.dataclass
+class Conversation:
+    id: str
+    created_at: float
+    last_activity: float
+    visitor_name: str = ""
+    lang: str | None = None
+    page_url: str | None = None
+    livechat_channel_id: int | None = None
+    odoo_database: str | None = None
+    odoo_channel_id: int | None = None
+    closed: bool = False
+    last_seq: int = 0
+
+
+@dataclasses.dataclass
+class Appended:
+    event: dict | None      # the stored event (the first one when deduplicated); None for a seen webhook id
+    created: bool           # False: nothing was written
+
+
+@dataclasses.dataclass
+class Replay:
+    events: list[dict]
+    last_seq: int
+    reset: bool = False
+
+
+@runtime_checkable
+class Store(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+
+    async def meta_setdefault(self, key: str, value: str) -> str:
+        """Keep ``value`` under ``key`` unless one is there already; return the kept one."""
+
+    async def create_conversation(self, conv: Conversation) -> None: ...
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+    async def list_conversations(self, limit: int = 100) -> list[Conversation]: ...
+    async def bind(self, conversation_id: str, database: str, channel_id: int) -> None: ...
+    async def find_bound(self, database: str, channel_id: int) -> str | None: ...
+    async def set_closed(self, conversation_id: str) -> None: ...
+
+    async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
+                     webhook_id: str | None = None, closes: bool = False) -> Appended: ...
+    async def seen_webhook(self, webhook_id: str) -> bool:
+        """Remember ``webhook_id``; True when it had been seen before."""
+
+    async def events_after(self, conversation_id: str, after: int, limit: int = 500) -> Replay: ...
+    async def find_event(self, conversation_id: str, dedupe_key: str) -> dict | None: ...
+    async def purge(self, events_before: float, webhooks_before: float) -> dict[str, int]: ...

@@ -1,0 +1,195 @@
+"""SQLite store, the embedded default: one file, WAL, every write on one dedicated thread.
+
+One writer thread makes ``seq`` assignment trivially atomic (read last_seq and insert in one
+transaction) and keeps the event loop free of disk waits. ``synchronous=FULL``: a 2xx means the
+event is in the WAL on disk, so it survives a crash of the relay or of the machine.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import sqlite3
+import time
+from typing import Any, Callable
+
+from proxy.errors import StoreError
+from proxy.events import dumps
+from proxy.store.base import Appended, Conversation, Replay
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL,
+    last_activity REAL NOT NULL,
+    visitor_name TEXT NOT NULL DEFAULT '',
+    lang TEXT, page_url TEXT, livechat_channel_id INTEGER,
+    odoo_database TEXT, odoo_channel_id INTEGER,
+    closed INTEGER NOT NULL DEFAULT 0,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS conversations_odoo ON conversations (odoo_database, odoo_channel_id);
+CREATE TABLE IF NOT EXISTS events (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    dedupe_key TEXT,
+    body TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe ON events (conversation_id, dedupe_key) WHERE dedupe_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_at ON events (at);
+CREATE TABLE IF NOT EXISTS webhook_ids (id TEXT PRIMARY KEY, seen_at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS webhook_ids_seen ON webhook_ids (seen_at);
+"""
+
+_CONV_COLUMNS = ("id", "created_at", "last_activity", "visitor_name", "lang", "page_url",
+                 "livechat_channel_id", "odoo_database", "odoo_channel_id", "closed", "last_seq")
+
+
+def _conv(row: tuple | None) -> Conversation | None:
+    if row is None:
+        return None
+    values = dict(zip(_CONV_COLUMNS, row))
+    values["closed"] = bool(values["closed"])
+    return Conversation(**values)
+
+
+class SQLiteStore:
+    """``sqlite:///path``; ``sqlite:///:memory:`` for throwaway use."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        def call() -> Any:
+            if self._db is None:
+                raise StoreError("store is closed")
+            try:
+                with self._db:  # one transaction: commit on success, rollback on error
+                    return fn(self._db)
+            except sqlite3.Error as exc:
+                raise StoreError(f"sqlite: {exc}") from exc
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+
+    async def open(self) -> None:
+        def connect() -> None:
+            try:
+                db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.executescript(SCHEMA)
+                db.isolation_level = "DEFERRED"
+            except sqlite3.Error as exc:
+                raise StoreError(f"sqlite: cannot open {self.path}: {exc}") from exc
+            self._db = db
+        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+
+    async def close(self) -> None:
+        def shut() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+        await asyncio.get_running_loop().run_in_executor(self._pool, shut)
+        self._pool.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    async def meta_setdefault(self, key: str, value: str) -> str:
+        def op(db: sqlite3.Connection) -> str:
+            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+        return await self._run(op)
+
+    # ------------------------------------------------------------------ conversations
+
+    async def create_conversation(self, conv: Conversation) -> None:
+        row = tuple(getattr(conv, c) for c in _CONV_COLUMNS)
+        sql = f"INSERT INTO conversations ({', '.join(_CONV_COLUMNS)}) VALUES ({', '.join('?' * len(row))})"
+        await self._run(lambda db: db.execute(sql, row))
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        sql = f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE id = ?"
+        return await self._run(lambda db: _conv(db.execute(sql, (conversation_id,)).fetchone()))
+
+    async def list_conversations(self, limit: int = 100) -> list[Conversation]:
+        sql = f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations ORDER BY last_activity DESC LIMIT ?"
+        return await self._run(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+
+    async def bind(self, conversation_id: str, database: str, channel_id: int) -> None:
+        sql = "UPDATE conversations SET odoo_database = ?, odoo_channel_id = ? WHERE id = ?"
+        await self._run(lambda db: db.execute(sql, (database, channel_id, conversation_id)))
+
+    async def find_bound(self, database: str, channel_id: int) -> str | None:
+        sql = "SELECT id FROM conversations WHERE odoo_database = ? AND odoo_channel_id = ? ORDER BY created_at DESC LIMIT 1"
+        row = await self._run(lambda db: db.execute(sql, (database, channel_id)).fetchone())
+        return row[0] if row else None
+
+    async def set_closed(self, conversation_id: str) -> None:
+        await self._run(lambda db: db.execute("UPDATE conversations SET closed = 1 WHERE id = ?", (conversation_id,)))
+
+    # ------------------------------------------------------------------ events
+
+    async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
+                     webhook_id: str | None = None, closes: bool = False) -> Appended:
+        def op(db: sqlite3.Connection) -> Appended:
+            now = time.time()
+            if webhook_id is not None:
+                cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, now))
+                if cur.rowcount == 0:
+                    return Appended(None, False)
+            if dedupe_key is not None:
+                row = db.execute("SELECT body FROM events WHERE conversation_id = ? AND dedupe_key = ?",
+                                 (conversation_id, dedupe_key)).fetchone()
+                if row:
+                    return Appended(json.loads(row[0]), False)
+            row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"unknown conversation {conversation_id}")
+            stored = dict(event, seq=row[0] + 1)
+            db.execute("INSERT INTO events (conversation_id, seq, at, dedupe_key, body) VALUES (?, ?, ?, ?, ?)",
+                       (conversation_id, stored["seq"], now, dedupe_key, dumps(stored)))
+            db.execute("UPDATE conversations SET last_seq = ?, last_activity = ?, closed = closed OR ? WHERE id = ?",
+                       (stored["seq"], now, int(closes), conversation_id))
+            return Appended(stored, True)
+        return await self._run(op)
+
+    async def seen_webhook(self, webhook_id: str) -> bool:
+        def op(db: sqlite3.Connection) -> bool:
+            cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, time.time()))
+            return cur.rowcount == 0
+        return await self._run(op)
+
+    async def events_after(self, conversation_id: str, after: int, limit: int = 500) -> Replay:
+        def op(db: sqlite3.Connection) -> Replay:
+            row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+            last_seq = row[0] if row else 0
+            first = db.execute("SELECT MIN(seq) FROM events WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
+            first_kept = first if first is not None else last_seq + 1
+            reset = after > last_seq or (after + 1 < first_kept and after < last_seq)
+            start = 0 if reset else after
+            rows = db.execute("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                              (conversation_id, start, limit)).fetchall()
+            return Replay([json.loads(r[0]) for r in rows], last_seq, reset)
+        return await self._run(op)
+
+    async def find_event(self, conversation_id: str, dedupe_key: str) -> dict | None:
+        sql = "SELECT body FROM events WHERE conversation_id = ? AND dedupe_key = ?"
+        row = await self._run(lambda db: db.execute(sql, (conversation_id, dedupe_key)).fetchone())
+        return json.loads(row[0]) if row else None
+
+    async def purge(self, events_before: float, webhooks_before: float) -> dict[str, int]:
+        def op(db: sqlite3.Connection) -> dict[str, int]:
+            old = [r[0] for r in db.execute("SELECT id FROM conversations WHERE last_activity < ?", (events_before,))]
+            for cid in old:
+                db.execute("DELETE FROM events WHERE conversation_id = ?", (cid,))
+                db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
+            events = db.execute("DELETE FROM events WHERE at < ?", (events_before,)).rowcount
+            hooks = db.execute("DELETE FROM webhook_ids WHERE seen_at < ?", (webhooks_before,)).rowcount
+            return {"conversations": len(old), "events": events, "webhook_ids": hooks}
+        return await self._run(op)

@@ -1,0 +1,47 @@
+"""Visitor tokens: ``v1.<conversation id>.<expiry>.<HMAC-SHA256>``, scoped to one conversation.
+
+Pure functions, no I/O. The key is ``RELAY_SECRET`` (shared by all nodes). A token opens exactly
+the conversation it names, until it expires; comparison is constant-time.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+
+class TokenError(ValueError):
+    """The token is malformed, forged, expired or for another conversation."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _mac(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue(key: bytes, conversation_id: str, ttl: int, now: float | None = None) -> tuple[str, int]:
+    """Return ``(token, expires_at)`` for one conversation."""
+    expires_at = int((time.time() if now is None else now) + ttl)
+    payload = f"v1.{conversation_id}.{expires_at}"
+    return f"{payload}.{_mac(key, payload)}", expires_at
+
+
+def verify(key: bytes, token: str, conversation_id: str, now: float | None = None) -> int:
+    """Check that ``token`` opens ``conversation_id`` now; return its expiry or raise TokenError."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
+        raise TokenError("token_invalid", "The token is malformed.")
+    payload = ".".join(parts[:3])
+    if not hmac.compare_digest(_mac(key, payload), parts[3]):
+        raise TokenError("token_invalid", "The token is not valid.")
+    if not hmac.compare_digest(parts[1], conversation_id):
+        raise TokenError("token_invalid", "The token does not open this conversation.")
+    expires_at = int(parts[2])
+    if expires_at <= (time.time() if now is None else now):
+        raise TokenError("token_expired", "The token has expired; start a new conversation.")
+    return expires_at

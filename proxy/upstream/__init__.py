@@ -1,0 +1,1 @@
+"""What stands behind the relay: Odoo (the Odoo client) or the demo operator console."""

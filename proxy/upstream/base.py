@@ -1,0 +1,25 @@
+"""The interface the core uses to act as the visitor towards the operator side.
+
+Operator replies never come through here: they arrive as webhooks (or, with the Odoo client, from
+the bus or polling) and are appended to the store like any other event.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from proxy.store.base import Conversation
+
+
+class NoOperatorAvailable(Exception):
+    """No operator can take the conversation now; nothing was created."""
+
+
+class Upstream(Protocol):
+    name: str
+
+    async def open_session(self, conv: Conversation) -> tuple[str, int]:
+        """Open the operator-side session; return ``(database, channel id)`` to bind to."""
+
+    async def visitor_message(self, conv: Conversation, event: dict) -> None: ...
+    async def visitor_typing(self, conv: Conversation, typing: bool) -> None: ...
+    async def visitor_left(self, conv: Conversation) -> None: ...
