@@ -3,7 +3,9 @@ store, the purge task and the demo stand-in. The only module that picks concrete
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import secrets
 import time
 import weakref
@@ -78,6 +80,12 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
 
     async def on_shutdown(app: web.Application) -> None:
         app[keys.STOPPING].set()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):   # a second signal must not cut the cleanup short
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, log.warning, "already shutting down")
+        log.info("shutting down", extra={"websockets": len(app[keys.WEBSOCKETS]),
+                                         "long_polls": len(app[keys.LONGPOLLS])})
         for socket in list(app[keys.WEBSOCKETS]):
             await socket.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")
 

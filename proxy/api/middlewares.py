@@ -1,6 +1,7 @@
 """Middlewares: errors as JSON (never a stack trace), origin allow-list and CORS, request log."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -98,6 +99,9 @@ async def access_log(request: web.Request, handler):
         return resp
     except web.HTTPException as exc:
         status = exc.status
+        raise
+    except BaseException as exc:   # cancelled by shutdown or a client gone: say so, not "500"
+        status = 499 if isinstance(exc, asyncio.CancelledError) else 500
         raise
     finally:
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"

@@ -63,7 +63,8 @@ async def handler(request: web.Request) -> web.StreamResponse:
     metrics = app[keys.METRICS]
     metrics.connections.labels("ws").inc()
     interval = app[keys.SETTINGS].ping_interval
-    await conn.send({"type": "hello", "last_seq": conv.last_seq, "ping_interval": interval})
+    await conn.send({"type": "hello", "last_seq": conv.last_seq,
+                     "ping_interval": int(interval) if interval == int(interval) else interval})
     cursor = relay.cursor(conv.id, after)
     pump = asyncio.create_task(_pump(conn, cursor, metrics))
     pinger = asyncio.create_task(_pinger(conn, interval))
