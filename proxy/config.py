@@ -7,6 +7,7 @@ setting cannot exist in one place and be missing from another.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from typing import Any, Callable, Mapping
 
@@ -22,6 +23,8 @@ def _rate(text: str) -> tuple[int, float]:
     try:
         count, _, seconds = text.partition("/")
         n, s = int(count), float(seconds or 60)
+        if not math.isfinite(s):
+            raise ValueError
     except ValueError:
         raise ConfigError(f"rate {text!r}: expected N/SECONDS, for example 30/60") from None
     if n < 1 or s <= 0:
@@ -52,7 +55,7 @@ def _bool(text: str) -> bool:
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         value = kind(text)
-        if value <= 0:
+        if not math.isfinite(value) or value <= 0:
             raise ConfigError(f"{text!r} must be positive")
         return value
     return parse
@@ -130,17 +133,18 @@ class Settings:
 
     def validate(self) -> "Settings":
         if self.odoo_replies not in REPLY_MODES:
-            raise ConfigError(f"odoo_replies must be one of {', '.join(REPLY_MODES)}")
+            raise ConfigError(f"RELAY_ODOO_REPLIES / --odoo-replies: must be one of {', '.join(REPLY_MODES)}")
         if not (self.store.startswith("sqlite:///") or self.store.startswith("redis://")):
-            raise ConfigError("store must be sqlite:///path or redis://host:port/db")
+            raise ConfigError("RELAY_STORE / --store: must be sqlite:///path or redis://host:port/db")
         for secret in self.webhook_secret or ():
             if not secret.startswith("whsec_"):
-                raise ConfigError("webhook_secret values must start with whsec_")
+                raise ConfigError("RELAY_WEBHOOK_SECRET / --webhook-secret: every value must start with whsec_")
         for origin in self.allowed_origins or ():
             if "://" not in origin or origin.endswith("/"):
-                raise ConfigError(f"allowed origin {origin!r}: expected scheme://host[:port], no trailing slash")
+                raise ConfigError(f"RELAY_ALLOWED_ORIGINS / --allowed-origins: {origin!r}: "
+                                  "expected scheme://host[:port], no trailing slash")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
-            raise ConfigError("log_level must be debug, info, warning or error")
+            raise ConfigError("RELAY_LOG_LEVEL / --log-level: must be debug, info, warning or error")
         return self
 
 

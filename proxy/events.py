@@ -108,7 +108,10 @@ def _attachments(value: Any, where: str) -> list[dict]:
     for i, item in enumerate(value):
         obj = _obj(item, f"{where}[{i}]")
         url = _str(obj.get("url"), f"{where}[{i}].url", 4096, optional=True)
-        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+        try:
+            if url is not None and urlsplit(url).scheme not in ("http", "https"):
+                url = None
+        except ValueError:   # not even a URL ("https://[oops")
             url = None
         size = obj.get("size")
         out.append({
@@ -148,7 +151,7 @@ def parse_webhook(raw: bytes) -> Webhook:
     """Parse and check a webhook body; raise BadRequest (400) for anything off-schema."""
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("body is not valid JSON", code="invalid_json") from None
     body = _obj(body, "body")
     type_ = body.get("type")

@@ -13,7 +13,8 @@ TAGS = {"p", "br", "b", "strong", "i", "em", "u", "s", "a", "ul", "ol", "li", "b
 ATTRIBUTES = {"a": {"href", "title"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
-_BLOCK_END = re.compile(r"</(p|li|blockquote|pre)>|<br\s*/?>", re.I)
+_BLOCK = re.compile(r"</?(p|div|li|ul|ol|blockquote|pre|h[1-6]|tr|table|section|article|header|footer)\b[^>]*>"
+                    r"|<br\s*/?>", re.I)
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
@@ -31,7 +32,7 @@ def clean_html(value: str) -> str:
 
 def html_to_text(value: str) -> str:
     """Plain text: block ends become newlines, every tag goes, entities are decoded."""
-    marked = _BLOCK_END.sub("\n", value or "")
+    marked = _BLOCK.sub("\n", value or "")
     bare = nh3.clean(marked, tags=set(), clean_content_tags={"script", "style"})
     lines = (_SPACES.sub(" ", line).strip() for line in _html.unescape(bare).split("\n"))
     return "\n".join(line for line in lines if line)

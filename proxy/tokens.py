@@ -37,9 +37,9 @@ def verify(key: bytes, token: str, conversation_id: str, now: float | None = Non
     if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
         raise TokenError("token_invalid", "The token is malformed.")
     payload = ".".join(parts[:3])
-    if not hmac.compare_digest(_mac(key, payload), parts[3]):
+    if not hmac.compare_digest(_mac(key, payload).encode(), parts[3].encode("utf-8", "replace")):
         raise TokenError("token_invalid", "The token is not valid.")
-    if not hmac.compare_digest(parts[1], conversation_id):
+    if not hmac.compare_digest(parts[1].encode("utf-8", "replace"), conversation_id.encode("utf-8", "replace")):
         raise TokenError("token_invalid", "The token does not open this conversation.")
     expires_at = int(parts[2])
     if expires_at <= (time.time() if now is None else now):

@@ -41,7 +41,7 @@ async def read_json_object(request: web.Request, limit: int, allow_empty: bool =
         return {}
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("body is not valid JSON", code="invalid_json") from None
     if not isinstance(value, dict):
         raise BadRequest("body must be a JSON object", code="invalid_body")

@@ -77,13 +77,13 @@ async def handler(request: web.Request) -> web.StreamResponse:
                 await conn.send({"type": "error", "code": "bad_frame", "message": "Frames are JSON text."})
             elif msg.type == WSMsgType.ERROR:
                 break
-    finally:
-        for task in (pump, pinger):
-            task.cancel()
-        await asyncio.gather(pump, pinger, return_exceptions=True)
+    finally:   # bookkeeping first: the awaits below may be cut short if this handler is cancelled
         cursor.close()
         app[keys.WEBSOCKETS].discard(ws)
         metrics.connections.labels("ws").dec()
+        for task in (pump, pinger):
+            task.cancel()
+        await asyncio.gather(pump, pinger, return_exceptions=True)
     return ws
 
 
@@ -117,7 +117,7 @@ async def _pinger(conn: Connection, interval: float) -> None:
 async def _on_frame(conn: Connection, data: str) -> None:
     try:
         frame = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         await conn.send({"type": "error", "code": "invalid_json", "message": "Frames are JSON objects."})
         return
     kind = frame.get("type") if isinstance(frame, dict) else None
