@@ -104,6 +104,8 @@ class Cursor:
         events = replay.events
         if events:
             self.last = events[-1]["seq"]
+        elif replay.reset:      # asked beyond what exists: follow from the real end
+            self.last = replay.last_seq
         # more than one page behind: read again next time instead of waiting
         self._need_store = bool(events) and self.last < replay.last_seq
         return [(e, 0.0) for e in events]
