@@ -43,6 +43,14 @@ def headers_for(secrets: Sequence[str], msg_id: str, body: bytes, timestamp: int
     }
 
 
+def _is_v1(part: str) -> bool:
+    version, _, sig = part.partition(",")
+    try:
+        return version == "v1" and len(base64.b64decode(sig, validate=True)) == 32
+    except ValueError:
+        return False
+
+
 def verify(secrets: Sequence[str], body: bytes, headers: Mapping[str, str]) -> str:
     """Verify against any of ``secrets``; return the ``webhook-id`` or raise SignatureError."""
     wanted = {k: headers.get(k, "") for k in HEADERS}
@@ -52,6 +60,11 @@ def verify(secrets: Sequence[str], body: bytes, headers: Mapping[str, str]) -> s
         text = body.decode()
     except UnicodeDecodeError:
         raise SignatureError("body is not UTF-8") from None
+    # keep the well-formed v1 entries only, so one garbage entry cannot hide a valid signature
+    usable = [part for part in wanted["webhook-signature"].split() if _is_v1(part)]
+    if not usable:
+        raise SignatureError("no v1 signature in webhook-signature")
+    wanted["webhook-signature"] = " ".join(usable)
     reason = "no secret configured"
     for secret in secrets:
         try:

@@ -205,3 +205,11 @@ def test_non_utf8_body():
 
 def test_no_secret_configured():
     _refused(_headers(), secrets=())
+
+
+def test_a_garbage_entry_does_not_hide_a_valid_signature():
+    import time as _time
+    body = b'{"type":"webhook.test","data":{}}'
+    good = signing.headers_for([VECTOR["secret"]], "msg_mixed", body, timestamp=int(_time.time()))
+    mixed = dict(good, **{"webhook-signature": "v1 v2,abc v1,!!! " + good["webhook-signature"]})
+    assert signing.verify([VECTOR["secret"]], body, mixed) == "msg_mixed"
