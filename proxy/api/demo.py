@@ -10,6 +10,7 @@ import json
 import random
 import uuid
 from importlib import resources
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -25,6 +26,9 @@ _message_ids = itertools.count(random.randint(1, 1 << 30))
 OPERATOR = {"kind": "operator", "partner_id": 3, "name": "Demo operator"}
 
 
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"   # the repository's widget/, served as is
+
+
 def static_text(name: str) -> str:
     return resources.files("proxy").joinpath("static", name).read_text(encoding="utf-8")
 
@@ -32,7 +36,16 @@ def static_text(name: str) -> str:
 async def index(request: web.Request) -> web.Response:
     if not request.app[keys.SETTINGS].demo:
         return web.Response(text="Odoo Livechat Relay. Health: /healthz\n", content_type="text/plain")
-    return web.Response(text=static_text("index.html"), content_type="text/html")
+    return web.FileResponse(WIDGET_DIR / "demo.html", headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+async def widget_js(request: web.Request) -> web.StreamResponse:
+    """The embeddable widget (widget/widget.js), for any page's script tag."""
+    path = WIDGET_DIR / "widget.js"
+    if not path.is_file():
+        raise NotFound("The widget is not bundled with this installation.", code="widget_missing")
+    return web.FileResponse(path, headers={"Content-Type": "application/javascript; charset=utf-8",
+                                           "Cache-Control": "public, max-age=300"})
 
 
 async def console(request: web.Request) -> web.Response:

@@ -1,0 +1,86 @@
+// node --test: the widget's pure parts (backoff, fallback decisions, send queue, seq dedupe, strings).
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert");
+const w = require("../../widget/widget.js");
+
+test("backoff: full jitter between 0.5 s and a cap that doubles up to 30 s", () => {
+  assert.strictEqual(w.backoff(0, 0), 500);
+  assert.strictEqual(w.backoff(0, 0.999), 500);                      // cap 500 ms: never below 0.5 s
+  assert.strictEqual(w.backoff(3, 0.5), 2000);                       // cap 4 s, half of it
+  assert.strictEqual(w.backoff(20, 0.999999), 29999);                // capped at 30 s
+  for (let a = 0; a < 30; a++) {
+    const d = w.backoff(a);
+    assert.ok(d >= 500 && d <= 30000, `attempt ${a}: ${d}`);
+  }
+  const spread = new Set(Array.from({ length: 50 }, () => w.backoff(6)));
+  assert.ok(spread.size > 10, "jitter spreads reconnects");
+});
+
+test("fallback: 3 failed WebSocket attempts in a row, then long polling", () => {
+  const f = new w.Fallback("auto");
+  assert.strictEqual(f.mode, "ws");
+  assert.strictEqual(f.wsFailed(), false);
+  assert.strictEqual(f.wsFailed(), false);
+  f.wsConnected();                                   // a success resets the count
+  assert.strictEqual(f.wsFailed(), false);
+  assert.strictEqual(f.wsFailed(), false);
+  assert.strictEqual(f.wsFailed(), true);
+  assert.strictEqual(f.mode, "longpoll");
+  assert.ok(f.canUpgrade());
+});
+
+test("fallback: long polling failing twice in a row goes to 3 s polling", () => {
+  const f = new w.Fallback("auto", "longpoll");      // remembered for the browser session
+  assert.strictEqual(f.mode, "longpoll");
+  assert.strictEqual(f.httpFailed(), false);
+  f.httpOk();
+  assert.strictEqual(f.httpFailed(), false);
+  assert.strictEqual(f.httpFailed(), true);
+  assert.strictEqual(f.mode, "poll");
+  f.wsConnected();
+  assert.strictEqual(f.mode, "ws");
+});
+
+test("fallback: a configured transport is kept and never upgraded", () => {
+  const f = new w.Fallback("poll", "ws");
+  assert.strictEqual(f.mode, "poll");
+  assert.strictEqual(f.canUpgrade(), false);
+  const g = new w.Fallback("longpoll");
+  assert.strictEqual(g.mode, "longpoll");
+  assert.strictEqual(g.canUpgrade(), false);
+});
+
+test("send queue keeps order, survives a reload through save, never doubles", () => {
+  let saved = null;
+  const q = new w.SendQueue([], (items) => { saved = JSON.parse(JSON.stringify(items)); });
+  q.push("a", "one"); q.push("b", "two"); q.push("c", "three");
+  assert.deepStrictEqual(q.head(), { client_id: "a", text: "one" });
+  const reloaded = new w.SendQueue(saved);
+  assert.deepStrictEqual(reloaded.items.map((m) => m.client_id), ["a", "b", "c"]);
+  assert.strictEqual(q.done("a"), true);
+  assert.strictEqual(q.done("a"), false);           // an ack twice removes nothing more
+  assert.deepStrictEqual(q.head(), { client_id: "b", text: "two" });
+  assert.deepStrictEqual(saved.map((m) => m.client_id), ["b", "c"]);
+});
+
+test("seq tracker: each stored event once, in order; typing always passes", () => {
+  const t = new w.SeqTracker(2);
+  assert.strictEqual(t.accept({ seq: 2 }), false);
+  assert.strictEqual(t.accept({ seq: 3 }), true);
+  assert.strictEqual(t.accept({ seq: 3 }), false);
+  assert.strictEqual(t.accept({ seq: null, type: "typing" }), true);
+  assert.strictEqual(t.last, 3);
+});
+
+test("strings: English and French, fallback to English, placeholders", () => {
+  assert.strictEqual(w.strings("fr-BE")("connected"), "Connecté en temps réel");
+  assert.strictEqual(w.strings("xx")("polling"), "Using polling mode");
+  assert.strictEqual(w.strings("en")("typing", { name: "Ada" }), "Ada is typing…");
+  for (const key of Object.keys(w.STRINGS.en)) assert.ok(w.STRINGS.fr[key], `fr lacks ${key}`);
+});
+
+test("client ids are unique", () => {
+  const ids = new Set(Array.from({ length: 1000 }, () => w.newClientId()));
+  assert.strictEqual(ids.size, 1000);
+});

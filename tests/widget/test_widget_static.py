@@ -1,0 +1,35 @@
+"""The widget without a browser: its pure parts under `node --test`, and its size."""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_pure_parts_under_node():
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node is required in CI for the widget's pure tests")
+        pytest.skip("node is not installed")
+    run = subprocess.run([node, "--test", str(ROOT / "tests" / "widget")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "# fail 0" in run.stdout and "# pass 8" in run.stdout
+
+
+def test_widget_is_under_15_kb_gzipped():
+    size = len(gzip.compress((ROOT / "widget" / "widget.js").read_bytes(), compresslevel=9))
+    print(f"widget.js: {size} bytes gzipped")
+    assert size < 15 * 1024
+
+
+def test_widget_never_uses_raw_html_sinks():
+    source = (ROOT / "widget" / "widget.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        assert sink not in source, sink

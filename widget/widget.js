@@ -1,0 +1,697 @@
+/*! Odoo Livechat Relay widget. One script tag, no build step, no framework.
+ *  <script src="https://relay.example/widget.js" data-relay="https://relay.example" defer></script>
+ *  Contract: docs/protocol.md §2. Text is rendered with textContent; operator HTML is rebuilt
+ *  node by node through an allow-list, never through an HTML-parsing sink of the live page. */
+(function (root) {
+  "use strict";
+
+  // ------------------------------------------------------------------ pure parts (node --test)
+
+  var STRINGS = {
+    en: {
+      title: "Chat with us", open: "Open chat", close: "Close chat", send: "Send", message: "Message",
+      placeholder: "Type a message…", connected: "Real-time connected", polling: "Using polling mode",
+      error: "Connection error", idle: "Not connected yet", sending: "sending…", failed: "not sent",
+      noOperator: "No operator is available right now. Please try again later.", retry: "Try again",
+      waiting: "Waiting for an operator…", joined: "{name} joined the conversation",
+      left: "{name} left the conversation", closed: "The conversation has ended.", newChat: "Start a new chat",
+      typing: "{name} is typing…", deleted: "This message was deleted.", edited: "(edited)",
+      you: "You", operator: "Operator", ended: "This conversation is no longer available.",
+      attachment: "Attachment", endChat: "End chat"
+    },
+    fr: {
+      title: "Discutons", open: "Ouvrir la discussion", close: "Fermer la discussion", send: "Envoyer",
+      message: "Message", placeholder: "Écrivez un message…", connected: "Connecté en temps réel",
+      polling: "Mode interrogation (polling)", error: "Erreur de connexion", idle: "Pas encore connecté",
+      sending: "envoi…", failed: "non envoyé",
+      noOperator: "Aucun opérateur n'est disponible pour le moment. Réessayez plus tard.", retry: "Réessayer",
+      waiting: "En attente d'un opérateur…", joined: "{name} a rejoint la conversation",
+      left: "{name} a quitté la conversation", closed: "La conversation est terminée.",
+      newChat: "Nouvelle discussion", typing: "{name} écrit…", deleted: "Ce message a été supprimé.",
+      edited: "(modifié)", you: "Vous", operator: "Opérateur", ended: "Cette conversation n'est plus disponible.",
+      attachment: "Pièce jointe", endChat: "Terminer"
+    }
+  };
+
+  function strings(lang) {
+    var base = String(lang || "en").toLowerCase().split(/[-_]/)[0];
+    var table = STRINGS[base] || STRINGS.en;
+    return function (key, vars) {
+      var text = table[key] || STRINGS.en[key] || key;
+      return text.replace(/\{(\w+)\}/g, function (_, k) { return vars && vars[k] != null ? vars[k] : ""; });
+    };
+  }
+
+  /** Full-jitter backoff: a random delay in [0, min(30 s, 0.5 s · 2^attempt)], at least 0.5 s. */
+  function backoff(attempt, random) {
+    var cap = Math.min(30000, 500 * Math.pow(2, Math.max(0, attempt)));
+    var r = random === undefined ? Math.random() : random;
+    return Math.max(500, Math.floor(r * cap));
+  }
+
+  /** Which transport to use: WebSocket until 3 failed attempts in a row, then long polling, then
+   *  3 s polling where long polling fails twice in a row (or when configured). */
+  function Fallback(configured, remembered) {
+    this.configured = configured || "auto";
+    this.mode = this.configured === "auto" ? (remembered || "ws") : this.configured;
+    this.wsFailures = 0;
+    this.httpFailures = 0;
+  }
+  Fallback.prototype.wsFailed = function () {
+    this.wsFailures += 1;
+    if (this.mode === "ws" && this.wsFailures >= 3) { this.mode = "longpoll"; this.httpFailures = 0; return true; }
+    return false;
+  };
+  Fallback.prototype.wsConnected = function () { this.wsFailures = 0; this.mode = "ws"; this.httpFailures = 0; };
+  Fallback.prototype.httpFailed = function () {
+    this.httpFailures += 1;
+    if (this.mode === "longpoll" && this.httpFailures >= 2) { this.mode = "poll"; return true; }
+    return false;
+  };
+  Fallback.prototype.httpOk = function () { this.httpFailures = 0; };
+  Fallback.prototype.canUpgrade = function () { return this.configured === "auto" && this.mode !== "ws"; };
+
+  /** Messages typed by the visitor, kept in order until the relay has them; never doubled. */
+  function SendQueue(items, save) {
+    this.items = (items || []).slice();
+    this.save = save || function () {};
+  }
+  SendQueue.prototype.push = function (clientId, text) {
+    this.items.push({ client_id: clientId, text: text });
+    this.save(this.items);
+  };
+  SendQueue.prototype.head = function () { return this.items[0] || null; };
+  SendQueue.prototype.done = function (clientId) {
+    var before = this.items.length;
+    this.items = this.items.filter(function (m) { return m.client_id !== clientId; });
+    if (this.items.length !== before) this.save(this.items);
+    return this.items.length !== before;
+  };
+
+  /** Accepts each stored event once (dedupe by seq); typing (seq null) always passes. */
+  function SeqTracker(last) { this.last = last || 0; }
+  SeqTracker.prototype.accept = function (event) {
+    if (event.seq == null) return true;
+    if (event.seq <= this.last) return false;
+    this.last = event.seq;
+    return true;
+  };
+
+  function newClientId() {
+    if (root.crypto && root.crypto.randomUUID) return root.crypto.randomUUID();
+    return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
+  }
+
+  var pure = { STRINGS: STRINGS, strings: strings, backoff: backoff, Fallback: Fallback, SendQueue: SendQueue,
+               SeqTracker: SeqTracker, newClientId: newClientId };
+  if (typeof module === "object" && module.exports) { module.exports = pure; return; }
+
+  // ------------------------------------------------------------------ DOM helpers
+
+  var doc = root.document;
+  function el(tag, attrs, text) {
+    var node = doc.createElement(tag);
+    for (var k in attrs || {}) node.setAttribute(k, attrs[k]);
+    if (text != null) node.textContent = text;
+    return node;
+  }
+  function safeUrl(url) {
+    if (!/^(https?:\/\/|mailto:)/i.test(String(url || "").trim())) return null;   // absolute links only
+    try { var u = new URL(String(url).trim()); return /^(https?|mailto):$/.test(u.protocol) ? u.href : null; }
+    catch (e) { return null; }
+  }
+
+  var ALLOWED = { P: "p", BR: "br", B: "b", STRONG: "strong", I: "i", EM: "em", U: "u", S: "s", A: "a", UL: "ul",
+                  OL: "ol", LI: "li", BLOCKQUOTE: "blockquote", CODE: "code", PRE: "pre", SPAN: "span" };
+  /** Rebuild relay-sanitized HTML through the allow-list: new elements, text nodes, safe hrefs only. */
+  function rebuild(html) {
+    var parsed = new root.DOMParser().parseFromString(String(html), "text/html"); // inert document
+    var out = doc.createDocumentFragment();
+    (function walk(from, into, depth) {
+      for (var n = from.firstChild; n; n = n.nextSibling) {
+        if (n.nodeType === 3) { into.appendChild(doc.createTextNode(n.nodeValue)); continue; }
+        if (n.nodeType !== 1 || depth > 20) continue;
+        var tag = ALLOWED[n.tagName];
+        if (!tag) { if (!/^(SCRIPT|STYLE|TEMPLATE|IFRAME|OBJECT|SVG|MATH|NOSCRIPT)$/i.test(n.tagName)) walk(n, into, depth + 1); continue; }
+        var copy = doc.createElement(tag);
+        if (tag === "a") {
+          var href = safeUrl(n.getAttribute("href") || "");
+          if (href) { copy.setAttribute("href", href); copy.setAttribute("target", "_blank"); copy.setAttribute("rel", "noopener noreferrer nofollow"); }
+        }
+        into.appendChild(copy);
+        walk(n, copy, depth + 1);
+      }
+    })(parsed.body, out, 0);
+    return out;
+  }
+
+  var CSS = [
+    ":host{all:initial}",
+    "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
+    ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--c);color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}",
+    ".launcher:focus-visible,button:focus-visible,textarea:focus-visible{outline:3px solid #111;outline-offset:2px}",
+    ".panel{position:fixed;right:20px;bottom:88px;width:min(370px,calc(100vw - 24px));height:min(540px,calc(100vh - 110px));display:flex;flex-direction:column;background:#fff;color:#1d1d1f;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);overflow:hidden;z-index:2147483000;font-size:15px;line-height:1.4}",
+    "[hidden]{display:none!important}",
+    "header{background:var(--c);color:#fff;padding:10px 12px;display:flex;align-items:center;gap:8px}",
+    "header h2{font-size:16px;margin:0;flex:1}",
+    "header button{background:transparent;border:0;color:#fff;font-size:20px;cursor:pointer;padding:2px 6px}",
+    "header button.end{font-size:13px;border:1px solid rgba(255,255,255,.6);border-radius:6px}",
+    ".status{font-size:12px;padding:4px 12px;background:#f3f4f6;border-bottom:1px solid #e5e7eb}",
+    ".log{flex:1;overflow-y:auto;padding:10px 12px;margin:0;list-style:none}",
+    ".log li{margin:6px 0;max-width:85%;padding:7px 10px;border-radius:10px;background:#eef2ff;white-space:pre-wrap;word-wrap:break-word}",
+    ".log li.visitor{margin-left:auto;background:var(--c);color:#fff}",
+    ".log li.visitor a{color:#fff}",
+    ".log li.note{background:none;color:#6b7280;font-size:13px;text-align:center;max-width:100%}",
+    ".log li.pending{opacity:.6}",
+    ".log .who{display:block;font-size:12px;font-weight:600;opacity:.8}",
+    ".log .meta{display:block;font-size:11px;opacity:.7}",
+    ".log p{margin:0}",
+    ".typing{font-size:12px;color:#6b7280;padding:0 12px;min-height:18px}",
+    "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e5e7eb}",
+    "textarea{flex:1;resize:none;height:40px;padding:8px;border:1px solid #d1d5db;border-radius:8px;font-size:15px}",
+    "form button,.action{background:var(--c);color:#fff;border:0;border-radius:8px;padding:0 14px;font-size:15px;cursor:pointer;min-height:40px}",
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
+    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;height:100vh;border-radius:0}.panel:not([hidden])+.launcher{display:none}}"
+  ].join("");
+
+  var STATUS = { connected: "🟢", polling: "🟡", error: "🔴", idle: "⚪" };
+
+  // ------------------------------------------------------------------ the widget
+
+  function Widget(opts) {
+    this.opts = opts;
+    this.t = strings(opts.lang);
+    this.key = "olr:" + opts.relay + ":" + (opts.channel || "");
+    var saved = this.load();
+    this.conv = saved.conv || null;
+    this.history = saved.history || [];
+    this.seq = new SeqTracker(saved.last || 0);
+    this.queue = new SendQueue(saved.queue, this.persist.bind(this));
+    this.fallback = new Fallback(opts.transport, saved.mode);
+    this.mode = this.fallback.mode;
+    this.status = "idle";
+    this.transportId = 0;
+    this.ws = null;
+    this.timers = {};
+    this.attempt = 0;
+    this.sending = null;
+    this.build();
+    for (var i = 0; i < this.history.length; i++) this.render(this.history[i], true);
+    for (var j = 0; j < this.queue.items.length; j++) this.renderPending(this.queue.items[j]);
+    this.setStatus("idle");
+    this.listen();
+    if (this.conv) this.connect();
+    if (opts.open) this.toggle(true);
+  }
+
+  Widget.prototype.load = function () {
+    try { return JSON.parse(root.sessionStorage.getItem(this.key)) || {}; } catch (e) { return {}; }
+  };
+  Widget.prototype.persist = function () {
+    try {
+      root.sessionStorage.setItem(this.key, JSON.stringify({
+        conv: this.conv, last: this.seq.last, history: this.history.slice(-200), queue: this.queue.items,
+        mode: this.fallback.configured === "auto" ? this.fallback.mode : null
+      }));
+    } catch (e) { /* storage full or blocked: the session still works, it just won't survive a reload */ }
+  };
+
+  Widget.prototype.build = function () {
+    var t = this.t, self = this;
+    this.host = el("div", { "data-livechat-relay": "" });
+    var shadow = this.host.attachShadow({ mode: "open" });
+    this.shadow = shadow;
+    var style = el("style", null, CSS.replace(/var\(--c\)/g, this.opts.color));
+    this.launcher = el("button", { "class": "launcher", type: "button", "aria-expanded": "false", "aria-controls": "olr-panel", "aria-label": t("open") }, "💬");
+    this.panel = el("section", { "class": "panel", id: "olr-panel", role: "dialog", "aria-label": this.opts.title || t("title"), hidden: "" });
+    var header = el("header");
+    header.appendChild(el("h2", null, this.opts.title || t("title")));
+    this.endBtn = el("button", { type: "button", "class": "end", title: t("endChat") }, t("endChat"));
+    this.closeBtn = el("button", { type: "button", "aria-label": t("close") }, "×");
+    header.appendChild(this.endBtn); header.appendChild(this.closeBtn);
+    this.statusEl = el("div", { "class": "status", role: "status", "aria-live": "polite" });
+    this.log = el("ol", { "class": "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+    this.typingEl = el("div", { "class": "typing", "aria-live": "polite" });
+    this.form = el("form");
+    var label = el("label", { "for": "olr-input", "class": "sr" }, t("message"));
+    this.input = el("textarea", { id: "olr-input", rows: "1", maxlength: "4000", placeholder: t("placeholder") });
+    this.sendBtn = el("button", { type: "submit" }, t("send"));
+    this.form.appendChild(label); this.form.appendChild(this.input); this.form.appendChild(this.sendBtn);
+    [this.statusEl, this.log, this.typingEl, this.form].forEach(function (n) { self.panel.appendChild(n); });
+    this.panel.insertBefore(header, this.statusEl);
+    shadow.appendChild(style); shadow.appendChild(this.panel); shadow.appendChild(this.launcher);
+    doc.body.appendChild(this.host);
+
+    this.launcher.addEventListener("click", function () { self.toggle(); });
+    this.closeBtn.addEventListener("click", function () { self.toggle(false); });
+    this.endBtn.addEventListener("click", function () { self.end(); });
+    this.panel.addEventListener("keydown", function (e) { if (e.key === "Escape") self.toggle(false); });
+    this.form.addEventListener("submit", function (e) { e.preventDefault(); self.submit(); });
+    this.input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); }
+    });
+    this.input.addEventListener("input", function () { self.typing(); });
+  };
+
+  Widget.prototype.toggle = function (open) {
+    var show = open === undefined ? this.panel.hidden : open;
+    this.panel.hidden = !show;
+    this.launcher.setAttribute("aria-expanded", String(show));
+    this.launcher.setAttribute("aria-label", this.t(show ? "close" : "open"));
+    if (show) this.input.focus(); else this.launcher.focus();
+  };
+
+  Widget.prototype.setStatus = function (status) {
+    var changed = status !== this.status || this.mode !== this.fallback.mode;
+    this.status = status;
+    this.mode = this.fallback.mode;
+    this.statusEl.textContent = "";
+    this.statusEl.appendChild(el("span", { "aria-hidden": "true" }, STATUS[status] + " "));
+    this.statusEl.appendChild(doc.createTextNode(this.t(status)));
+    this.statusEl.setAttribute("data-status", status);
+    if (!changed) return;
+    this.log_("status " + status + " (" + this.mode + ")");
+    this.host.dispatchEvent(new root.CustomEvent("livechat-relay:status", { bubbles: true, composed: true,
+      detail: { status: status, mode: this.mode } }));
+  };
+  Widget.prototype.log_ = function (text) { if (root.console) root.console.info("[livechat-relay] " + text); };
+
+  // ------------------------------------------------------------------ conversation
+
+  Widget.prototype.api = function (method, path, body, signal) {
+    var headers = { "Content-Type": "application/json" };
+    if (this.conv) headers.Authorization = "Bearer " + this.conv.token;
+    return root.fetch(this.opts.relay + path, { method: method, headers: headers, signal: signal,
+      body: body === undefined ? undefined : JSON.stringify(body) }).then(function (r) {
+      if (r.status === 204) return null;
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) { var err = new Error(data.message || ("HTTP " + r.status)); err.status = r.status; err.code = data.error; throw err; }
+        return data;
+      });
+    });
+  };
+  Widget.prototype.path = function (action) { return "/v1/conversations/" + encodeURIComponent(this.conv.conversation_id) + "/" + action; };
+
+  Widget.prototype.start = function () {
+    var self = this;
+    if (this.starting) return this.starting;
+    var body = { lang: this.opts.lang, page_url: root.location.href.slice(0, 2048) };
+    if (this.opts.name) body.visitor_name = this.opts.name;
+    if (this.opts.channel) body.livechat_channel_id = +this.opts.channel;
+    this.starting = this.api("POST", "/v1/conversations", body).then(function (conv) {
+      self.conv = conv; self.starting = null; self.persist(); self.connect();
+    }, function (err) {
+      self.starting = null;
+      self.note(err.code === "no_operator_available" ? self.t("noOperator") : self.t("error"), "retry");
+      throw err;
+    });
+    return this.starting;
+  };
+
+  Widget.prototype.submit = function () {
+    var text = this.input.value.trim();
+    if (!text) return;
+    this.input.value = "";
+    var item = { client_id: newClientId(), text: text.slice(0, 4000) };
+    this.queue.push(item.client_id, item.text);
+    this.renderPending(item);
+    this.sendTyping(false);
+    if (!this.conv) this.start().catch(function () {}); else this.flush();
+  };
+
+  /** Send queued messages one at a time, in order; each waits for its ack (or 201/200). */
+  Widget.prototype.flush = function () {
+    var self = this, item = this.queue.head();
+    if (!item || this.sending || !this.conv || this.status === "error" || this.status === "idle") return;
+    this.sending = item.client_id;
+    var sent;
+    if (this.ws && this.ws.readyState === 1 && this.fallback.mode === "ws") {
+      sent = new Promise(function (resolve, reject) {
+        self.pendingAck = { id: item.client_id, resolve: resolve, reject: reject };
+        self.ws.send(JSON.stringify({ type: "send", client_id: item.client_id, text: item.text }));
+        setTimeout(function () { reject(new Error("ack timeout")); }, 10000);
+      });
+    } else {
+      sent = this.api("POST", this.path("messages"), item);
+    }
+    sent.then(function () {
+      self.sending = null; self.pendingAck = null;
+      self.queue.done(item.client_id);
+      self.markSent(item.client_id);   // the event itself comes through the stream, in seq order
+      self.flush();
+    }, function (err) {
+      self.sending = null; self.pendingAck = null;
+      if (err.status >= 400 && err.status < 500 && err.status !== 429 && err.status !== 401 && err.status !== 404 || err.permanent) {
+        self.queue.done(item.client_id);               // the relay refused it for good: say so
+        var li = self.log.querySelector('[data-client-id="' + item.client_id + '"]');
+        if (li) { li.classList.add("failed"); li.querySelector(".meta").textContent = self.t("failed") + ": " + err.message; }
+        self.flush();
+      } else {
+        setTimeout(function () { self.flush(); }, 1000);  // kept: retried, in order, when the link is back
+      }
+    });
+  };
+
+  Widget.prototype.typing = function () {
+    var self = this, now = Date.now();
+    if (!this.conv) return;
+    if (!this.typingSentAt || now - this.typingSentAt > 3000) this.sendTyping(true);
+    clearTimeout(this.timers.typingStop);
+    this.timers.typingStop = setTimeout(function () { self.sendTyping(false); }, 4000);
+  };
+  Widget.prototype.sendTyping = function (on) {
+    if (!this.conv || (!on && !this.typingSentAt)) return;
+    this.typingSentAt = on ? Date.now() : 0;
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify({ type: "typing", typing: on }));
+    else this.api("POST", this.path("typing"), { typing: on }).catch(function () {});
+  };
+
+  Widget.prototype.end = function () {
+    var self = this;
+    if (!this.conv) return;
+    this.api("POST", this.path("close")).catch(function () {}).then(function () { self.reset(); });
+  };
+  Widget.prototype.reset = function () {
+    this.stop();
+    this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = [];
+    this.log.textContent = "";
+    this.form.hidden = false;
+    this.persist();
+    this.setStatus("idle");
+  };
+
+  // ------------------------------------------------------------------ connection
+
+  Widget.prototype.listen = function () {
+    var self = this;
+    function now() { if (self.conv && self.status !== "connected") self.reconnectNow(); else self.checkWatchdog(); }
+    root.addEventListener("online", now);
+    root.addEventListener("offline", function () {   // say so at once; "online" brings us back
+      if (!self.conv) return;
+      self.stop();
+      self.setStatus("error");
+    });
+    root.addEventListener("pageshow", function (e) { if (e.persisted) now(); });
+    doc.addEventListener("visibilitychange", function () { if (doc.visibilityState === "visible") now(); });
+  };
+
+  Widget.prototype.stop = function () {
+    this.transportId += 1;
+    for (var k in this.timers) clearTimeout(this.timers[k]);
+    this.timers = {};
+    if (this.ws) { try { this.ws.close(1000); } catch (e) {} this.ws = null; }
+    if (this.probe) { try { this.probe.close(1000); } catch (e) {} this.probe = null; }
+    if (this.abort) { this.abort.abort(); this.abort = null; }
+  };
+
+  Widget.prototype.connect = function () {
+    if (!this.conv) return;
+    this.stop();
+    if (this.fallback.mode === "ws") this.openWs(); else this.pollLoop();
+  };
+  Widget.prototype.reconnectNow = function () { this.attempt = 0; this.connect(); };
+  Widget.prototype.retryLater = function () {
+    var self = this;
+    clearTimeout(this.timers.retry);
+    this.timers.retry = setTimeout(function () { self.connect(); }, backoff(this.attempt++));
+  };
+
+  Widget.prototype.wsUrl = function () {
+    return this.opts.relay.replace(/^http/, "ws") + this.path("ws") + "?token=" + encodeURIComponent(this.conv.token) + "&after=" + this.seq.last;
+  };
+
+  /** Open a WebSocket; ``onHello`` runs once the relay said hello (the connection is usable). */
+  Widget.prototype.socket = function (onHello, onFail) {
+    var self = this, ws, helloed = false, done = false;
+    try { ws = new root.WebSocket(this.wsUrl()); } catch (e) { setTimeout(function () { onFail(0); }, 0); return null; }
+    var timer = setTimeout(function () { if (!helloed) { fail(0); try { ws.close(); } catch (e) {} } }, 5000);
+    function fail(code) { if (done) return; done = true; clearTimeout(timer); onFail(code, helloed); }
+    ws.onmessage = function (m) {
+      var frame; try { frame = JSON.parse(m.data); } catch (e) { return; }
+      if (!helloed) { if (frame.type !== "hello") return; helloed = true; clearTimeout(timer); onHello(ws, frame); return; }
+      if (ws === self.ws) self.onFrame(frame);
+    };
+    ws.onclose = function (e) { fail(e.code); };
+    ws.onerror = function () { /* onclose follows */ };
+    return ws;
+  };
+
+  Widget.prototype.openWs = function () {
+    var self = this, id = this.transportId;
+    this.socket(function (ws, hello) {
+      if (id !== self.transportId) { ws.close(1000); return; }
+      self.adoptWs(ws, hello);
+    }, function (code, helloed) {
+      if (id !== self.transportId) return;
+      self.ws = null;
+      if (self.pendingAck) self.pendingAck.reject(new Error("closed"));
+      if (self.fatal(code)) return;
+      self.setStatus("error");
+      if (!helloed && self.fallback.wsFailed()) {
+        self.log_("WebSocket failed 3 times in a row: falling back to HTTP (" + self.fallback.mode + ")");
+        self.persist();
+        self.attempt = 0;
+        self.connect();
+        return;
+      }
+      self.log_("WebSocket closed (" + code + "), reconnecting");
+      self.retryLater();
+    });
+  };
+
+  Widget.prototype.adoptWs = function (ws, hello) {
+    this.ws = ws;
+    if (hello.last_seq < this.seq.last) this.restart();   // the relay lost what we had: start over
+    this.fallback.wsConnected();
+    this.attempt = 0;
+    this.pingInterval = (hello.ping_interval || 25) * 1000;
+    this.persist();
+    this.setStatus("connected");
+    this.log_("WebSocket connected");
+    this.frameSeen();
+    this.flush();
+  };
+
+  /** Close codes that mean "this conversation is over for this token": never retried as is. */
+  Widget.prototype.fatal = function (code) {
+    if (code !== 4401 && code !== 4404) return false;
+    this.stop();
+    this.note(this.t("ended"));
+    this.conv = null; this.persist();
+    this.setStatus("idle");
+    return true;
+  };
+
+  /** Heartbeat watchdog: no frame for 2 ping intervals means a dead link. Rescheduled on every
+   *  frame, and checked again when the tab becomes visible (background tabs throttle timers). */
+  Widget.prototype.frameSeen = function () {
+    var self = this;
+    this.lastFrame = Date.now();
+    clearTimeout(this.timers.watchdog);
+    this.timers.watchdog = setTimeout(function () { self.checkWatchdog(); }, 2 * this.pingInterval + 1000);
+  };
+  Widget.prototype.checkWatchdog = function () {
+    if (!this.ws || this.fallback.mode !== "ws") return;
+    if (Date.now() - this.lastFrame > 2 * this.pingInterval) {
+      this.log_("no ping from the relay: reconnecting");
+      try { this.ws.close(4000); } catch (e) {}
+      this.ws = null;
+      this.setStatus("error");
+      this.reconnectNow();
+    }
+  };
+
+  Widget.prototype.onFrame = function (frame) {
+    this.frameSeen();
+    if (frame.type === "event") this.handle(frame.event);
+    else if (frame.type === "ping") this.ws.send('{"type":"pong"}');
+    else if (frame.type === "ack" && this.pendingAck && this.pendingAck.id === frame.client_id) this.pendingAck.resolve(null);
+    else if (frame.type === "error" && this.pendingAck && frame.client_id === this.pendingAck.id) {
+      var err = new Error(frame.message); err.permanent = frame.code !== "rate_limited" && frame.code !== "store_unavailable";
+      this.pendingAck.reject(err);
+    }
+  };
+
+  Widget.prototype.pollLoop = function () {
+    var self = this, id = this.transportId;
+    var wait = this.fallback.mode === "poll" ? 0 : 25;
+    this.abort = new root.AbortController();
+    var guard = setTimeout(function () { if (self.abort) self.abort.abort(); }, (wait + 10) * 1000);
+    this.api("GET", this.path("events?after=" + this.seq.last + "&wait=" + wait), undefined, this.abort.signal).then(function (body) {
+      clearTimeout(guard);
+      if (id !== self.transportId) return;
+      self.fallback.httpOk(); self.attempt = 0;
+      self.setStatus("polling");
+      if (body.reset) self.restart();
+      (body.events || []).forEach(function (e) { self.handle(e); });
+      self.flush();
+      self.scheduleUpgrade();
+      self.timers.poll = setTimeout(function () { if (id === self.transportId) self.pollLoop(); },
+        self.fallback.mode === "poll" ? 3000 : 0);
+    }, function (err) {
+      clearTimeout(guard);
+      if (id !== self.transportId) return;
+      if (err.status === 401 || err.status === 404) { self.fatal(err.status === 401 ? 4401 : 4404); return; }
+      self.setStatus("error");
+      if (self.fallback.httpFailed()) { self.log_("long polling failed twice: polling every 3 s"); self.persist(); }
+      self.timers.poll = setTimeout(function () { if (id === self.transportId) self.pollLoop(); }, backoff(self.attempt++));
+    });
+  };
+
+  /** While in HTTP mode, try the WebSocket again in the background; switch back when it works. */
+  Widget.prototype.scheduleUpgrade = function () {
+    var self = this;
+    if (!this.fallback.canUpgrade() || this.timers.upgrade) return;
+    this.timers.upgrade = setTimeout(function () {
+      self.timers.upgrade = null;
+      if (!self.conv || !self.fallback.canUpgrade()) return;
+      var id = self.transportId;
+      self.probe = self.socket(function (ws, hello) {
+        self.probe = null;
+        if (id !== self.transportId) { ws.close(1000); return; }
+        self.log_("WebSocket works again: leaving polling mode");
+        self.stop();                       // ends the HTTP loop (new transport id)
+        var newId = self.transportId;
+        self.fallback.wsConnected();
+        ws.onclose = function (e) {          // from now on this socket is the main transport
+          if (newId !== self.transportId) return;
+          self.ws = null; self.setStatus("error"); if (!self.fatal(e.code)) self.retryLater();
+        };
+        self.adoptWs(ws, hello);
+      }, function () { self.probe = null; self.scheduleUpgrade(); });
+    }, this.opts.wsRetry * 1000);
+  };
+
+  // ------------------------------------------------------------------ rendering
+
+  Widget.prototype.handle = function (event) {
+    if (!event || !this.seq.accept(event)) return;
+    if (event.seq != null) { this.history.push(event); this.persist(); }
+    this.render(event, false);
+  };
+
+  Widget.prototype.restart = function () {
+    this.history = []; this.log.textContent = ""; this.seq = new SeqTracker(0);
+    for (var i = 0; i < this.queue.items.length; i++) this.renderPending(this.queue.items[i]);
+  };
+
+  Widget.prototype.note = function (text, action) {
+    var self = this, li = el("li", { "class": "note" }, text);
+    if (action === "retry") {
+      var b = el("button", { type: "button", "class": "action" }, this.t("retry"));
+      b.addEventListener("click", function () { li.remove(); self.start().catch(function () {}); });
+      li.appendChild(doc.createTextNode(" ")); li.appendChild(b);
+    }
+    this.appendBeforePending(li);
+    return li;
+  };
+  Widget.prototype.appendBeforePending = function (li) {
+    var firstPending = this.log.querySelector("li.pending");
+    if (firstPending) this.log.insertBefore(li, firstPending); else this.append(li);
+  };
+  Widget.prototype.append = function (li) { this.log.appendChild(li); this.log.scrollTop = this.log.scrollHeight; };
+
+  Widget.prototype.renderPending = function (item) {
+    var li = el("li", { "class": "visitor pending", "data-client-id": item.client_id });
+    li.appendChild(el("span", { "class": "body" }, item.text));
+    li.appendChild(el("span", { "class": "meta" }, this.t("sending")));
+    this.append(li);
+  };
+
+  Widget.prototype.markSent = function (clientId) {
+    var li = this.log.querySelector('.pending[data-client-id="' + clientId + '"]');
+    if (li) { li.classList.remove("pending"); var meta = li.querySelector(".meta"); if (meta) meta.textContent = ""; }
+  };
+
+  Widget.prototype.fill = function (li, message) {
+    var body = li.querySelector(".body");
+    body.textContent = "";
+    if (message.html && this.opts.html) body.appendChild(rebuild(message.html)); else body.textContent = message.text || "";
+    (message.attachments || []).forEach(function (a) {
+      var href = a.url && safeUrl(a.url);
+      var link = href ? el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow" }, "📎 " + (a.name || "file"))
+                      : el("span", null, "📎 " + (a.name || "file"));
+      body.appendChild(doc.createTextNode("\n")); body.appendChild(link);
+    });
+  };
+
+  Widget.prototype.render = function (event, restoring) {
+    var t = this.t, m = event.message, name;
+    switch (event.type) {
+      case "message":
+        var pending = m.client_id && this.log.querySelector('[data-client-id="' + m.client_id + '"]');
+        if (pending) pending.remove();            // the stored event takes its place, in seq order
+        var li = el("li", { "class": m.author.kind === "visitor" ? "visitor" : m.author.kind });
+        li.setAttribute("data-message-id", m.id);
+        if (m.client_id) li.setAttribute("data-client-id", m.client_id);
+        if (m.author.kind !== "visitor") li.appendChild(el("span", { "class": "who" }, m.author.name || t("operator")));
+        li.appendChild(el("span", { "class": "body" }));
+        this.fill(li, m);
+        this.appendBeforePending(li);
+        if (m.author.kind !== "visitor") this.showTyping(null);
+        break;
+      case "message_updated":
+      case "message_deleted":
+        var old = this.log.querySelector('[data-message-id="' + (m && m.id) + '"]');
+        if (!old) break;
+        if (event.type === "message_deleted") { old.querySelector(".body").textContent = t("deleted"); break; }
+        this.fill(old, m);
+        old.querySelector(".body").appendChild(el("span", { "class": "meta" }, t("edited")));
+        break;
+      case "member_joined":
+      case "member_left":
+        name = (event.member && event.member.name) || t("operator");
+        this.note(t(event.type === "member_joined" ? "joined" : "left", { name: name }));
+        break;
+      case "closed":
+        this.note(t("closed"));
+        this.form.hidden = true;
+        if (!restoring) {
+          var self = this, b = el("button", { type: "button", "class": "action" }, t("newChat"));
+          b.addEventListener("click", function () { self.reset(); self.input.focus(); });
+          this.note("").appendChild(b);
+        }
+        break;
+      case "status":
+        this.note(event.status === "waiting_operator" ? t("waiting") : (event.text || ""));
+        break;
+      case "typing":
+        if (event.member && event.member.kind !== "visitor") this.showTyping(event.typing ? event.member.name || t("operator") : null);
+        break;
+    }
+  };
+
+  Widget.prototype.showTyping = function (name) {
+    var self = this;
+    this.typingEl.textContent = name ? this.t("typing", { name: name }) : "";
+    clearTimeout(this.timers.typingShown);
+    if (name) this.timers.typingShown = setTimeout(function () { self.typingEl.textContent = ""; }, 6000);
+  };
+
+  // ------------------------------------------------------------------ boot from the script tag
+
+  function boot() {
+    var script = doc.currentScript || doc.querySelector("script[data-relay],script[src*='widget.js']");
+    var d = (script && script.dataset) || {};
+    var src = script && script.src ? new URL(script.src, root.location.href) : root.location;
+    var opts = {
+      relay: (d.relay || src.origin).replace(/\/+$/, ""),
+      channel: d.channel || "",
+      title: d.title || "",
+      color: /^#[0-9a-fA-F]{3,8}$|^[a-z]+$/.test(d.color || "") ? d.color : "#714B67",
+      lang: d.lang || doc.documentElement.lang || root.navigator.language || "en",
+      transport: /^(auto|longpoll|poll)$/.test(d.transport || "") ? d.transport : "auto",
+      wsRetry: Math.max(1, +d.wsRetry || 60),
+      html: d.html !== "false",
+      name: d.name || "",
+      open: d.open === "true"
+    };
+    var start = function () {
+      var widget = new Widget(opts);
+      root.OdooLivechatRelay = { version: "0.1.0", widget: widget,
+        get mode() { return widget.fallback.mode; }, get status() { return widget.status; } };
+    };
+    if (doc.body) start(); else doc.addEventListener("DOMContentLoaded", start);
+  }
+  boot();
+})(typeof window !== "undefined" ? window : globalThis);
