@@ -1,0 +1,704 @@
+"""Relay benchmark: webhook → WebSocket latency, memory per idle WebSocket, fan-out throughput.
+
+    python -m benchmarks.bench_relay [--quick] [--only latency,idle,fanout] [--out benchmarks/out]
+
+Every step starts its own relay process (``tests.relayproc.RelayProcess``: ``python -m proxy`` on a
+free loopback port, its own SQLite file in a temporary directory, a known webhook secret), drives it
+over real HTTP and WebSocket connections with aiohttp from this process, and stops it. Nothing is
+mocked: webhooks are signed (Standard Webhooks v1), parsed, stored with SQLite ``synchronous=FULL``
+and fanned out exactly as in production.
+
+The benchmark client and the relay share the machine (and its cores): the client's own CPU use is
+printed next to the relay's so that a client-bound figure is recognisable as such.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+from proxy import signing
+from tests.relayproc import SECRET, RelayProcess, new_webhook_id, operator_message, webhook_body
+
+T0 = time.perf_counter()
+HOOK_PATH = "/v1/webhooks/odoo"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+QUICK = dict(rates=(100, 500, 1000), seconds=2.0, conversations=20,
+             idle_levels=(200,), fanout_sockets=20, fanout_events=200, fanout_concurrency=16)
+FULL = dict(rates=(100, 500, 1000), seconds=5.0, conversations=20,
+            idle_levels=(1000, 5000, 10000), fanout_sockets=100, fanout_events=1000, fanout_concurrency=32)
+TARGETS = {"latency_p99_ms_at_500": 50.0, "idle_kib_per_conn": 20.0, "fanout_frames_per_s": 50_000.0}
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def say(msg: str) -> None:
+    print(f"[{time.perf_counter() - T0:7.1f}s] {msg}", flush=True)
+
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {"cpu_model": model, "cores": os.cpu_count(), "usable_cores": usable,
+            "python": platform.python_version(), "implementation": platform.python_implementation(),
+            "aiohttp": aiohttp.__version__, "kernel": platform.release(),
+            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def raise_nofile() -> tuple[int, int]:
+    """Soft RLIMIT_NOFILE up to the hard limit; relay subprocesses started afterwards inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def proc_status_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def thread_cpu_s(pid: int) -> tuple[float, float]:
+    """(main thread, all other threads) CPU seconds of a process: the event loop vs the SQLite thread."""
+    main = other = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        if int(task.name) == pid:
+            main += cpu
+        else:
+            other += cpu
+    return main, other
+
+
+def self_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def pct(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile of an already sorted list."""
+    if not values:
+        return None
+    k = max(0, min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1))
+    return values[k]
+
+
+def ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1000:.1f}"
+
+
+class BenchRelay(RelayProcess):
+    """RelayProcess, optionally run under cProfile (``--profile``); the stats land in ``profile``."""
+
+    def __init__(self, workdir: Path, env: dict[str, str] | None = None, profile: Path | None = None):
+        super().__init__(workdir, env)
+        self.profile = profile
+
+    def start(self, timeout: float = 20) -> "BenchRelay":
+        if self.profile is None:
+            super().start(timeout)
+            return self
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+        env.update(self.env)
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cProfile", "-o", str(self.profile), "-m", "proxy"],
+                                     cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"relay exited with {self.proc.returncode}: {self.logs()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError("relay did not become healthy: " + self.logs()[-2000:])
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+
+def start_relay(workdir: Path, name: str, env: dict[str, str], args) -> BenchRelay:
+    d = workdir / name
+    d.mkdir(parents=True, exist_ok=True)
+    profile = (Path(args.out) / f"profile-{name}.pstats").resolve() if args.profile else None
+    relay = BenchRelay(d, {"RELAY_LOG_LEVEL": "warning", **env}, profile=profile).start()
+    say(f"{name}: relay pid {relay.pid} on {relay.url}, store {relay.db}")
+    return relay
+
+
+def stop_relay(relay: BenchRelay) -> None:
+    relay.stop()
+    if relay.profile is not None and relay.profile.exists():
+        import io
+        import pstats
+        buf = io.StringIO()
+        pstats.Stats(str(relay.profile), stream=buf).sort_stats("tottime").print_stats(25)
+        text_path = relay.profile.with_suffix(".txt")
+        text_path.write_text(buf.getvalue())
+        say(f"relay profile (main thread only, by tottime) written to {text_path}")
+
+
+async def create_conversations(http: aiohttp.ClientSession, relay: RelayProcess, n: int,
+                               concurrency: int = 16) -> list[dict]:
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> dict:
+        async with sem:
+            async with http.post(relay.url + "/v1/conversations", json={"visitor_name": f"bench {i}"}) as r:
+                body = await r.text()
+                if r.status != 201:
+                    raise RuntimeError(f"create conversation: {r.status} {body}")
+                return json.loads(body)
+
+    t = time.perf_counter()
+    convs = await asyncio.gather(*(one(i) for i in range(n)))
+    channels = channels_of(relay)
+    for c in convs:
+        c["channel"] = channels[c["conversation_id"]]
+    say(f"  {n} conversations created in {time.perf_counter() - t:.1f} s")
+    return list(convs)
+
+
+def channels_of(relay: RelayProcess) -> dict[str, int]:
+    db = sqlite3.connect(relay.db)
+    try:
+        return dict(db.execute("SELECT id, odoo_channel_id FROM conversations").fetchall())
+    finally:
+        db.close()
+
+
+def ws_url(relay: RelayProcess, conv: dict, after: int | None = None) -> str:
+    after = conv["last_seq"] if after is None else after
+    return f"{relay.ws_url}/v1/conversations/{conv['conversation_id']}/ws?token={conv['token']}&after={after}"
+
+
+async def open_ws(http: aiohttp.ClientSession, relay: RelayProcess, conv: dict) -> aiohttp.ClientWebSocketResponse:
+    """Connect and consume the hello frame (``after=last_seq``: nothing to replay)."""
+    ws = await http.ws_connect(ws_url(relay, conv), autoping=True, heartbeat=None,
+                               timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5))
+    msg = await asyncio.wait_for(ws.receive(), 30)
+    if msg.type != aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("type") != "hello":
+        code = ws.close_code
+        await ws.close()
+        raise RuntimeError(f"expected hello, got {msg.type} {msg.data!r} (close code {code})")
+    return ws
+
+
+def signed(conv: dict, message_id: int, text: str) -> tuple[bytes, dict]:
+    raw = webhook_body("livechat.message.created", conv["channel"], message=operator_message(message_id, text))
+    return raw, signing.headers_for([SECRET], new_webhook_id(), raw)
+
+
+def parse_metrics(text: str) -> dict:
+    """The ws delivery histogram (cumulative bucket counts by ``le``) and a few counters."""
+    out: dict = {"buckets": {}, "count": 0.0, "sum": 0.0, "webhooks": {}}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, _, value = line.rpartition(" ")
+        if name.startswith("relay_delivery_seconds_bucket") and 'transport="ws"' in name:
+            le = name.split('le="', 1)[1].split('"', 1)[0]
+            out["buckets"][float(le)] = float(value)
+        elif name.startswith("relay_delivery_seconds_count") and 'transport="ws"' in name:
+            out["count"] = float(value)
+        elif name.startswith("relay_delivery_seconds_sum") and 'transport="ws"' in name:
+            out["sum"] = float(value)
+        elif name.startswith("relay_webhooks_total{"):
+            result = name.split('result="', 1)[1].split('"', 1)[0]
+            out["webhooks"][result] = float(value)
+    return out
+
+
+async def fetch_metrics(http: aiohttp.ClientSession, relay: RelayProcess) -> dict:
+    async with http.get(relay.url + "/metrics") as r:
+        return parse_metrics(await r.text())
+
+
+def histogram_summary(before: dict, after: dict) -> dict:
+    """Quantiles of the relay's own histogram over an interval, as bucket upper bounds ("≤ x")."""
+    count = after["count"] - before["count"]
+    if count <= 0:
+        return {"count": 0}
+    les = sorted(after["buckets"])
+    diff = [(le, after["buckets"][le] - before["buckets"].get(le, 0.0)) for le in les]
+    out = {"count": int(count), "mean_ms": round((after["sum"] - before["sum"]) / count * 1000, 2)}
+    for p in (50, 95, 99):
+        need = p / 100 * count
+        out[f"p{p}_le_ms"] = next((le * 1000 for le, c in diff if c >= need), float("inf"))
+    return out
+
+
+# ---------------------------------------------------------------- 1. latency
+
+
+async def bench_latency(args, cfg: dict, workdir: Path) -> dict:
+    relay = start_relay(workdir, "latency", {}, args)
+    sent: dict[int, float] = {}        # message id -> time.time() just before its POST
+    got: dict[int, float] = {}         # message id -> latency (s)
+    dup = [0]
+    ids = itertools.count(1)
+    results = []
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as wsh, \
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=cfg["conversations"] + 8)) as http:
+            convs = await create_conversations(http, relay, cfg["conversations"])
+            sockets = [await open_ws(wsh, relay, c) for c in convs]
+            say(f"  {len(sockets)} WebSockets open (one per conversation)")
+
+            async def reader(ws: aiohttp.ClientWebSocketResponse) -> None:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    now = time.time()
+                    frame = json.loads(msg.data)
+                    if frame.get("type") == "ping":
+                        await ws.send_str('{"type":"pong"}')
+                        continue
+                    if frame.get("type") != "event" or frame["event"].get("type") != "message":
+                        continue
+                    text = frame["event"]["message"]["text"]
+                    if not text.startswith("bench:"):
+                        continue
+                    mid = int(text.split(":", 2)[1])
+                    if mid in got:
+                        dup[0] += 1
+                    elif mid in sent:
+                        got[mid] = now - sent[mid]
+
+            readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+            # warm-up: a few events through every socket (connection pool, code paths)
+            await run_rate(http, relay, convs, ids, sent, rate=50, seconds=1.0)
+            await asyncio.sleep(0.5)
+            for rate in cfg["rates"]:
+                sent.clear()
+                got.clear()
+                dup[0] = 0
+                m0 = await fetch_metrics(http, relay)
+                cpu0, me0, w0 = proc_cpu_s(relay.pid), self_cpu_s(), time.perf_counter()
+                th0 = thread_cpu_s(relay.pid)
+                r = await run_rate(http, relay, convs, ids, sent, rate=rate, seconds=cfg["seconds"])
+                accepted = r.pop("accepted_ids")
+                deadline = time.perf_counter() + 5.0      # drain: wait for stragglers
+                while time.perf_counter() < deadline and any(m not in got for m in accepted):
+                    await asyncio.sleep(0.05)
+                wall = time.perf_counter() - w0
+                cpu1, me1 = proc_cpu_s(relay.pid), self_cpu_s()
+                th1 = thread_cpu_s(relay.pid)
+                m1 = await fetch_metrics(http, relay)
+                lat = sorted(got[m] for m in accepted if m in got)
+                r.update({
+                    "received": len(lat), "lost": sum(1 for m in accepted if m not in got),
+                    "duplicates": dup[0],
+                    "p50_ms": round(pct(lat, 50) * 1000, 2) if lat else None,
+                    "p95_ms": round(pct(lat, 95) * 1000, 2) if lat else None,
+                    "p99_ms": round(pct(lat, 99) * 1000, 2) if lat else None,
+                    "max_ms": round(lat[-1] * 1000, 2) if lat else None,
+                    "relay_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+                    "relay_loop_thread_cpu_pct": round(100 * (th1[0] - th0[0]) / wall, 1),
+                    "relay_other_threads_cpu_pct": round(100 * (th1[1] - th0[1]) / wall, 1),
+                    "client_cpu_pct": round(100 * (me1 - me0) / wall, 1),
+                    "relay_histogram": histogram_summary(m0, m1),
+                })
+                results.append(r)
+                say(f"  rate {rate}/s: achieved {r['achieved_per_s']:.0f}/s, sent {r['sent']}, "
+                    f"2xx {r['accepted']}, refused {r['refused']}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                    f"max {r['max_ms']} ms, lost {r['lost']}, send lag p99 {r['send_lag_p99_ms']} ms, relay CPU {r['relay_cpu_pct']}% "
+                    f"(loop {r['relay_loop_thread_cpu_pct']}%, SQLite thread {r['relay_other_threads_cpu_pct']}%), "
+                    f"client CPU {r['client_cpu_pct']}%")
+                await asyncio.sleep(0.5)
+            for t in readers:
+                t.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    finally:
+        stop_relay(relay)
+    return {"conversations": cfg["conversations"], "seconds_per_rate": cfg["seconds"], "rates": results}
+
+
+async def run_rate(http: aiohttp.ClientSession, relay: RelayProcess, convs: list[dict], ids, sent: dict,
+                   rate: float, seconds: float) -> dict:
+    """Open-loop schedule: event i is due at start + i/rate, round-robin over the conversations.
+
+    Per conversation at most one webhook is in flight (PROTOCOL §1: the addon holds event N+1 of a
+    session back until N is acknowledged), so the number of concurrent senders is the number of
+    conversations. ``lag`` is how late a POST left compared with its schedule (client or relay
+    back-pressure); latency is measured from the moment the POST actually left.
+    """
+    n = int(rate * seconds)
+    locks = [asyncio.Lock() for _ in convs]
+    statuses: dict[int, int] = {}
+    accepted: list[int] = []
+    lags: list[float] = []
+    first_send = [None]
+    last_done = [0.0]
+
+    async def one(i: int, due: float) -> None:
+        conv_i = i % len(convs)
+        async with locks[conv_i]:
+            mid = next(ids)
+            raw, headers = signed(convs[conv_i], mid, f"bench:{mid}:{time.time():.6f}")
+            lags.append(time.perf_counter() - due)
+            if first_send[0] is None:
+                first_send[0] = time.perf_counter()
+            sent[mid] = time.time()
+            try:
+                async with http.post(relay.url + HOOK_PATH, data=raw, headers=headers) as resp:
+                    await resp.read()
+                    status = resp.status
+            except aiohttp.ClientError:
+                status = -1
+            last_done[0] = time.perf_counter()
+            statuses[status] = statuses.get(status, 0) + 1
+            if 200 <= status < 300:
+                accepted.append(mid)
+
+    start = time.perf_counter() + 0.02
+    tasks = []
+    for i in range(n):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    span = max(last_done[0] - (first_send[0] or start), 1e-9)
+    lags.sort()
+    return {"target_per_s": rate, "sent": n, "accepted": len(accepted), "accepted_ids": accepted,
+            "refused": n - len(accepted), "statuses": {str(k): v for k, v in sorted(statuses.items())},
+            "achieved_per_s": round(len(accepted) / span, 1),
+            "send_lag_p99_ms": round(pct(lags, 99) * 1000, 2) if lags else None}
+
+
+# ---------------------------------------------------------------- 2. idle memory
+
+
+async def bench_idle(args, cfg: dict, workdir: Path) -> dict:
+    """One conversation per 10 sockets (the default RELAY_MAX_WS_PER_CONVERSATION=10, left as is)."""
+    per_conv = 10
+    levels = cfg["idle_levels"]
+    relay = start_relay(workdir, "idle", {}, args)
+    results = []
+    sockets: list[aiohttp.ClientWebSocketResponse] = []
+    readers: list[asyncio.Task] = []
+    failures: dict[str, int] = {}
+    try:
+        timeout = aiohttp.ClientTimeout(total=None, connect=60, sock_connect=60)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http:
+            convs = await create_conversations(http, relay, (max(levels) + per_conv - 1) // per_conv)
+            await asyncio.sleep(2.0)
+            base = proc_status_kib(relay.pid)
+            say(f"  relay RSS before any WebSocket: {base / 1024:.1f} MiB")
+
+            async def keepalive(ws: aiohttp.ClientWebSocketResponse) -> None:
+                async for msg in ws:   # answer the relay's {"type":"ping"} so it never closes us (4408)
+                    if msg.type == aiohttp.WSMsgType.TEXT and json.loads(msg.data).get("type") == "ping":
+                        await ws.send_str('{"type":"pong"}')
+
+            sem = asyncio.Semaphore(200)
+
+            async def open_one(i: int) -> None:
+                async with sem:
+                    try:
+                        ws = await open_ws(http, relay, convs[i // per_conv])
+                    except Exception as exc:   # counted and reported, not fatal
+                        key = type(exc).__name__ + (": " + str(exc)[:80] if str(exc) else "")
+                        failures[key] = failures.get(key, 0) + 1
+                        return
+                    sockets.append(ws)
+                    readers.append(asyncio.create_task(keepalive(ws)))
+
+            prev_rss, prev_n = base, 0
+            for level in levels:
+                start_i = len(sockets) + sum(failures.values())
+                cpu0, t0 = proc_cpu_s(relay.pid), time.perf_counter()
+                await asyncio.gather(*(open_one(i) for i in range(start_i, level)))
+                opened_s = time.perf_counter() - t0
+                cpu_open = proc_cpu_s(relay.pid) - cpu0
+                n_new = level - start_i
+                await asyncio.sleep(3.0)      # settle: handshakes done, replay reads done, buffers freed
+                async with http.get(relay.url + "/healthz") as r:
+                    server_count = (await r.json())["connections"]["ws"]
+                rss = proc_status_kib(relay.pid)
+                anon = proc_status_kib(relay.pid, "RssAnon")
+                n = len(sockets)
+                r = {"target": level, "open": n, "relay_counts": server_count, "rss_kib": rss, "rss_anon_kib": anon,
+                     "kib_per_conn": round((rss - base) / n, 2) if n else None,
+                     "marginal_kib_per_conn": round((rss - prev_rss) / (n - prev_n), 2) if n > prev_n else None,
+                     "open_seconds": round(opened_s, 2), "opens_per_s": round(n_new / opened_s, 1),
+                     "relay_cpu_ms_per_open": round(1000 * cpu_open / max(n_new, 1), 3)}
+                results.append(r)
+                say(f"  {n} idle WebSockets (relay counts {server_count}): RSS {rss / 1024:.1f} MiB, "
+                    f"{r['kib_per_conn']} KiB/conn overall, {r['marginal_kib_per_conn']} KiB/conn marginal, "
+                    f"opened {n_new} in {opened_s:.1f} s ({r['opens_per_s']}/s, "
+                    f"relay CPU {r['relay_cpu_ms_per_open']} ms per open)")
+                prev_rss, prev_n = rss, n
+            if failures:
+                say(f"  open failures: {failures}")
+            t = time.perf_counter()
+            for task in readers:
+                task.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            for i in range(0, len(sockets), 500):
+                await asyncio.gather(*(ws.close() for ws in sockets[i:i + 500]), return_exceptions=True)
+            await asyncio.sleep(2.0)
+            after_close = proc_status_kib(relay.pid)
+            async with http.get(relay.url + "/healthz") as r:
+                left_open = (await r.json())["connections"]["ws"]
+            say(f"  closed all in {time.perf_counter() - t:.1f} s; relay counts {left_open} open; "
+                f"relay RSS after close {after_close / 1024:.1f} MiB")
+    finally:
+        stop_relay(relay)
+    return {"method": f"one conversation per {per_conv} sockets, default RELAY_MAX_WS_PER_CONVERSATION",
+            "baseline_rss_kib": base, "levels": results, "rss_after_close_kib": after_close,
+            "relay_counts_after_close": left_open,
+            "open_failures": failures}
+
+
+# ---------------------------------------------------------------- 3. fan-out
+
+
+async def bench_fanout(args, cfg: dict, workdir: Path) -> dict:
+    m, k, conc = cfg["fanout_sockets"], cfg["fanout_events"], cfg["fanout_concurrency"]
+    relay = start_relay(workdir, "fanout", {"RELAY_MAX_WS_PER_CONVERSATION": "100000"}, args)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as wsh, \
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as http:
+            conv = (await create_conversations(http, relay, 1))[0]
+            sockets = await asyncio.gather(*(open_ws(wsh, relay, conv) for _ in range(m)))
+            say(f"  {m} WebSockets open on one conversation")
+            counts = [0] * m
+            last_frame = [0.0]
+            all_done = asyncio.Event()
+            complete = [0]
+
+            async def reader(j: int, ws: aiohttp.ClientWebSocketResponse) -> None:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        continue
+                    if '"text":"bench:' in msg.data:     # cheap check: keep the client's CPU for receiving
+                        counts[j] += 1
+                        last_frame[0] = time.perf_counter()
+                        if counts[j] == k:
+                            complete[0] += 1
+                            if complete[0] == m:
+                                all_done.set()
+                    elif msg.data == '{"type":"ping"}':
+                        await ws.send_str('{"type":"pong"}')
+
+            readers = [asyncio.create_task(reader(j, ws)) for j, ws in enumerate(sockets)]
+            bodies = [signed(conv, 1_000_000 + i, f"bench:{i}:fanout") for i in range(k)]   # signed up front
+            queue = iter(bodies)
+            statuses: dict[int, int] = {}
+            posted_done = [0.0]
+
+            async def poster() -> None:
+                for raw, headers in queue:
+                    async with http.post(relay.url + HOOK_PATH, data=raw, headers=headers) as resp:
+                        await resp.read()
+                        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                posted_done[0] = time.perf_counter()
+
+            cpu0, me0, th0 = proc_cpu_s(relay.pid), self_cpu_s(), thread_cpu_s(relay.pid)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(poster() for _ in range(conc)))
+            try:
+                await asyncio.wait_for(all_done.wait(), 120)
+            except asyncio.TimeoutError:
+                say("  fan-out: timed out waiting for every frame")
+            wall = time.perf_counter() - t0
+            cpu1, me1, th1 = proc_cpu_s(relay.pid), self_cpu_s(), thread_cpu_s(relay.pid)
+            total = sum(counts)
+            elapsed = max(last_frame[0] - t0, 1e-9)
+            r = {"sockets": m, "webhooks": k, "post_concurrency": conc,
+                 "statuses": {str(s): c for s, c in sorted(statuses.items())},
+                 "frames_expected": m * k, "frames_received": total,
+                 "elapsed_s": round(elapsed, 3), "frames_per_s": round(total / elapsed, 1),
+                 "webhooks_per_s": round(k / max(posted_done[0] - t0, 1e-9), 1),
+                 "relay_cpu_pct": round(100 * (cpu1 - cpu0) / wall, 1),
+                 "relay_loop_thread_cpu_pct": round(100 * (th1[0] - th0[0]) / wall, 1),
+                 "relay_other_threads_cpu_pct": round(100 * (th1[1] - th0[1]) / wall, 1),
+                 "client_cpu_pct": round(100 * (me1 - me0) / wall, 1)}
+            say(f"  fan-out: {total}/{m * k} frames in {elapsed:.2f} s = {r['frames_per_s']:.0f} frames/s; "
+                f"webhooks ingested at {r['webhooks_per_s']:.0f}/s; relay CPU {r['relay_cpu_pct']}% "
+                f"(loop {r['relay_loop_thread_cpu_pct']}%, SQLite thread {r['relay_other_threads_cpu_pct']}%), "
+                f"client CPU {r['client_cpu_pct']}% (client shares the machine's cores)")
+            for t in readers:
+                t.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+            await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    finally:
+        stop_relay(relay)
+    return r
+
+
+# ---------------------------------------------------------------- report
+
+
+def relay_cpu(r: dict) -> str:
+    return (f"{r['relay_cpu_pct']}% ({r['relay_loop_thread_cpu_pct']}+{r['relay_other_threads_cpu_pct']})")
+
+
+def table(report: dict) -> str:
+    lines = []
+    lat = report.get("latency")
+    if lat:
+        lines.append(f"1. latency: webhook POST leaves the client → WebSocket frame read by the client "
+                     f"({lat['conversations']} conversations, 1 WS each, {lat['seconds_per_rate']:g} s per rate)")
+        lines.append(f"   {'target/s':>8} {'achieved/s':>10} {'sent':>6} {'2xx':>6} {'lost':>5} {'p50 ms':>7} "
+                     f"{'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'relay p99≤':>10} {'lag p99 ms':>10} {'relay CPU (loop+sqlite)':>23} {'client CPU':>10}")
+        for r in lat["rates"]:
+            h = r["relay_histogram"]
+            rp99 = f"{h['p99_le_ms']:g} ms" if h.get("count") else "-"
+            lines.append(f"   {r['target_per_s']:>8} {r['achieved_per_s']:>10.1f} {r['sent']:>6} {r['accepted']:>6} "
+                         f"{r['lost']:>5} {r['p50_ms']!s:>7} {r['p95_ms']!s:>7} {r['p99_ms']!s:>7} {r['max_ms']!s:>7} "
+                         f"{rp99:>10} {r['send_lag_p99_ms']!s:>10} {relay_cpu(r):>23} {r['client_cpu_pct']:>9}%")
+    idle = report.get("idle")
+    if idle:
+        lines.append(f"2. idle WebSockets: relay VmRSS ({idle['method']}); "
+                     f"baseline {idle['baseline_rss_kib'] / 1024:.1f} MiB")
+        lines.append(f"   {'sockets':>8} {'RSS MiB':>8} {'KiB/conn':>9} {'marginal':>9} {'opens/s':>8} "
+                     f"{'relay CPU ms/open':>17}")
+        for r in idle["levels"]:
+            lines.append(f"   {r['open']:>8} {r['rss_kib'] / 1024:>8.1f} {r['kib_per_conn']!s:>9} "
+                         f"{r['marginal_kib_per_conn']!s:>9} {r['opens_per_s']:>8} {r['relay_cpu_ms_per_open']:>17}")
+        lines.append(f"   after closing all: RSS {idle['rss_after_close_kib'] / 1024:.1f} MiB, "
+                     f"relay counts {idle['relay_counts_after_close']} open"
+                     + (f"; open failures {idle['open_failures']}" if idle["open_failures"] else ""))
+    fan = report.get("fanout")
+    if fan:
+        lines.append(f"3. fan-out: {fan['sockets']} WebSockets on one conversation, {fan['webhooks']} webhooks "
+                     f"posted {fan['post_concurrency']} at a time (client and relay share the cores)")
+        lines.append(f"   frames {fan['frames_received']}/{fan['frames_expected']} in {fan['elapsed_s']} s = "
+                     f"{fan['frames_per_s']:.0f} frames/s; webhooks {fan['webhooks_per_s']:.0f}/s; "
+                     f"relay CPU {relay_cpu(fan)}, client CPU {fan['client_cpu_pct']}%")
+    lines.append("targets:")
+    for line in verdicts(report):
+        lines.append("   " + line)
+    return "\n".join(lines)
+
+
+def verdicts(report: dict) -> list[str]:
+    out = []
+    lat = report.get("latency")
+    if lat:
+        at500 = next((r for r in lat["rates"] if r["target_per_s"] == 500), None)
+        if at500 and at500["p99_ms"] is not None:
+            ok = at500["p99_ms"] < TARGETS["latency_p99_ms_at_500"] and at500["lost"] == 0
+            out.append(f"latency p99 < 50 ms at 500 events/s: {at500['p99_ms']} ms, lost {at500['lost']}, "
+                       f"achieved {at500['achieved_per_s']}/s → {'MET' if ok else 'NOT MET'}")
+    idle = report.get("idle")
+    if idle and idle["levels"]:
+        worst = max(r["kib_per_conn"] or 0 for r in idle["levels"])
+        ok = worst <= TARGETS["idle_kib_per_conn"]
+        out.append(f"≤ 20 KiB per idle WebSocket: worst {worst} KiB → {'MET' if ok else 'NOT MET'}")
+    fan = report.get("fanout")
+    if fan:
+        ok = fan["frames_per_s"] >= TARGETS["fanout_frames_per_s"]
+        out.append(f"≥ 50,000 frames/s fan-out: {fan['frames_per_s']:.0f} → {'MET' if ok else 'NOT MET'}")
+    return out
+
+
+async def main_async(args) -> dict:
+    cfg = dict(QUICK if args.quick else FULL)
+    steps = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(steps) - {"latency", "idle", "fanout"}
+    if unknown:
+        raise SystemExit(f"unknown step(s): {', '.join(sorted(unknown))}")
+    nofile = raise_nofile()
+    info = machine()
+    info["rlimit_nofile"] = list(nofile)
+    report: dict = {"machine": info, "quick": args.quick, "config": cfg,
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    say(f"machine: {info['cpu_model']}, {info['cores']} cores ({info['usable_cores']} usable), "
+        f"Python {info['python']} ({info['implementation']}), aiohttp {info['aiohttp']}, "
+        f"kernel {info['kernel']}, load average {info['loadavg_at_start']}, RLIMIT_NOFILE {nofile[0]}")
+    need = max(cfg["idle_levels"]) + 500    # per process: the relay and this client each hold one fd per socket
+    if "idle" in steps and nofile[0] < need:
+        say(f"warning: RLIMIT_NOFILE {nofile[0]} may be too low for {max(cfg['idle_levels'])} sockets")
+    workdir = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    try:
+        for step in steps:
+            say(f"step {step} …")
+            fn = {"latency": bench_latency, "idle": bench_idle, "fanout": bench_fanout}[step]
+            report[step] = await fn(args, cfg, workdir)
+    finally:
+        if args.keep:
+            say(f"kept relay directories under {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    info["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["verdicts"] = verdicts(report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_relay", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny numbers: a smoke check in well under a minute")
+    p.add_argument("--only", default="latency,idle,fanout", help="comma-separated steps: latency,idle,fanout")
+    p.add_argument("--out", default="benchmarks/out", help="directory for the JSON figures (and profiles)")
+    p.add_argument("--profile", action="store_true",
+                   help="run each relay under cProfile; top functions go to --out/profile-<step>.txt "
+                        "(adds overhead: do not compare its figures with a normal run)")
+    p.add_argument("--keep", action="store_true", help="keep the relays' directories (SQLite files, logs)")
+    args = p.parse_args(argv)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    report = asyncio.run(main_async(args))
+    m = report["machine"]
+    print()
+    print(f"machine: {m['cpu_model']}, {m['cores']} cores, Python {m['python']}, aiohttp {m['aiohttp']}, "
+          f"load average {m['loadavg_at_start']} → {m['loadavg_at_end']}"
+          + (" (QUICK run: smoke figures only)" if args.quick else ""))
+    print(table(report))
+    name = f"bench_relay-{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}.json"
+    path = Path(args.out) / name
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"figures written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
