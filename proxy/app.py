@@ -89,7 +89,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         for socket in list(app[keys.WEBSOCKETS]):
             await socket.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")
 
-    app.cleanup_ctx.extend([resources, purge_task])
+    app.cleanup_ctx.extend([resources, purge_task, ws.pinger])
     app.on_shutdown.append(on_shutdown)
 
     r = app.router

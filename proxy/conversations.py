@@ -126,14 +126,21 @@ class Relay:
         """Store a verified webhook's event; return what happened (for metrics and the answer)."""
         if hook.event is None:
             return "test"
-        conversation_id = await self.store.find_bound(hook.database, hook.channel_id)
-        if conversation_id is None:
-            return "unbound"
         if hook.event["type"] == "typing":
+            conversation_id = await self.store.find_bound(hook.database, hook.channel_id)
+            if conversation_id is None:
+                return "unbound"
             if not ev.typing_is_stale(hook.timestamp):
                 self.hub.publish(conversation_id, hook.event, received_at)
             return "typing"
-        dedupe = hook.dedupe_key or ("closed" if hook.event["type"] == "closed" else None)
-        result = await self.append(conversation_id, hook.event, source="webhook", dedupe_key=dedupe,
-                                   webhook_id=webhook_id, received_at=received_at)
+        event = hook.event
+        dedupe = hook.dedupe_key or ("closed" if event["type"] == "closed" else None)
+        conversation_id, result = await self.store.append_bound(
+            hook.database, hook.channel_id, event, dedupe_key=dedupe, webhook_id=webhook_id,
+            closes=event["type"] == "closed")
+        if conversation_id is None:
+            return "unbound"
+        if result.created:
+            self.metrics.events_in.labels("webhook", event["type"]).inc()
+            self.hub.publish(conversation_id, result.event, received_at)
         return "stored" if result.created else "duplicate"

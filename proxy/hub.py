@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import time
 from typing import TYPE_CHECKING, Iterator
 
@@ -17,39 +18,53 @@ if TYPE_CHECKING:
     from proxy.store.base import Replay, Store
 
 QUEUE_LIMIT = 256
-Item = tuple[dict, float]   # (event, monotonic time the relay received it)
+# (event, monotonic time the relay received it or 0.0, its WebSocket frame serialised once or None)
+Item = tuple[dict, float, "str | None"]
+
+
+def event_frame(event: dict) -> str:
+    return json.dumps({"type": "event", "event": event}, separators=(",", ":"), ensure_ascii=False)
 
 
 class Subscription:
+    """One reader's queue. Kept small: an idle WebSocket holds one of these, so the list and the
+    wake-up future exist only while there is something to hold or someone waiting."""
+
+    __slots__ = ("conversation_id", "_items", "_limit", "_waiter", "overflowed")
+
     def __init__(self, conversation_id: str, limit: int = QUEUE_LIMIT):
         self.conversation_id = conversation_id
-        self._items: collections.deque[Item] = collections.deque()
+        self._items: list[Item] | None = None
         self._limit = limit
-        self._wake = asyncio.Event()
+        self._waiter: asyncio.Future | None = None
         self.overflowed = False
 
     def push(self, item: Item) -> None:
-        if len(self._items) >= self._limit:
-            self._items.clear()      # the reader will catch up from the store
+        if self._items is None:
+            self._items = [item]
+        elif len(self._items) >= self._limit:
+            self._items = None       # the reader will catch up from the store
             self.overflowed = True
         else:
             self._items.append(item)
-        self._wake.set()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def drain(self) -> list[Item]:
-        items = list(self._items)
-        self._items.clear()
-        self._wake.clear()
+        items, self._items = self._items or [], None
         return items
 
     async def wait(self, timeout: float | None) -> bool:
         if self._items or self.overflowed:
             return True
+        self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
+            await asyncio.wait_for(self._waiter, timeout)
             return True
         except asyncio.TimeoutError:
             return False
+        finally:
+            self._waiter = None
 
 
 class Hub:
@@ -69,8 +84,11 @@ class Hub:
                 del self._subs[sub.conversation_id]
 
     def publish(self, conversation_id: str, event: dict, received_at: float | None = None) -> None:
-        item = (event, time.monotonic() if received_at is None else received_at)
-        for sub in self._subs.get(conversation_id, ()):
+        subs = self._subs.get(conversation_id)
+        if not subs:
+            return
+        item = (event, time.monotonic() if received_at is None else received_at, event_frame(event))
+        for sub in subs:
             sub.push(item)
 
     def subscriptions(self) -> Iterator[Subscription]:
@@ -108,7 +126,7 @@ class Cursor:
             self.last = replay.last_seq
         # more than one page behind: read again next time instead of waiting
         self._need_store = bool(events) and self.last < replay.last_seq
-        return [(e, 0.0) for e in events]
+        return [(e, 0.0, None) for e in events]
 
     async def next(self, timeout: float | None) -> list[Item]:
         """Next events (typing included), waiting up to ``timeout`` seconds; [] on timeout."""
@@ -122,16 +140,16 @@ class Cursor:
                     return items
             out: list[Item] = []
             gap = False
-            for event, t0 in self.sub.drain():
-                seq = event.get("seq")
+            for item in self.sub.drain():
+                seq = item[0].get("seq")
                 if seq is None:
-                    out.append((event, t0))
+                    out.append(item)
                 elif seq <= self.last:
                     continue
                 elif seq == self.last + 1:
                     self.last = seq
                     self.last_seq = max(self.last_seq, seq)
-                    out.append((event, t0))
+                    out.append(item)
                 else:   # a gap: the live path is ahead of us, fill it from the store
                     gap = True
                     break

@@ -81,8 +81,8 @@ async def events(request: web.Request) -> web.Response:
         cursor.close()
         app[keys.LONGPOLLS].discard(marker)
         metrics.connections.labels(transport).dec()
-    out = [event for event, _ in items]
-    for event, t0 in items:
+    out = [item[0] for item in items]
+    for _, t0, _frame in items:
         if t0:
             metrics.latency.labels(transport).observe(time.monotonic() - t0)
     metrics.events_out.labels(transport).inc(len(out))

@@ -1,14 +1,18 @@
 """``GET /v1/conversations/{id}/ws``: hello, replay after ``after``, live events, pings (PROTOCOL §2).
 
-One task sends (cursor → frames, and the periodic ping), the handler's own loop receives. A
-client that is silent for a whole ``ping_interval`` after a ping is closed with 4408.
+Per connection: the handler's loop receives, one task sends (cursor → frames). One app-wide task
+pings every connection each ``ping_interval`` and closes with 4408 those silent since the last
+ping, so an idle socket costs no timer of its own. Frames are written without a lock: aiohttp
+writes each frame with one transport write, so concurrent sends never interleave.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import time
+import weakref
 
 from aiohttp import WSMsgType, web
 
@@ -17,22 +21,29 @@ from proxy.api.common import dumps, limit
 from proxy.api.conversations import _int_param
 from proxy.api.middlewares import origin_allowed
 from proxy.errors import ApiError, Forbidden, NotFound, StoreError, Unauthorized
+from proxy.hub import event_frame
 
 log = logging.getLogger("relay.ws")
 MAX_FRAME = 16 * 1024
 CLOSE_TOKEN, CLOSE_UNKNOWN, CLOSE_NO_PONG, CLOSE_TOO_MANY = 4401, 4404, 4408, 4429
-GOING_AWAY = 1001
+PING = '{"type":"ping"}'
+PONG = '{"type":"pong"}'
 
 
 class Connection:
+    __slots__ = ("request", "ws", "conversation_id", "last_heard", "pinged_at", "__weakref__")
+
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, conversation_id: str):
         self.request, self.ws, self.conversation_id = request, ws, conversation_id
-        self.lock = asyncio.Lock()
         self.last_heard = time.monotonic()
+        self.pinged_at = 0.0
 
-    async def send(self, frame: dict) -> None:
-        async with self.lock:
-            await self.ws.send_str(dumps(frame))
+    async def send(self, frame: dict | str) -> None:
+        await self.ws.send_str(frame if isinstance(frame, str) else dumps(frame))
+
+
+CONNECTIONS = web.AppKey("ws_connections", weakref.WeakSet)
+PER_CONVERSATION = web.AppKey("ws_per_conversation", collections.Counter)
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
@@ -52,23 +63,24 @@ async def handler(request: web.Request) -> web.StreamResponse:
     except NotFound as exc:
         await ws.close(code=CLOSE_UNKNOWN, message=exc.code.encode())
         return ws
-    per_conv = [c for c in app[keys.WEBSOCKETS] if getattr(c, "conversation_id", None) == conv.id]
-    if len(per_conv) >= app[keys.SETTINGS].max_ws_per_conversation:
+    counts = app[PER_CONVERSATION]
+    if counts[conv.id] >= app[keys.SETTINGS].max_ws_per_conversation:
         await ws.close(code=CLOSE_TOO_MANY, message=b"too_many_connections")
         return ws
 
     conn = Connection(request, ws, conv.id)
-    ws.conversation_id = conv.id  # type: ignore[attr-defined]  # for the per-conversation count
+    counts[conv.id] += 1
+    app[CONNECTIONS].add(conn)
     app[keys.WEBSOCKETS].add(ws)
     metrics = app[keys.METRICS]
     metrics.connections.labels("ws").inc()
     interval = app[keys.SETTINGS].ping_interval
-    await conn.send({"type": "hello", "last_seq": conv.last_seq,
-                     "ping_interval": int(interval) if interval == int(interval) else interval})
     cursor = relay.cursor(conv.id, after)
-    pump = asyncio.create_task(_pump(conn, cursor, metrics))
-    pinger = asyncio.create_task(_pinger(conn, interval))
+    pump = None
     try:
+        await conn.send({"type": "hello", "last_seq": conv.last_seq,
+                         "ping_interval": int(interval) if interval == int(interval) else interval})
+        pump = asyncio.create_task(_pump(conn, cursor, metrics))
         async for msg in ws:
             conn.last_heard = time.monotonic()
             if msg.type == WSMsgType.TEXT:
@@ -77,25 +89,31 @@ async def handler(request: web.Request) -> web.StreamResponse:
                 await conn.send({"type": "error", "code": "bad_frame", "message": "Frames are JSON text."})
             elif msg.type == WSMsgType.ERROR:
                 break
-    finally:   # bookkeeping first: the awaits below may be cut short if this handler is cancelled
+    finally:   # bookkeeping first: the await below may be cut short if this handler is cancelled
         cursor.close()
         app[keys.WEBSOCKETS].discard(ws)
+        app[CONNECTIONS].discard(conn)
+        counts[conv.id] -= 1
+        if counts[conv.id] <= 0:
+            del counts[conv.id]
         metrics.connections.labels("ws").dec()
-        for task in (pump, pinger):
-            task.cancel()
-        await asyncio.gather(pump, pinger, return_exceptions=True)
+        if pump is not None:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
     return ws
 
 
 async def _pump(conn: Connection, cursor, metrics) -> None:
+    out = metrics.events_out.labels("ws")
+    latency = metrics.latency.labels("ws")
     try:
         while True:
             items = await cursor.next(None)
-            for event, t0 in items:
-                await conn.send({"type": "event", "event": event})
+            for event, t0, frame in items:
+                await conn.ws.send_str(frame or event_frame(event))
                 if t0:
-                    metrics.latency.labels("ws").observe(time.monotonic() - t0)
-            metrics.events_out.labels("ws").inc(len(items))
+                    latency.observe(time.monotonic() - t0)
+            out.inc(len(items))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # store down or socket gone: close and let the widget resume from its seq
@@ -103,15 +121,33 @@ async def _pump(conn: Connection, cursor, metrics) -> None:
         await conn.ws.close(code=1011, message=b"relay_error")
 
 
-async def _pinger(conn: Connection, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        sent_at = time.monotonic()
-        await conn.send({"type": "ping"})
-        await asyncio.sleep(interval)
-        if conn.last_heard < sent_at:
-            await conn.ws.close(code=CLOSE_NO_PONG, message=b"no_pong")
-            return
+async def pinger(app: web.Application):
+    """Cleanup context: one task pings every WebSocket and closes the silent ones with 4408."""
+    app[CONNECTIONS] = weakref.WeakSet()
+    app[PER_CONVERSATION] = collections.Counter()
+    interval = app[keys.SETTINGS].ping_interval
+
+    async def ping(conn: Connection) -> None:
+        try:
+            if conn.pinged_at and conn.last_heard < conn.pinged_at:
+                await conn.ws.close(code=CLOSE_NO_PONG, message=b"no_pong")
+            else:
+                conn.pinged_at = time.monotonic()
+                await conn.ws.send_str(PING)
+        except Exception:   # the socket is going away; its handler cleans up
+            pass
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            conns = list(app[CONNECTIONS])
+            for i in range(0, len(conns), 500):
+                await asyncio.gather(*(ping(c) for c in conns[i:i + 500]))
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _on_frame(conn: Connection, data: str) -> None:
@@ -124,7 +160,7 @@ async def _on_frame(conn: Connection, data: str) -> None:
     if kind == "pong":
         return
     if kind == "ping":
-        await conn.send({"type": "pong"})
+        await conn.send(PONG)
         return
     if kind not in ("send", "typing"):
         await conn.send({"type": "error", "code": "unknown_frame",

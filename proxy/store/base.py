@@ -62,6 +62,11 @@ class Store(Protocol):
 
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
                      webhook_id: str | None = None, closes: bool = False) -> Appended: ...
+    async def append_bound(self, database: str, channel_id: int, event: dict, *, dedupe_key: str | None = None,
+                           webhook_id: str | None = None, closes: bool = False) -> tuple[str | None, Appended]:
+        """``append`` to the conversation bound to that Odoo session, found in the same transaction;
+        ``(None, Appended(None, False))`` when none is bound."""
+
     async def seen_webhook(self, webhook_id: str) -> bool:
         """Remember ``webhook_id``; True when it had been seen before."""
 

@@ -1,8 +1,12 @@
-"""SQLite store, the embedded default: one file, WAL, every write on one dedicated thread.
+"""SQLite store, the embedded default: one file, WAL, writes on one thread, reads on another.
 
 One writer thread makes ``seq`` assignment trivially atomic (read last_seq and insert in one
-transaction) and keeps the event loop free of disk waits. ``synchronous=FULL``: a 2xx means the
-event is in the WAL on disk, so it survives a crash of the relay or of the machine.
+transaction) and keeps the event loop free of disk waits. Writes are *group-committed*: whatever
+arrives while a transaction is being written goes into the next one, each call in its own
+savepoint, and every caller is answered only after its transaction's COMMIT. With
+``synchronous=FULL`` that COMMIT is on disk, so a 2xx survives a crash of the relay or the machine,
+and one fsync serves many webhooks under load. Reads use a second connection (WAL lets readers
+run beside the writer) so they never queue behind an fsync.
 """
 from __future__ import annotations
 
@@ -57,130 +61,192 @@ def _conv(row: tuple | None) -> Conversation | None:
 
 
 class SQLiteStore:
-    """``sqlite:///path``; ``sqlite:///:memory:`` for throwaway use."""
+    """``sqlite:///path``. One file; not shared between relay processes (use Redis for that)."""
 
     def __init__(self, path: str):
         self.path = path
-        self._db: sqlite3.Connection | None = None
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._wdb: sqlite3.Connection | None = None
+        self._rdb: sqlite3.Connection | None = None
+        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-w")
+        self._reader = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-r")
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
+        self._flusher: asyncio.Task | None = None
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    # ------------------------------------------------------------------ plumbing
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         def call() -> Any:
-            if self._db is None:
+            if self._rdb is None:
                 raise StoreError("store is closed")
             try:
-                with self._db:  # one transaction: commit on success, rollback on error
-                    return fn(self._db)
+                return fn(self._rdb)
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: {exc}") from exc
-        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
+        return await asyncio.get_running_loop().run_in_executor(self._reader, call)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``fn`` in the next group transaction; return once that transaction is committed."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, future))
+        if self._flusher is None:
+            self._flusher = asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await loop.run_in_executor(self._writer, self._apply, [fn for fn, _ in batch])
+                except Exception as exc:   # the pool is gone (closing): fail the batch, never hang it
+                    results = [StoreError(f"sqlite: {exc}")] * len(batch)
+                for (_, future), result in zip(batch, results):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._flusher = None
+
+    def _apply(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+        """On the writer thread: one transaction, one savepoint per call, one COMMIT."""
+        db = self._wdb
+        if db is None:
+            return [StoreError("store is closed")] * len(fns)
+        results: list[Any] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for fn in fns:
+                db.execute("SAVEPOINT item")
+                try:
+                    results.append(fn(db))
+                except (sqlite3.Error, StoreError) as exc:
+                    db.execute("ROLLBACK TO item")
+                    results.append(exc if isinstance(exc, StoreError) else StoreError(f"sqlite: {exc}"))
+                db.execute("RELEASE item")
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return [StoreError(f"sqlite: {exc}")] * len(fns)
+        return results
 
     async def open(self) -> None:
         def connect() -> None:
             try:
-                db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.execute("PRAGMA foreign_keys=ON")
+                db = self._connect()
                 db.executescript(SCHEMA)
-                db.isolation_level = "DEFERRED"
+                self._wdb = db
+                self._rdb = self._connect()
+                self._rdb.execute("PRAGMA query_only=ON")
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite: cannot open {self.path}: {exc}") from exc
-            self._db = db
-        await asyncio.get_running_loop().run_in_executor(self._pool, connect)
+        await asyncio.get_running_loop().run_in_executor(self._writer, connect)
 
     async def close(self) -> None:
-        def shut() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
-        await asyncio.get_running_loop().run_in_executor(self._pool, shut)
-        self._pool.shutdown(wait=True)
+        while self._flusher is not None:
+            await asyncio.sleep(0.01)
+        loop = asyncio.get_running_loop()
+
+        def shut_writer() -> None:
+            if self._wdb is not None:
+                self._wdb.close()
+                self._wdb = None
+
+        def shut_reader() -> None:
+            if self._rdb is not None:
+                self._rdb.close()
+                self._rdb = None
+        await loop.run_in_executor(self._reader, shut_reader)
+        await loop.run_in_executor(self._writer, shut_writer)
+        self._reader.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
 
     async def ping(self) -> None:
-        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+        await self._read(lambda db: db.execute("SELECT 1").fetchone())
 
     async def meta_setdefault(self, key: str, value: str) -> str:
         def op(db: sqlite3.Connection) -> str:
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
             return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
-        return await self._run(op)
+        return await self._write(op)
 
     # ------------------------------------------------------------------ conversations
 
     async def create_conversation(self, conv: Conversation) -> None:
         row = tuple(getattr(conv, c) for c in _CONV_COLUMNS)
         sql = f"INSERT INTO conversations ({', '.join(_CONV_COLUMNS)}) VALUES ({', '.join('?' * len(row))})"
-        await self._run(lambda db: db.execute(sql, row))
+        await self._write(lambda db: db.execute(sql, row))
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         sql = f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE id = ?"
-        return await self._run(lambda db: _conv(db.execute(sql, (conversation_id,)).fetchone()))
+        return await self._read(lambda db: _conv(db.execute(sql, (conversation_id,)).fetchone()))
 
     async def list_conversations(self, limit: int = 100) -> list[Conversation]:
         sql = f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations ORDER BY last_activity DESC LIMIT ?"
-        return await self._run(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+        return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
 
     async def bind(self, conversation_id: str, database: str, channel_id: int) -> None:
         sql = "UPDATE conversations SET odoo_database = ?, odoo_channel_id = ? WHERE id = ?"
-        await self._run(lambda db: db.execute(sql, (database, channel_id, conversation_id)))
+        await self._write(lambda db: db.execute(sql, (database, channel_id, conversation_id)))
 
     async def find_bound(self, database: str, channel_id: int) -> str | None:
-        sql = "SELECT id FROM conversations WHERE odoo_database = ? AND odoo_channel_id = ? ORDER BY created_at DESC LIMIT 1"
-        row = await self._run(lambda db: db.execute(sql, (database, channel_id)).fetchone())
+        row = await self._read(lambda db: db.execute(_BOUND_SQL, (database, channel_id)).fetchone())
         return row[0] if row else None
 
     async def set_closed(self, conversation_id: str) -> None:
-        await self._run(lambda db: db.execute("UPDATE conversations SET closed = 1 WHERE id = ?", (conversation_id,)))
+        await self._write(lambda db: db.execute("UPDATE conversations SET closed = 1 WHERE id = ?", (conversation_id,)))
 
     # ------------------------------------------------------------------ events
 
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
                      webhook_id: str | None = None, closes: bool = False) -> Appended:
-        def op(db: sqlite3.Connection) -> Appended:
-            now = time.time()
-            if webhook_id is not None:
-                cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, now))
-                if cur.rowcount == 0:
-                    return Appended(None, False)
-            if dedupe_key is not None:
-                row = db.execute("SELECT body FROM events WHERE conversation_id = ? AND dedupe_key = ?",
-                                 (conversation_id, dedupe_key)).fetchone()
-                if row:
-                    return Appended(json.loads(row[0]), False)
-            row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        return await self._write(lambda db: _append(db, conversation_id, event, dedupe_key, webhook_id, closes))
+
+    async def append_bound(self, database: str, channel_id: int, event: dict, *, dedupe_key: str | None = None,
+                           webhook_id: str | None = None, closes: bool = False) -> tuple[str | None, Appended]:
+        def op(db: sqlite3.Connection) -> tuple[str | None, Appended]:
+            row = db.execute(_BOUND_SQL, (database, channel_id)).fetchone()
             if row is None:
-                raise StoreError(f"unknown conversation {conversation_id}")
-            stored = dict(event, seq=row[0] + 1)
-            db.execute("INSERT INTO events (conversation_id, seq, at, dedupe_key, body) VALUES (?, ?, ?, ?, ?)",
-                       (conversation_id, stored["seq"], now, dedupe_key, dumps(stored)))
-            db.execute("UPDATE conversations SET last_seq = ?, last_activity = ?, closed = closed OR ? WHERE id = ?",
-                       (stored["seq"], now, int(closes), conversation_id))
-            return Appended(stored, True)
-        return await self._run(op)
+                return None, Appended(None, False)
+            return row[0], _append(db, row[0], event, dedupe_key, webhook_id, closes)
+        return await self._write(op)
 
     async def seen_webhook(self, webhook_id: str) -> bool:
         def op(db: sqlite3.Connection) -> bool:
             cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, time.time()))
             return cur.rowcount == 0
-        return await self._run(op)
+        return await self._write(op)
 
     async def events_after(self, conversation_id: str, after: int, limit: int = 500) -> Replay:
         def op(db: sqlite3.Connection) -> Replay:
-            row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-            last_seq = row[0] if row else 0
-            first = db.execute("SELECT MIN(seq) FROM events WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
-            first_kept = first if first is not None else last_seq + 1
-            reset = after > last_seq or (after + 1 < first_kept and after < last_seq)
-            start = 0 if reset else after
-            rows = db.execute("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                              (conversation_id, start, limit)).fetchall()
+            db.execute("BEGIN")   # one snapshot for the three reads
+            try:
+                row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+                last_seq = row[0] if row else 0
+                first = db.execute("SELECT MIN(seq) FROM events WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
+                first_kept = first if first is not None else last_seq + 1
+                reset = after > last_seq or (after + 1 < first_kept and after < last_seq)
+                start = 0 if reset else after
+                rows = db.execute("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                                  (conversation_id, start, limit)).fetchall()
+            finally:
+                db.execute("COMMIT")
             return Replay([json.loads(r[0]) for r in rows], last_seq, reset)
-        return await self._run(op)
+        return await self._read(op)
 
     async def find_event(self, conversation_id: str, dedupe_key: str) -> dict | None:
         sql = "SELECT body FROM events WHERE conversation_id = ? AND dedupe_key = ?"
-        row = await self._run(lambda db: db.execute(sql, (conversation_id, dedupe_key)).fetchone())
+        row = await self._read(lambda db: db.execute(sql, (conversation_id, dedupe_key)).fetchone())
         return json.loads(row[0]) if row else None
 
     async def purge(self, events_before: float, webhooks_before: float) -> dict[str, int]:
@@ -192,4 +258,30 @@ class SQLiteStore:
             events = db.execute("DELETE FROM events WHERE at < ?", (events_before,)).rowcount
             hooks = db.execute("DELETE FROM webhook_ids WHERE seen_at < ?", (webhooks_before,)).rowcount
             return {"conversations": len(old), "events": events, "webhook_ids": hooks}
-        return await self._run(op)
+        return await self._write(op)
+
+
+_BOUND_SQL = "SELECT id FROM conversations WHERE odoo_database = ? AND odoo_channel_id = ? ORDER BY created_at DESC LIMIT 1"
+
+
+def _append(db: sqlite3.Connection, conversation_id: str, event: dict, dedupe_key: str | None,
+            webhook_id: str | None, closes: bool) -> Appended:
+    now = time.time()
+    if webhook_id is not None:
+        cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, now))
+        if cur.rowcount == 0:
+            return Appended(None, False)
+    if dedupe_key is not None:
+        row = db.execute("SELECT body FROM events WHERE conversation_id = ? AND dedupe_key = ?",
+                         (conversation_id, dedupe_key)).fetchone()
+        if row:
+            return Appended(json.loads(row[0]), False)
+    row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+    if row is None:
+        raise StoreError(f"unknown conversation {conversation_id}")
+    stored = dict(event, seq=row[0] + 1)
+    db.execute("INSERT INTO events (conversation_id, seq, at, dedupe_key, body) VALUES (?, ?, ?, ?, ?)",
+               (conversation_id, stored["seq"], now, dedupe_key, dumps(stored)))
+    db.execute("UPDATE conversations SET last_seq = ?, last_activity = ?, closed = closed OR ? WHERE id = ?",
+               (stored["seq"], now, int(closes), conversation_id))
+    return Appended(stored, True)

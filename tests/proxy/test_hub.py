@@ -54,7 +54,7 @@ async def append_and_publish(store, hub, text: str) -> dict:
 
 
 def seqs(items) -> list:
-    return [event["seq"] for event, _ in items]
+    return [event["seq"] for event, *_ in items]
 
 
 async def read_until(cursor: Cursor, last: int, timeout: float = 2.0) -> list:
@@ -73,8 +73,9 @@ async def read_until(cursor: Cursor, last: int, timeout: float = 2.0) -> list:
 def test_publish_reaches_every_subscription_of_that_conversation_only(hub):
     a, b, other = hub.subscribe(CID), hub.subscribe(CID), hub.subscribe("c2")
     hub.publish(CID, {"seq": 1}, received_at=5.0)
-    assert a.drain() == [({"seq": 1}, 5.0)]
-    assert b.drain() == [({"seq": 1}, 5.0)]
+    frame = '{"type":"event","event":{"seq":1}}'     # serialised once, shared by every subscription
+    assert a.drain() == [({"seq": 1}, 5.0, frame)]
+    assert b.drain() == [({"seq": 1}, 5.0, frame)]
     assert other.drain() == []
     hub.unsubscribe(a)
     hub.publish(CID, {"seq": 2})
@@ -87,8 +88,8 @@ def test_publish_reaches_every_subscription_of_that_conversation_only(hub):
 def test_subscription_overflow_sets_flag_and_stays_bounded():
     sub = Subscription(CID, limit=4)
     for i in range(10):
-        sub.push(({"seq": i}, 0.0))
-        assert len(sub._items) <= 4
+        sub.push(({"seq": i}, 0.0, None))
+        assert len(sub._items or []) <= 4
     assert sub.overflowed is True
 
 
@@ -101,7 +102,7 @@ async def test_replay_then_live(store, hub):
     try:
         items = await cursor.next(timeout=1)
         assert seqs(items) == [1, 2, 3]
-        assert [e["message"]["text"] for e, _ in items] == ["m0", "m1", "m2"]
+        assert [e["message"]["text"] for e, *_ in items] == ["m0", "m1", "m2"]
         await append_and_publish(store, hub, "live")
         items = await cursor.next(timeout=1)
         assert seqs(items) == [4] and items[0][0]["message"]["text"] == "live"
@@ -157,7 +158,7 @@ async def test_gap_is_filled_from_the_store_in_order(store, hub):
         assert five["seq"] == 5
         items = await cursor.next(timeout=1)
         assert seqs(items) == [4, 5]
-        assert [e["message"]["text"] for e, _ in items] == ["m3", "m4"]
+        assert [e["message"]["text"] for e, *_ in items] == ["m3", "m4"]
         assert cursor.last == 5
         hub.publish(CID, five)                                 # and 5 again: skipped
         assert await cursor.next(timeout=0.1) == []
@@ -198,13 +199,14 @@ async def test_typing_passes_through(store, hub):
     cursor = Cursor(hub, store, CID, after=0)
     try:
         assert await cursor.next(timeout=0.01) == []
-        hub.publish(CID, typing(True), received_at=1.5)
+        on = typing(True)
+        hub.publish(CID, on, received_at=1.5)
         items = await cursor.next(timeout=1)
-        assert items == [(typing(True), 1.5)]
+        assert [item[:2] for item in items] == [(on, 1.5)]
         await append_and_publish(store, hub, "m0")
         hub.publish(CID, typing(False))
         items = await cursor.next(timeout=1)
-        assert [(e["type"], e["seq"]) for e, _ in items] == [("message", 1), ("typing", None)]
+        assert [(e["type"], e["seq"]) for e, *_ in items] == [("message", 1), ("typing", None)]
         assert cursor.last == 1
         assert (await store.events_after(CID, 0)).last_seq == 1     # typing never stored
     finally:

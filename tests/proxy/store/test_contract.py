@@ -415,3 +415,27 @@ async def test_data_survives_a_restart(make_store):
     finally:
         await second.close()
 
+
+
+async def test_append_bound_finds_the_conversation_in_the_same_transaction(store):
+    await new_conv(store, "c1")
+    await store.bind("c1", "prod", 42)
+    cid, result = await store.append_bound("prod", 42, ev(1), dedupe_key="msg:odoo:1", webhook_id="w1")
+    assert cid == "c1" and result.created and result.event["seq"] == 1
+    again = await store.append_bound("prod", 42, ev(1), dedupe_key="msg:odoo:1", webhook_id="w2")
+    assert again[0] == "c1" and not again[1].created and again[1].event["seq"] == 1
+    nobody = await store.append_bound("prod", 43, ev(2), webhook_id="w3")
+    assert nobody[0] is None and nobody[1].event is None and not nobody[1].created
+    assert seqs((await store.events_after("c1", 0)).events) == [1]
+
+
+async def test_concurrent_writes_fail_alone(store):
+    """Writes that land in one group commit: a failing one changes nothing, the others are kept."""
+    await new_conv(store, "c1")
+    results = await asyncio.gather(
+        store.append("c1", ev(1)), store.append("ghost", ev(2)), store.append("c1", ev(3)),
+        return_exceptions=True)
+    assert isinstance(results[1], StoreError)
+    assert [r.event["seq"] for r in (results[0], results[2])] == [1, 2]
+    assert seqs((await store.events_after("c1", 0)).events) == [1, 2]
+    assert await store.get_conversation("ghost") is None
