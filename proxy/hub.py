@@ -12,7 +12,7 @@ import asyncio
 import collections
 import json
 import time
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     from proxy.store.base import Replay, Store
@@ -30,7 +30,7 @@ class Subscription:
     """One reader's queue. Kept small: an idle WebSocket holds one of these, so the list and the
     wake-up future exist only while there is something to hold or someone waiting."""
 
-    __slots__ = ("conversation_id", "_items", "_limit", "_waiter", "overflowed")
+    __slots__ = ("conversation_id", "_items", "_limit", "_waiter", "overflowed", "direct")
 
     def __init__(self, conversation_id: str, limit: int = QUEUE_LIMIT):
         self.conversation_id = conversation_id
@@ -38,8 +38,18 @@ class Subscription:
         self._limit = limit
         self._waiter: asyncio.Future | None = None
         self.overflowed = False
+        # Fast path: while the reader is parked in wait() with nothing queued, ``direct(item)`` may
+        # deliver the item at once (and answer True); otherwise the item is queued as usual.
+        self.direct: Callable[[Item], bool] | None = None
+
+    @property
+    def parked(self) -> bool:
+        """The reader is waiting on this queue and has nothing pending: it holds no events."""
+        return self._waiter is not None and not self._items and not self.overflowed
 
     def push(self, item: Item) -> None:
+        if self.direct is not None and self.parked and self.direct(item):
+            return
         if self._items is None:
             self._items = [item]
         elif len(self._items) >= self._limit:

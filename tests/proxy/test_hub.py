@@ -254,3 +254,34 @@ async def test_close_unsubscribes(store, hub):
     cursor = Cursor(hub, store, CID, after=0)
     cursor.close()
     assert list(hub.subscriptions()) == []
+
+
+async def test_direct_delivery_only_while_the_reader_is_parked(store, hub):
+    cursor = Cursor(hub, store, CID, after=0)
+    delivered: list = []
+
+    def direct(item) -> bool:
+        if item[0].get("seq") != cursor.last + 1:
+            return False
+        cursor.last = item[0]["seq"]
+        delivered.append(item[0]["seq"])
+        return True
+
+    cursor.sub.direct = direct
+    try:
+        await append_and_publish(store, hub, "m0")          # reader not parked: queued
+        assert delivered == [] and seqs(await cursor.next(timeout=1)) == [1]
+        waiting = asyncio.ensure_future(cursor.next(timeout=1))
+        await asyncio.sleep(0.05)                             # now parked in wait()
+        assert cursor.sub.parked
+        await append_and_publish(store, hub, "m1")
+        assert delivered == [2]                               # written at once, not queued
+        assert await waiting == []                            # the pump gets nothing twice
+        ev3 = {"seq": 4, "type": "message"}                   # a gap: never delivered directly
+        waiting = asyncio.ensure_future(cursor.next(timeout=0.5))
+        await asyncio.sleep(0.05)
+        hub.publish(CID, ev3)
+        assert delivered == [2]
+        await waiting
+    finally:
+        cursor.close()

@@ -171,3 +171,30 @@ def test_websocket_client_library_interoperates(relay):
         assert {f["type"] for f in frames} == {"ack", "event"}
     finally:
         ws.close()
+
+
+def test_text_frame_encoding_matches_rfc6455():
+    from proxy.api.ws import text_frame
+    for size, header in ((0, b"\x81\x00"), (125, b"\x81\x7d"), (126, b"\x81\x7e\x00\x7e"),
+                         (65535, b"\x81\x7e\xff\xff"), (65536, b"\x81\x7f" + (65536).to_bytes(8, "big"))):
+        frame = text_frame(b"a" * size)
+        assert frame[:len(header)] == header and len(frame) == len(header) + size
+
+
+async def test_large_frames_arrive_intact_on_the_fast_path(client):
+    """Frames over 125 and over 65535 bytes (2- and 8-byte lengths) through live fan-out."""
+    conv = await client.create()
+    channel = await client.channel_of(conv["conversation_id"])
+    from tests.relayproc import operator_message, webhook_body
+    async with client.ws(conv, after=1) as a, client.ws(conv, after=1) as b:
+        for ws in (a, b):
+            await ws.receive_json(timeout=5)
+        await asyncio.sleep(0.2)                     # both pumps parked: the fast path is taken
+        for i, size in enumerate((10, 3000, 70000)):
+            raw = webhook_body("livechat.message.created", channel,
+                               message=operator_message(50 + i, "y" * size, html="<p>" + "y" * size + "</p>"))
+            assert (await client.webhook(raw))[0] == 200
+        for ws in (a, b):
+            got = await frames_until(ws, 3)
+            assert [len(f["event"]["message"]["text"]) for f in got] == [10, 3000, 70000]
+            assert [f["event"]["seq"] for f in got] == [2, 3, 4]
