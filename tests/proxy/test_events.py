@@ -146,7 +146,7 @@ def test_webhook_test_has_no_event():
 
 
 def test_vector_body_parses():
-    vector = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "webhook_vector.json").read_text())
+    vector = json.loads((Path(__file__).resolve().parents[2] / "odoo_addons" / "im_livechat_webhook" / "tests" / "webhook_vector.json").read_text())
     hook = events.parse_webhook(vector["body"].encode())
     assert hook.dedupe_key == "msg:odoo:1234" and hook.channel_id == 42
 

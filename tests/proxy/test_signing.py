@@ -1,7 +1,7 @@
 """proxy.signing against the Standard Webhooks reference library, both ways.
 
 - headers made by ``proxy.signing`` verify with ``standardwebhooks`` and vice versa;
-- the fixed vector in tests/fixtures/webhook_vector.json (shared with the Odoo addon's tests) is
+- the fixed vector in odoo_addons/im_livechat_webhook/tests/webhook_vector.json (shared with the Odoo addon's tests) is
   reproduced byte for byte, with one secret and with two during a rotation;
 - a rotation: the receiver accepts the previous secret while it holds both;
 - everything else (wrong key, stale or future timestamp, changed body, missing or garbage headers,
@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from proxy import signing
 from proxy.signing import SignatureError
 
-VECTOR = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "webhook_vector.json").read_text())
+VECTOR = json.loads((Path(__file__).resolve().parents[2] / "odoo_addons" / "im_livechat_webhook" / "tests" / "webhook_vector.json").read_text())
 SECRET = VECTOR["secret"]
 PREVIOUS = VECTOR["previous_secret"]
 BODY = VECTOR["body"].encode()

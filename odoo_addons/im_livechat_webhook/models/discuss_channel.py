@@ -1,0 +1,119 @@
+"""Livechat sessions (``discuss.channel`` of type livechat) turned into webhook events.
+
+One source for Odoo 17, 18 and 19: the session is open while ``livechat_active`` (17/18) or
+until ``livechat_end_dt`` is set (19); ``_message_update_content`` and ``_action_unfollow``
+change signatures between versions, so the overrides pass arguments through untouched.
+"""
+from odoo import fields, models, release
+
+from ..tools.text import html_to_text
+
+
+def _iso(dt):
+    return fields.Datetime.to_datetime(dt).isoformat() + "Z" if dt else None
+
+
+class DiscussChannel(models.Model):
+    _inherit = "discuss.channel"
+
+    # ------------------------------------------------------------------ payload pieces
+
+    def _webhook_is_livechat(self):
+        return self.channel_type == "livechat"
+
+    def _webhook_is_open(self):
+        self.ensure_one()
+        if "livechat_end_dt" in self._fields:          # 19
+            return not self.livechat_end_dt
+        return bool(self.livechat_active)              # 17, 18
+
+    def _webhook_header(self):
+        self.ensure_one()
+        return {
+            "database": self.env.cr.dbname,
+            "odoo_version": release.serie,
+            "channel": {"id": self.id, "uuid": self.uuid,
+                        "livechat_channel_id": self.livechat_channel_id.id or None},
+        }
+
+    def _webhook_bot_partners(self):
+        return self.env["chatbot.script"].sudo().with_context(active_test=False).search([]).operator_partner_id
+
+    def _webhook_kind(self, partner=None, guest=None):
+        """operator, bot or visitor (PROTOCOL §1), from 19's member type when there is one."""
+        self.ensure_one()
+        if guest:
+            return "visitor"
+        if not partner:
+            return "visitor"
+        member = self.sudo().channel_member_ids.filtered(lambda m: m.partner_id == partner)[:1]
+        member_type = member and "livechat_member_type" in member._fields and member.livechat_member_type
+        if member_type:
+            return {"agent": "operator", "bot": "bot", "visitor": "visitor"}.get(member_type, "operator")
+        if partner in self._webhook_bot_partners() or partner == self.env.ref("base.partner_root"):
+            return "bot"
+        return "visitor" if partner.partner_share else "operator"
+
+    def _webhook_person(self, partner=None, guest=None):
+        kind = self._webhook_kind(partner, guest)
+        person = partner or guest
+        return {"kind": kind, "partner_id": partner.id if partner else None,
+                "name": (person.name if person else "") or ""}
+
+    def _webhook_message(self, message):
+        self.ensure_one()
+        message = message.sudo()
+        body = message.body or ""
+        base_url = self.get_base_url()
+        attachments = []
+        for attachment in message.attachment_ids.sudo():
+            token = attachment.access_token or attachment.generate_access_token()[0]
+            attachments.append({
+                "id": attachment.id, "name": attachment.name or "",
+                "mimetype": attachment.mimetype or "application/octet-stream",
+                "size": attachment.file_size or 0,
+                "url": "%s/web/content/%s?access_token=%s" % (base_url, attachment.id, token),
+            })
+        return {
+            "id": message.id,
+            "author": self._webhook_person(message.author_id, message.author_guest_id),
+            "body_html": str(body),
+            "body_text": html_to_text(body),
+            "date": _iso(message.date),
+            "attachments": attachments,
+        }
+
+    @staticmethod
+    def _webhook_message_is_empty(message):
+        """What the UI calls "delete": no text left (18/19 keep an 'edited' marker) and no attachment."""
+        return not html_to_text(message.body) and not message.attachment_ids
+
+    # ------------------------------------------------------------------ hooks
+
+    def _message_post_after_hook(self, message, msg_vals):
+        res = super()._message_post_after_hook(message, msg_vals)
+        if self._webhook_is_livechat() and message.message_type == "comment" and not message.subtype_id.internal:
+            self.env["livechat.webhook.outbox"]._enqueue(
+                "livechat.message.created", self, {"message": self._webhook_message(message)})
+        return res
+
+    def _message_update_content(self, message, *args, **kwargs):
+        res = super()._message_update_content(message, *args, **kwargs)
+        if self._webhook_is_livechat() and message.message_type == "comment":
+            if self._webhook_message_is_empty(message):
+                self.env["livechat.webhook.outbox"]._enqueue(
+                    "livechat.message.deleted", self, {"message": {"id": message.id}})
+            else:
+                self.env["livechat.webhook.outbox"]._enqueue(
+                    "livechat.message.updated", self, {"message": self._webhook_message(message)})
+        return res
+
+    def write(self, vals):
+        field = "livechat_end_dt" if "livechat_end_dt" in self._fields else "livechat_active"
+        if field not in vals:
+            return super().write(vals)
+        was_open = self.filtered(lambda c: c._webhook_is_livechat() and c._webhook_is_open())
+        res = super().write(vals)
+        for channel in was_open.filtered(lambda c: not c._webhook_is_open()):
+            self.env["livechat.webhook.outbox"]._enqueue("livechat.session.closed", channel, {})
+        return res

@@ -1,0 +1,235 @@
+"""The durable outbox: one row per event, written in the transaction that produced the event.
+
+Delivery runs after COMMIT, off the request path: a post-commit callback starts a short-lived
+thread with its own cursor, and the ``ir.cron`` below is the safety net (every minute, and
+triggered for each retry), including after a restart. Per Odoo session the oldest undelivered
+event goes first and the next one waits for its 2xx; an event that used all its attempts is
+``dead`` and no longer holds the others back.
+"""
+import json
+import logging
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import _, api, fields, models
+from odoo.modules.registry import Registry
+
+from ..tools import standard_webhooks as sw
+
+_logger = logging.getLogger(__name__)
+
+STATES = [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed, will retry"), ("dead", "Dead")]
+
+
+def _testing():
+    """True inside Odoo's test runner: deliver in the test's own transaction, no thread."""
+    try:
+        from odoo.modules import module
+        if getattr(module, "current_test", None):
+            return True
+    except ImportError:
+        pass
+    return bool(getattr(threading.current_thread(), "testing", False))
+
+
+class LivechatWebhookOutbox(models.Model):
+    _name = "livechat.webhook.outbox"
+    _description = "Livechat webhook delivery"
+    _order = "id desc"
+
+    event_type = fields.Char(required=True, index=True, readonly=True)
+    webhook_id = fields.Char(required=True, index=True, readonly=True, copy=False)
+    session_key = fields.Integer("Session id", index=True, readonly=True,
+                                 help="The livechat session (discuss.channel) this event belongs to.")
+    channel_id = fields.Many2one("discuss.channel", "Session", ondelete="set null", readonly=True)
+    payload = fields.Text(required=True, readonly=True)
+    state = fields.Selection(STATES, required=True, default="pending", index=True, readonly=True)
+    attempts = fields.Integer(readonly=True)
+    next_attempt_at = fields.Datetime(default=fields.Datetime.now, index=True, readonly=True)
+    last_attempt_at = fields.Datetime(readonly=True)
+    last_status_code = fields.Integer(readonly=True)
+    last_error = fields.Text(readonly=True)
+    sent_at = fields.Datetime(readonly=True)
+
+    # ------------------------------------------------------------------ enqueue
+
+    @api.model
+    def _enqueue(self, event_type, channel, data):
+        """Write one event for ``channel`` in the current transaction; deliver it after COMMIT."""
+        endpoint = self.env["livechat.webhook.endpoint"]._get()
+        if not endpoint or not endpoint._wants(event_type):
+            return self.browse()
+        body = {
+            "type": event_type,
+            "timestamp": fields.Datetime.now().isoformat(timespec="microseconds") + "Z",
+            "data": dict(channel._webhook_header(), **data),
+        }
+        row = self.sudo().create({
+            "event_type": event_type,
+            "webhook_id": "msg_" + uuid.uuid4().hex,
+            "session_key": channel.id,
+            "channel_id": channel.id,
+            "payload": json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str),
+        })
+        self._deliver_after_commit(channel.id)
+        return row
+
+    def _deliver_after_commit(self, session_key):
+        """Collect the sessions touched by this transaction; one callback delivers them after COMMIT."""
+        cr = self.env.cr
+        key = "im_livechat_webhook.sessions"
+        if key not in cr.postcommit.data:
+            cr.postcommit.data[key] = set()
+            dbname, env, testing = cr.dbname, self.env, _testing()
+
+            def deliver():
+                keys = sorted(cr.postcommit.data.get(key, ()))
+                try:
+                    if testing:   # inside the test's transaction: no thread, no commit
+                        env["livechat.webhook.outbox"].sudo()._deliver_sessions(keys, commit=False)
+                    else:
+                        threading.Thread(target=_deliver_in_new_cursor, args=(dbname, keys),
+                                         name="livechat-webhook", daemon=True).start()
+                except Exception:  # the rows are committed: the cron delivers them
+                    _logger.exception("livechat webhook: could not start delivery")
+            cr.postcommit.add(deliver)
+        cr.postcommit.data[key].add(session_key)
+
+    @api.model
+    def _send_ephemeral(self, event_type, channel, data):
+        """Typing: best effort, never stored, never retried, sent after COMMIT in a thread."""
+        endpoint = self.env["livechat.webhook.endpoint"]._get()
+        if not endpoint or not endpoint._wants(event_type):
+            return
+        body = json.dumps({"type": event_type,
+                           "timestamp": fields.Datetime.now().isoformat(timespec="microseconds") + "Z",
+                           "data": dict(channel._webhook_header(), **data)},
+                          separators=(",", ":"), ensure_ascii=False, default=str).encode()
+        url, secrets, timeout = endpoint.url, endpoint._signing_secrets(), min(endpoint.timeout or 5.0, 5.0)
+
+        def post():
+            import requests
+            try:
+                requests.post(url, data=body, headers=sw.headers(secrets, "msg_" + uuid.uuid4().hex, body),
+                              timeout=timeout, allow_redirects=False)
+            except requests.RequestException:
+                pass
+        if _testing():
+            self.env.cr.postcommit.add(post)
+        else:
+            self.env.cr.postcommit.add(lambda: threading.Thread(target=post, daemon=True).start())
+
+    # ------------------------------------------------------------------ deliver
+
+    def _due_heads(self, session_keys=None):
+        """For each session, its oldest undelivered event, if that one is due now."""
+        domain = [("state", "in", ("pending", "failed"))]
+        if session_keys is not None:
+            domain.append(("session_key", "in", list(session_keys)))
+        rows = self.sudo().search(domain, order="session_key, id")
+        heads, now = [], fields.Datetime.now()
+        seen = set()
+        for row in rows:
+            if row.session_key in seen:
+                continue
+            seen.add(row.session_key)
+            if row.next_attempt_at and row.next_attempt_at > now:
+                continue      # the head is waiting for its retry: the session waits with it
+            heads.append(row)
+        return heads
+
+    def _lock(self):
+        """Take this row for delivery; False if another worker has it or has just delivered it."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute("SELECT id FROM livechat_webhook_outbox WHERE id = %s "
+                                    "AND state IN ('pending', 'failed') FOR UPDATE SKIP LOCKED", (self.id,))
+                return bool(self.env.cr.fetchone())
+        except psycopg2.Error:   # updated by another transaction since our snapshot
+            return False
+
+    @api.model
+    def _deliver_sessions(self, session_keys=None, commit=True, budget=50.0):
+        """Deliver due events in order, session by session, until nothing is due or ``budget`` s pass."""
+        endpoint = self.env["livechat.webhook.endpoint"]._get()
+        deadline = time.monotonic() + budget
+        delivered = 0
+        while endpoint and endpoint.enabled and endpoint.url and time.monotonic() < deadline:
+            progressed = False
+            for head in self._due_heads(session_keys):
+                if not head._lock():
+                    continue
+                head._attempt(endpoint)
+                progressed = True
+                delivered += head.state == "sent"
+                if commit:
+                    self.env.cr.commit()
+                if not endpoint.enabled:
+                    break
+            if not progressed:
+                break
+        return delivered
+
+    def _attempt(self, endpoint):
+        self.ensure_one()
+        now = fields.Datetime.now()
+        status, error, retry_after = endpoint._post(self.webhook_id, self.payload.encode())
+        values = {"last_attempt_at": now, "last_status_code": status or 0, "last_error": error or False}
+        if status is not None and 200 <= status < 300:
+            values.update(state="sent", sent_at=now, attempts=self.attempts + 1, last_error=False)
+        elif status == 410:
+            endpoint._disable(_("The receiver answered 410 Gone on %(when)s: deliveries are stopped. "
+                                "Fix the endpoint, then press Enable.", when=now))
+            values.update(state="pending")   # not counted: nothing was refused for good
+        else:
+            attempts = self.attempts + 1
+            if status in (429, 503) and retry_after is not None:
+                delay = retry_after if attempts < sw.MAX_ATTEMPTS else None
+            else:
+                delay = sw.next_delay(attempts)
+            if delay is None:
+                values.update(state="dead", attempts=attempts)
+                _logger.warning("livechat webhook %s is dead after %s attempts: %s %s",
+                                self.webhook_id, attempts, status, error)
+            else:
+                next_at = now + timedelta(seconds=delay)
+                values.update(state="failed", attempts=attempts, next_attempt_at=next_at)
+                self.env.ref("im_livechat_webhook.ir_cron_deliver_webhooks")._trigger(at=next_at)
+        self.write(values)
+
+    def _trigger_delivery(self):
+        self.env.ref("im_livechat_webhook.ir_cron_deliver_webhooks")._trigger()
+
+    @api.model
+    def _cron_deliver(self):
+        """Safety net: deliver everything due (after a restart, a lost thread, a retry time)."""
+        self._deliver_sessions(commit=not _testing())
+
+    # ------------------------------------------------------------------ actions
+
+    def action_retry(self):
+        """Send again by hand (dead or failed events): a fresh set of attempts, due now."""
+        self.filtered(lambda r: r.state in ("dead", "failed")).write(
+            {"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now()})
+        self._trigger_delivery()
+        return True
+
+    @api.autovacuum
+    def _gc_sent(self):
+        """Sent events are kept 7 days for the log, then removed."""
+        self.sudo().search([("state", "=", "sent"), ("sent_at", "<", fields.Datetime.now() - timedelta(days=7))]).unlink()
+
+
+def _deliver_in_new_cursor(dbname, session_keys):
+    """Thread body: a fresh cursor, deliver those sessions, commit after each event."""
+    from odoo import SUPERUSER_ID, api as odoo_api
+    try:
+        with Registry(dbname).cursor() as cr:
+            env = odoo_api.Environment(cr, SUPERUSER_ID, {})
+            env["livechat.webhook.outbox"]._deliver_sessions(session_keys, commit=True, budget=30.0)
+    except Exception:   # never lost: the rows stay pending and the cron picks them up
+        _logger.exception("livechat webhook delivery thread failed; the cron will retry")

@@ -1,0 +1,3 @@
+from . import test_livechat_webhook_outbox
+from . import test_livechat_webhook_delivery
+from . import test_livechat_webhook_access
