@@ -213,8 +213,10 @@ class LivechatWebhookOutbox(models.Model):
 
     def action_retry(self):
         """Send again by hand (dead or failed events): a fresh set of attempts, due now."""
-        self.filtered(lambda r: r.state in ("dead", "failed")).write(
-            {"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now()})
+        rows = self.filtered(lambda r: r.state in ("dead", "failed"))
+        rows.write({"state": "pending", "attempts": 0, "next_attempt_at": fields.Datetime.now()})
+        for session_key in set(rows.mapped("session_key")):
+            self._deliver_after_commit(session_key)
         self._trigger_delivery()
         return True
 

@@ -1,0 +1,99 @@
+"""A small synchronous Odoo client for the live tests: JSON-RPC, the admin web session, and the
+visitor's cors routes. Settings come from the environment:
+
+    ODOO_URL (required)  ODOO_DB  ODOO_LOGIN (admin)  ODOO_PASSWORD (admin)  ODOO_LIVECHAT_CHANNEL (1)
+"""
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import urllib.request
+
+
+class OdooError(RuntimeError):
+    pass
+
+
+class Odoo:
+    def __init__(self, url: str, db: str | None, login: str, password: str, livechat_channel: int):
+        self.url, self.db, self.login, self.password = url.rstrip("/"), db, login, password
+        self.livechat_channel = livechat_channel
+        self.jar = http.cookiejar.CookieJar()
+        self.web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.anon = urllib.request.build_opener()
+        self.uid = None
+        self.version = None
+
+    @classmethod
+    def from_env(cls) -> "Odoo | None":
+        url = os.environ.get("ODOO_URL")
+        if not url:
+            return None
+        return cls(url, os.environ.get("ODOO_DB"), os.environ.get("ODOO_LOGIN", "admin"),
+                   os.environ.get("ODOO_PASSWORD", "admin"), int(os.environ.get("ODOO_LIVECHAT_CHANNEL", "1")))
+
+    def call(self, path: str, params: dict, opener=None):
+        body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}).encode()
+        req = urllib.request.Request(self.url + path, data=body, headers={"Content-Type": "application/json"})
+        with (opener or self.anon).open(req, timeout=30) as resp:
+            data = json.loads(resp.read())
+        if "error" in data:
+            raise OdooError(f"{path}: {json.dumps(data['error'])[:600]}")
+        return data.get("result")
+
+    def start(self) -> "Odoo":
+        info = self.call("/web/webclient/version_info", {})
+        self.version = info["server_serie"]
+        if not self.db:
+            raise OdooError("set ODOO_DB")
+        result = self.call("/web/session/authenticate", {"db": self.db, "login": self.login,
+                                                          "password": self.password}, self.web)
+        self.uid = result["uid"]
+        return self
+
+    @property
+    def major(self) -> int:
+        return int(self.version.replace("saas~", "").split(".")[0])
+
+    def execute(self, model: str, method: str, args: list, kw: dict | None = None):
+        return self.call("/jsonrpc", {"service": "object", "method": "execute_kw",
+                                      "args": [self.db, self.uid, self.password, model, method, args, kw or {}]})
+
+    def operator_online(self) -> None:
+        """Make the logged-in user an operator of the livechat channel, present right now."""
+        self.execute("im_livechat.channel", "action_join", [[self.livechat_channel]])
+        self.call("/websocket/peek_notifications", {"channels": [], "last": 0, "is_first_poll": True}, self.web)
+        presence = {"inactivity_period": 0}
+        if self.major < 19:
+            presence["im_status_ids_by_model"] = {}
+        self.call("/websocket/update_bus_presence", presence, self.web)
+
+    def visitor_session(self, name: str = "Visitor") -> tuple[int, str]:
+        """Open a livechat session as a visitor with no cookie; return (channel id, guest token)."""
+        params = {"channel_id": self.livechat_channel, "previous_operator_id": None, "persisted": True}
+        if self.major < 19:
+            params["anonymous_name"] = name
+        result = self.call("/im_livechat/cors/get_session", params)
+        if not result:
+            raise OdooError("no operator available")
+        if self.major >= 19:
+            return result["channel_id"], result["store_data"]["Store"]["guest_token"]
+        channel = result["discuss.channel"][0]["id"] if isinstance(result.get("discuss.channel"), list) else result["id"]
+        return channel, result["Store"]["guest_token"]
+
+    def operator_reply(self, channel_id: int, body: str) -> int:
+        return self.execute("discuss.channel", "message_post", [[channel_id]],
+                            {"body": body, "body_is_html": True, "message_type": "comment",
+                             "subtype_xmlid": "mail.mt_comment"})
+
+    def operator_edit(self, message_id: int, body: str) -> None:
+        params = {"message_id": message_id}
+        if self.major >= 19:
+            params["update_data"] = {"body": body, "attachment_ids": [], "attachment_tokens": []}
+        else:
+            params.update(body=body, attachment_ids=[], attachment_tokens=[])
+        self.call("/mail/message/update_content", params, self.web)
+
+    def visitor_leave(self, channel_id: int, guest_token: str) -> None:
+        self.call("/im_livechat/cors/visitor_leave_session", {"guest_token": guest_token, "channel_id": channel_id})
