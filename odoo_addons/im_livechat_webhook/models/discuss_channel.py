@@ -36,8 +36,9 @@ class DiscussChannel(models.Model):
                         "livechat_channel_id": self.livechat_channel_id.id or None},
         }
 
-    def _webhook_bot_partners(self):
-        return self.env["chatbot.script"].sudo().with_context(active_test=False).search([]).operator_partner_id
+    def _webhook_is_bot(self, partner):
+        return bool(self.env["chatbot.script"].sudo().with_context(active_test=False).search_count(
+            [("operator_partner_id", "=", partner.id)], limit=1))
 
     def _webhook_kind(self, partner=None, guest=None):
         """operator, bot or visitor (PROTOCOL §1), from 19's member type when there is one."""
@@ -50,7 +51,7 @@ class DiscussChannel(models.Model):
         member_type = member and "livechat_member_type" in member._fields and member.livechat_member_type
         if member_type:
             return {"agent": "operator", "bot": "bot", "visitor": "visitor"}.get(member_type, "operator")
-        if partner in self._webhook_bot_partners() or partner == self.env.ref("base.partner_root"):
+        if partner == self.env.ref("base.partner_root") or self._webhook_is_bot(partner):
             return "bot"
         return "visitor" if partner.partner_share else "operator"
 

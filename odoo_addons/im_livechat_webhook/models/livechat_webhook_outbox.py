@@ -31,8 +31,8 @@ def _testing():
         from odoo.modules import module
         if getattr(module, "current_test", None):
             return True
-    except ImportError:
-        pass
+    except ImportError:  # 17/18 mark test threads instead
+        _logger.debug("odoo.modules.module has no current_test")
     return bool(getattr(threading.current_thread(), "testing", False))
 
 
@@ -116,8 +116,8 @@ class LivechatWebhookOutbox(models.Model):
             try:
                 requests.post(url, data=body, headers=sw.headers(secrets, "msg_" + uuid.uuid4().hex, body),
                               timeout=timeout, allow_redirects=False)
-            except requests.RequestException:
-                pass
+            except requests.RequestException as exc:   # best effort: typing is never retried
+                _logger.debug("livechat typing webhook not delivered: %s", exc)
         if _testing():
             self.env.cr.postcommit.add(post)
         else:
@@ -166,8 +166,8 @@ class LivechatWebhookOutbox(models.Model):
                 head._attempt(endpoint)
                 progressed = True
                 delivered += head.state == "sent"
-                if commit:
-                    self.env.cr.commit()
+                if commit:   # our own cursor (thread or cron): each delivered event is kept
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
                 if not endpoint.enabled:
                     break
             if not progressed:

@@ -125,8 +125,8 @@ class TestLivechatWebhookOutbox(LivechatWebhookCase):
                 self.reply(body="<p>never committed</p>")
                 self.assertEqual(len(self.rows()), 1)
                 raise RuntimeError("operator request fails after posting")
-        except RuntimeError:
-            pass
+        except RuntimeError as exc:
+            self.assertIn("fails after posting", str(exc))
         self.assertFalse(self.rows())
         self.commit_hooks()
         self.assertEqual(self.receiver.requests, [])
