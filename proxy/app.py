@@ -10,6 +10,7 @@ import secrets
 import time
 import weakref
 
+import aiohttp
 from aiohttp import WSCloseCode, web
 
 from proxy import keys, signing
@@ -18,6 +19,8 @@ from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
 from proxy.hub import Hub
 from proxy.metrics import Metrics
+from proxy.odoo.rpc import OdooRPC
+from proxy.odoo.upstream import OdooUpstream
 from proxy.ratelimit import RateLimiter
 from proxy.store.base import Store
 from proxy.store.sqlite import SQLiteStore
@@ -34,10 +37,24 @@ def open_store(url: str) -> Store:
     raise ConfigError(f"store {url!r} is not available in this build (sqlite:///path is)")
 
 
+def check_odoo_settings(settings: Settings) -> None:
+    """What the Odoo mode of this build needs; each gap is a clear error at start-up."""
+    if settings.odoo_replies in ("bus", "poll"):
+        raise ConfigError(f"RELAY_ODOO_REPLIES={settings.odoo_replies}: not available in this build yet; "
+                          "use webhook (install the im_livechat_webhook addon in Odoo)")
+    if not settings.odoo_livechat_channel_id:
+        raise ConfigError("RELAY_ODOO_LIVECHAT_CHANNEL_ID is required with RELAY_ODOO_URL")
+    if not settings.odoo_db:
+        raise ConfigError("RELAY_ODOO_DB is required with RELAY_ODOO_URL: the addon's webhooks are "
+                          "matched by database and session")
+    if not settings.webhook_secret:
+        raise ConfigError("RELAY_WEBHOOK_SECRET is required: operator replies arrive as signed webhooks "
+                          "from the im_livechat_webhook addon")
+
+
 def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     if not settings.demo:
-        raise ConfigError("RELAY_ODOO_URL is set, but this build has no Odoo client yet; "
-                          "unset it to run the demo (see README, 'Running against Odoo').")
+        check_odoo_settings(settings)
     app = web.Application(middlewares=[middlewares.access_log, middlewares.errors, middlewares.cors],
                           client_max_size=max(settings.max_webhook_bytes, settings.max_request_bytes) + 1)
     app[keys.SETTINGS] = settings
@@ -60,12 +77,17 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         if not hook_secrets and settings.demo:
             hook_secrets = (await the_store.meta_setdefault("demo_webhook_secret", signing.new_secret()),)
         app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
-        app[keys.RELAY] = Relay(settings, the_store, Hub(), app[keys.DEMO], app[keys.METRICS],
-                                token_secret.encode())
+        http = aiohttp.ClientSession()
+        upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
+            OdooRPC(http, settings.odoo_url), settings.odoo_db, settings.odoo_livechat_channel_id)
+        app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS], token_secret.encode())
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
                                          "store": settings.store.split(":", 1)[0],
                                          "webhooks": bool(hook_secrets)})
         yield
+        if hasattr(upstream, "close"):
+            await upstream.close()
+        await http.close()
         await the_store.close()
 
     async def purge_task(app: web.Application):

@@ -19,7 +19,7 @@ from proxy.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailab
 from proxy.hub import Cursor, Hub
 from proxy.metrics import Metrics
 from proxy.store.base import Appended, Conversation, Store
-from proxy.upstream.base import NoOperatorAvailable, Upstream
+from proxy.upstream.base import NoOperatorAvailable, Upstream, UpstreamDown
 
 log = logging.getLogger("relay.core")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -30,6 +30,10 @@ class Relay:
                  token_key: bytes):
         self.settings, self.store, self.hub, self.upstream, self.metrics = settings, store, hub, upstream, metrics
         self.token_key = token_key
+        upstream.notify = self._notify   # the upstream reports its own troubles as status events
+
+    async def _notify(self, conversation_id: str, event: dict) -> None:
+        await self.append(conversation_id, event, source="relay")
 
     # ------------------------------------------------------------------ conversations
 
@@ -43,6 +47,9 @@ class Relay:
             database, channel_id = await self.upstream.open_session(conv)
         except NoOperatorAvailable:
             raise Unavailable("No operator is available right now.", code="no_operator_available") from None
+        except UpstreamDown:
+            raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
+                              code="odoo_unavailable", retry_after=5) from None
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
         await self.store.create_conversation(conv)
         await self.append(conv.id, ev.status("waiting_operator", "Waiting for an operator…"), source="relay")
@@ -126,6 +133,9 @@ class Relay:
         """Store a verified webhook's event; return what happened (for metrics and the answer)."""
         if hook.event is None:
             return "test"
+        if hook.event["type"] == "message" and hook.event["message"]["author"]["kind"] == "visitor" \
+                and self.upstream.name == "odoo":
+            return "own"   # the visitor's messages reach Odoo through this relay: already stored here
         if hook.event["type"] == "typing":
             conversation_id = await self.store.find_bound(hook.database, hook.channel_id)
             if conversation_id is None:

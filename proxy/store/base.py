@@ -29,6 +29,7 @@ class Conversation:
     odoo_channel_id: int | None = None
     closed: bool = False
     last_seq: int = 0
+    upstream: dict | None = None    # what the upstream needs (Odoo: the guest token); never sent to widgets
 
 
 @dataclasses.dataclass

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     lang TEXT, page_url TEXT, livechat_channel_id INTEGER,
     odoo_database TEXT, odoo_channel_id INTEGER,
     closed INTEGER NOT NULL DEFAULT 0,
-    last_seq INTEGER NOT NULL DEFAULT 0
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    upstream TEXT
 );
 CREATE INDEX IF NOT EXISTS conversations_odoo ON conversations (odoo_database, odoo_channel_id);
 CREATE TABLE IF NOT EXISTS events (
@@ -49,7 +50,8 @@ CREATE INDEX IF NOT EXISTS webhook_ids_seen ON webhook_ids (seen_at);
 """
 
 _CONV_COLUMNS = ("id", "created_at", "last_activity", "visitor_name", "lang", "page_url",
-                 "livechat_channel_id", "odoo_database", "odoo_channel_id", "closed", "last_seq")
+                 "livechat_channel_id", "odoo_database", "odoo_channel_id", "closed", "last_seq", "upstream")
+MIGRATIONS = (("conversations", "upstream", "ALTER TABLE conversations ADD COLUMN upstream TEXT"),)
 
 
 def _conv(row: tuple | None) -> Conversation | None:
@@ -57,7 +59,13 @@ def _conv(row: tuple | None) -> Conversation | None:
         return None
     values = dict(zip(_CONV_COLUMNS, row))
     values["closed"] = bool(values["closed"])
+    values["upstream"] = json.loads(values["upstream"]) if values["upstream"] else None
     return Conversation(**values)
+
+
+def _conv_row(conv: Conversation) -> tuple:
+    return tuple(dumps(conv.upstream) if c == "upstream" and conv.upstream is not None else getattr(conv, c)
+                 for c in _CONV_COLUMNS)
 
 
 class SQLiteStore:
@@ -145,6 +153,9 @@ class SQLiteStore:
             try:
                 db = self._connect()
                 db.executescript(SCHEMA)
+                for table, column, sql in MIGRATIONS:   # files written by older versions
+                    if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+                        db.execute(sql)
                 self._wdb = db
                 self._rdb = self._connect()
                 self._rdb.execute("PRAGMA query_only=ON")
@@ -183,7 +194,7 @@ class SQLiteStore:
     # ------------------------------------------------------------------ conversations
 
     async def create_conversation(self, conv: Conversation) -> None:
-        row = tuple(getattr(conv, c) for c in _CONV_COLUMNS)
+        row = _conv_row(conv)
         sql = f"INSERT INTO conversations ({', '.join(_CONV_COLUMNS)}) VALUES ({', '.join('?' * len(row))})"
         await self._write(lambda db: db.execute(sql, row))
 

@@ -14,8 +14,13 @@ class NoOperatorAvailable(Exception):
     """No operator can take the conversation now; nothing was created."""
 
 
+class UpstreamDown(Exception):
+    """The operator side cannot be reached now; nothing was created."""
+
+
 class Upstream(Protocol):
     name: str
+    notify: object   # set by the core: ``async notify(conversation_id, event)`` appends a relay event
 
     async def open_session(self, conv: Conversation) -> tuple[str, int]:
         """Open the operator-side session; return ``(database, channel id)`` to bind to."""

@@ -20,6 +20,7 @@ class DemoUpstream:
 
     def __init__(self) -> None:
         self.operator_online = True
+        self.notify = None
         self.joined: set[str] = set()   # conversations the console's operator has joined
         self._ids = itertools.count(random.randint(1, 1 << 30))
 

@@ -1,0 +1,94 @@
+"""What differs between Odoo series on the visitor's routes (ODOO.md §3, odoo-samples/):
+parameters in, the shapes that come back. No I/O; tested on payloads recorded from real servers.
+
+17: plain dicts; 18: a Store dict; 19: ``{"store_data": Store, …}`` and no ``anonymous_name``.
+``saas~X.Y`` builds use the adapter of their major version.
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+
+VERSION = re.compile(r"^(?:saas~)?(\d+)\.(\d+)")
+
+
+class ShapeError(ValueError):
+    """Odoo answered with a shape this adapter does not know."""
+
+
+def major_of(serie: str) -> int:
+    found = VERSION.match(serie or "")
+    if not found:
+        raise ShapeError(f"not an Odoo version: {serie!r}")
+    return int(found.group(1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Adapter:
+    major: int
+
+    @classmethod
+    def for_serie(cls, serie: str) -> "Adapter":
+        major = major_of(serie)
+        if major < 17:
+            raise ShapeError(f"Odoo {serie} is not supported (17.0 and later are)")
+        return cls(major)
+
+    # -------------------------------------------------------------- get_session
+
+    def session_params(self, livechat_channel_id: int, visitor_name: str) -> dict:
+        params = {"channel_id": livechat_channel_id, "previous_operator_id": None, "persisted": True}
+        if self.major < 19:
+            params["anonymous_name"] = visitor_name or "Visitor"
+        return params
+
+    def parse_session(self, result) -> tuple[int, str] | None:
+        """(Odoo session id, guest token), or None when no operator is available (``false``)."""
+        if result is False or result is None:
+            return None
+        if not isinstance(result, dict):
+            raise ShapeError("get_session: not an object")
+        try:
+            if self.major >= 19:
+                return int(result["channel_id"]), str(result["store_data"]["Store"]["guest_token"])
+            if self.major == 18:
+                channels = result["discuss.channel"]
+                channel = channels[0] if isinstance(channels, list) else channels
+                return int(channel["id"]), str(result["Store"]["guest_token"])
+            return int(result["id"]), str(result["guest_token"])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ShapeError(f"get_session: unexpected shape ({exc!r})") from None
+
+    # -------------------------------------------------------------- post
+
+    def post_params(self, guest_token: str, channel_id: int, text: str) -> dict:
+        body = html.escape(text).replace("\n", "<br>")
+        return {"guest_token": guest_token, "thread_model": "discuss.channel", "thread_id": channel_id,
+                "post_data": {"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment"}}
+
+    def parse_post(self, result) -> int:
+        """The new mail.message id."""
+        try:
+            if self.major >= 19:
+                return int(result["message_id"])
+            if self.major == 18:
+                messages = result["mail.message"]
+                return int(max(m["id"] for m in messages))
+            return int(result["id"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ShapeError(f"message/post: unexpected shape ({exc!r})") from None
+
+    # -------------------------------------------------------------- leave, typing
+
+    def leave_params(self, guest_token: str, channel_id: int, channel_uuid: str | None = None) -> dict:
+        if self.major < 18:
+            return {"guest_token": guest_token, "uuid": channel_uuid}
+        return {"guest_token": guest_token, "channel_id": channel_id}
+
+    def typing_route(self) -> str | None:
+        """17 has no cors typing route (the cookie route would need the dgid cookie)."""
+        return "/im_livechat/cors/channel/notify_typing" if self.major >= 18 else None
+
+    def typing_params(self, guest_token: str, channel_id: int, typing: bool) -> dict:
+        return {"guest_token": guest_token, "channel_id": channel_id, "is_typing": typing}

@@ -1,0 +1,100 @@
+"""Odoo failing in each way the relay must survive, with loopback stand-ins for the faults only
+(refusing connections, HTTP 500 pages, garbage, slowness); the working paths are tested against
+real Odoo in tests/odoo."""
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
+from tests.conftest import Client
+from tests.relayproc import RelayProcess
+
+SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+
+
+async def fault_server(handler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_rpc_sorts_failures(tmp_path):
+    async def handler(request):
+        kind = request.path.strip("/")
+        if kind == "html500":
+            return web.Response(status=500, text="<html>Internal Server Error</html>", content_type="text/html")
+        if kind == "garbage":
+            return web.Response(text="{not json")
+        if kind == "slow":
+            await asyncio.sleep(2)
+            return web.json_response({"jsonrpc": "2.0", "id": 1, "result": True})
+        if kind == "refused":
+            return web.json_response({"jsonrpc": "2.0", "id": 1, "error": {
+                "code": 404, "message": "404: Not Found", "data": {"name": "werkzeug.exceptions.NotFound", "message": "gone"}}})
+        return web.json_response({"jsonrpc": "2.0", "id": 1})      # a route returning nothing: no "result"
+    runner, url = await fault_server(handler)
+    try:
+        async with aiohttp.ClientSession() as http:
+            rpc = OdooRPC(http, url, timeout=0.5)
+            for path in ("/html500", "/garbage", "/slow"):
+                with pytest.raises(OdooUnavailable):
+                    await rpc.call(path, {})
+            with pytest.raises(OdooError) as refused:
+                await rpc.call("/refused", {})
+            assert refused.value.code == 404 and "NotFound" in refused.value.name
+            assert await rpc.call("/empty", {}) is None
+            with pytest.raises(OdooUnavailable):
+                await OdooRPC(http, "http://127.0.0.1:9").call("/x", {})          # connection refused
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("mode", ["refused", "html500", "garbage"])
+async def test_create_is_503_and_nothing_half_created_when_odoo_fails(tmp_path, mode):
+    runner = None
+    if mode == "refused":
+        url = "http://127.0.0.1:9"
+    else:
+        async def handler(request):
+            if mode == "html500":
+                return web.Response(status=500, text="<html>oops</html>", content_type="text/html")
+            return web.Response(text="<!doctype html><title>Not Odoo</title>", content_type="text/html")
+        runner, url = await fault_server(handler)
+    relay = RelayProcess(tmp_path, env={"RELAY_WEBHOOK_SECRET": SECRET, "RELAY_ODOO_URL": url, "RELAY_ODOO_DB": "x",
+                                        "RELAY_ODOO_LIVECHAT_CHANNEL_ID": "1", "RELAY_ODOO_REPLIES": "webhook"}).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            client = Client(relay, http)
+            status, body, headers = await client.call("POST", "/v1/conversations", json={})
+            assert status == 503 and body["error"] == "odoo_unavailable" and int(headers["Retry-After"]) > 0
+            assert "Traceback" not in str(body)
+            assert client.db_counts()[:2] == (0, 0)
+    finally:
+        relay.stop()
+        if runner:
+            await runner.cleanup()
+
+
+def test_odoo_mode_settings_are_checked_at_start(tmp_path):
+    import subprocess
+    import sys
+    base = {"RELAY_ODOO_URL": "http://127.0.0.1:9", "RELAY_ODOO_DB": "x", "RELAY_ODOO_LIVECHAT_CHANNEL_ID": "1",
+            "RELAY_WEBHOOK_SECRET": SECRET}
+    cases = [({"RELAY_ODOO_REPLIES": "bus"}, "not available in this build"),
+             ({"RELAY_ODOO_DB": ""}, "RELAY_ODOO_DB is required"),
+             ({"RELAY_ODOO_LIVECHAT_CHANNEL_ID": ""}, "RELAY_ODOO_LIVECHAT_CHANNEL_ID is required"),
+             ({"RELAY_WEBHOOK_SECRET": ""}, "RELAY_WEBHOOK_SECRET is required")]
+    for override, message in cases:
+        env = {"PATH": "/usr/bin:/bin", **base, **override}
+        run = subprocess.run([sys.executable, "-m", "proxy", "--listen", "127.0.0.1:0"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=30)
+        assert run.returncode == 2 and message in run.stderr, (override, run.stderr)
