@@ -83,9 +83,10 @@ class Odoo:
         return channel, result["Store"]["guest_token"]
 
     def operator_reply(self, channel_id: int, body: str) -> int:
-        return self.execute("discuss.channel", "message_post", [[channel_id]],
-                            {"body": body, "body_is_html": True, "message_type": "comment",
-                             "subtype_xmlid": "mail.mt_comment"})
+        result = self.execute("discuss.channel", "message_post", [[channel_id]],
+                              {"body": body, "body_is_html": True, "message_type": "comment",
+                               "subtype_xmlid": "mail.mt_comment"})
+        return result[0] if isinstance(result, list) else result   # 19 answers [id]
 
     def operator_edit(self, message_id: int, body: str) -> None:
         params = {"message_id": message_id}
