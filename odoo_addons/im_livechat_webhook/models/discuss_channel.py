@@ -1,8 +1,9 @@
 """Livechat sessions (``discuss.channel`` of type livechat) turned into webhook events.
 
 One source for Odoo 17, 18 and 19: the session is open while ``livechat_active`` (17/18) or
-until ``livechat_end_dt`` is set (19); ``_message_update_content`` and ``_action_unfollow``
-change signatures between versions, so the overrides pass arguments through untouched.
+until ``livechat_end_dt`` is set (19), so closing is caught in ``write``; ``_message_update_content``
+changes its signature between versions, so the override passes arguments through untouched;
+members joining and leaving are caught on ``discuss.channel.member`` create and unlink.
 """
 from odoo import fields, models, release
 

@@ -14,6 +14,7 @@ import uuid
 from datetime import timedelta
 
 import psycopg2
+from lxml import etree
 
 from odoo import _, api, fields, models
 from odoo.modules.registry import Registry
@@ -21,6 +22,24 @@ from odoo.modules.registry import Registry
 from ..tools import standard_webhooks as sw
 
 _logger = logging.getLogger(__name__)
+
+# The list view, as a default view: no ir.ui.view record, because 17 names its root <tree>
+# and 18/19 <list>, and one XML record cannot say both.
+LIST_ARCH = """<{tag} string="Webhook deliveries" create="0" edit="0"
+      decoration-danger="state == 'dead'" decoration-warning="state == 'failed'" decoration-muted="state == 'sent'">
+    <header>
+        <button name="action_retry" type="object" string="Retry"/>
+    </header>
+    <field name="create_date"/>
+    <field name="event_type"/>
+    <field name="channel_id"/>
+    <field name="state"/>
+    <field name="attempts"/>
+    <field name="next_attempt_at"/>
+    <field name="last_status_code"/>
+    <field name="last_error"/>
+    <field name="webhook_id" optional="hide"/>
+</{tag}>"""
 
 STATES = [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed, will retry"), ("dead", "Dead")]
 
@@ -54,6 +73,14 @@ class LivechatWebhookOutbox(models.Model):
     last_status_code = fields.Integer(readonly=True)
     last_error = fields.Text(readonly=True)
     sent_at = fields.Datetime(readonly=True)
+
+    @api.model
+    def _get_default_tree_view(self):      # 17
+        return etree.fromstring(LIST_ARCH.format(tag="tree"))
+
+    @api.model
+    def _get_default_list_view(self):      # 18, 19
+        return etree.fromstring(LIST_ARCH.format(tag="list"))
 
     # ------------------------------------------------------------------ enqueue
 

@@ -130,3 +130,9 @@ class TestLivechatWebhookOutbox(LivechatWebhookCase):
         self.assertFalse(self.rows())
         self.commit_hooks()
         self.assertEqual(self.receiver.requests, [])
+
+    def test_the_safety_net_cron_keeps_running(self):
+        cron = self.env.ref("im_livechat_webhook.ir_cron_deliver_webhooks")
+        self.assertTrue(cron.active)
+        if "numbercall" in cron._fields:   # 17: the default of 1 would run it once, then switch it off
+            self.assertEqual(cron.numbercall, -1)
