@@ -19,6 +19,7 @@ from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
 from proxy.hub import Hub
 from proxy.metrics import Metrics
+from proxy.odoo.replies import Replies
 from proxy.odoo.rpc import OdooRPC
 from proxy.odoo.upstream import OdooUpstream
 from proxy.ratelimit import RateLimiter
@@ -38,18 +39,16 @@ def open_store(url: str) -> Store:
 
 
 def check_odoo_settings(settings: Settings) -> None:
-    """What the Odoo mode of this build needs; each gap is a clear error at start-up."""
-    if settings.odoo_replies in ("bus", "poll"):
-        raise ConfigError(f"RELAY_ODOO_REPLIES={settings.odoo_replies}: not available in this build yet; "
-                          "use webhook (install the im_livechat_webhook addon in Odoo)")
+    """What the Odoo mode needs; each gap is a clear error at start-up."""
     if not settings.odoo_livechat_channel_id:
         raise ConfigError("RELAY_ODOO_LIVECHAT_CHANNEL_ID is required with RELAY_ODOO_URL")
-    if not settings.odoo_db:
-        raise ConfigError("RELAY_ODOO_DB is required with RELAY_ODOO_URL: the addon's webhooks are "
-                          "matched by database and session")
-    if not settings.webhook_secret:
-        raise ConfigError("RELAY_WEBHOOK_SECRET is required: operator replies arrive as signed webhooks "
-                          "from the im_livechat_webhook addon")
+    if settings.odoo_replies == "webhook":
+        if not settings.odoo_db:
+            raise ConfigError("RELAY_ODOO_DB is required with RELAY_ODOO_REPLIES=webhook: the addon's "
+                              "webhooks are matched by database and session")
+        if not settings.webhook_secret:
+            raise ConfigError("RELAY_WEBHOOK_SECRET is required with RELAY_ODOO_REPLIES=webhook: operator "
+                              "replies arrive as signed webhooks from the im_livechat_webhook addon")
 
 
 def make_app(settings: Settings, store: Store | None = None) -> web.Application:
@@ -79,12 +78,19 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
         http = aiohttp.ClientSession()
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
-            OdooRPC(http, settings.odoo_url), settings.odoo_db, settings.odoo_livechat_channel_id)
-        app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS], token_secret.encode())
+            OdooRPC(http, settings.odoo_url), settings.odoo_db or "odoo", settings.odoo_livechat_channel_id)
+        relay = app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS],
+                                        token_secret.encode())
+        if not settings.demo:
+            relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
+                                      webhooks_configured=bool(settings.webhook_secret))
+            await relay.followers.start()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
                                          "store": settings.store.split(":", 1)[0],
                                          "webhooks": bool(hook_secrets)})
         yield
+        if relay.followers is not None:
+            await relay.followers.stop()
         if hasattr(upstream, "close"):
             await upstream.close()
         await http.close()

@@ -86,6 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("odoo_db", None, str, "Odoo database (needed where the server hosts several)"),
     Setting("odoo_livechat_channel_id", None, _positive(int), "id of the im_livechat.channel visitors are routed to"),
     Setting("odoo_replies", "auto", str, "how operator replies reach the relay: webhook, bus, poll or auto"),
+    Setting("odoo_poll_interval", "3", _positive(float), "seconds between polls of an Odoo session when replies are polled"),
     Setting("allowed_origins", None, _words, "space-separated origins allowed to embed the widget; unset: only the relay's own origin"),
     Setting("token_ttl", "86400", _positive(int), "seconds a visitor token stays valid"),
     Setting("retention_days", "7", _positive(float), "days events and idle conversations are kept before the purge"),
@@ -112,6 +113,7 @@ class Settings:
     odoo_db: str | None = None
     odoo_livechat_channel_id: int | None = None
     odoo_replies: str = "auto"
+    odoo_poll_interval: float = 3.0
     allowed_origins: tuple[str, ...] | None = None
     token_ttl: int = 86400
     retention_days: float = 7.0

@@ -31,6 +31,7 @@ class Relay:
         self.settings, self.store, self.hub, self.upstream, self.metrics = settings, store, hub, upstream, metrics
         self.token_key = token_key
         upstream.notify = self._notify   # the upstream reports its own troubles as status events
+        self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
 
     async def _notify(self, conversation_id: str, event: dict) -> None:
         await self.append(conversation_id, event, source="relay")
@@ -54,6 +55,8 @@ class Relay:
         await self.store.create_conversation(conv)
         await self.append(conv.id, ev.status("waiting_operator", "Waiting for an operator…"), source="relay")
         token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
+        if self.followers is not None:
+            self.followers.follow(conv)
         log.info("conversation created", extra={"conversation": conv.id, "odoo_channel": channel_id})
         conv.last_seq = 1
         return conv, token, expires_at
@@ -125,6 +128,8 @@ class Relay:
             return
         await self.append(conv.id, ev.new_event("closed", by="visitor"), source="visitor", dedupe_key="closed")
         await self.upstream.visitor_left(conv)
+        if self.followers is not None:
+            self.followers.unfollow(conv.id)
         log.info("conversation closed by visitor", extra={"conversation": conv.id})
 
     # ------------------------------------------------------------------ webhooks

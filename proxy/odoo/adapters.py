@@ -60,6 +60,12 @@ class Adapter:
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ShapeError(f"get_session: unexpected shape ({exc!r})") from None
 
+    def session_uuid(self, result) -> str | None:
+        """The session's uuid (17 leaves a session by uuid); None where not needed or not found."""
+        if self.major >= 18 or not isinstance(result, dict):
+            return None
+        return result.get("uuid")
+
     # -------------------------------------------------------------- post
 
     def post_params(self, guest_token: str, channel_id: int, text: str) -> dict:

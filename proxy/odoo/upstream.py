@@ -57,6 +57,8 @@ class OdooUpstream:
             raise NoOperatorAvailable()
         channel_id, guest_token = session
         conv.upstream = {"guest_token": guest_token}
+        if uuid := adapter.session_uuid(result):
+            conv.upstream["uuid"] = uuid
         return self.database, channel_id
 
     # ------------------------------------------------------------------ visitor → Odoo
@@ -116,8 +118,8 @@ class OdooUpstream:
         try:
             adapter = await self.version()
             if conv.upstream:
-                await self.rpc.call("/im_livechat/cors/visitor_leave_session",
-                                    adapter.leave_params(conv.upstream["guest_token"], conv.odoo_channel_id))
+                await self.rpc.call("/im_livechat/cors/visitor_leave_session", adapter.leave_params(
+                    conv.upstream["guest_token"], conv.odoo_channel_id, conv.upstream.get("uuid")))
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
 

@@ -217,6 +217,15 @@ class SQLiteStore:
     async def set_closed(self, conversation_id: str) -> None:
         await self._write(lambda db: db.execute("UPDATE conversations SET closed = 1 WHERE id = ?", (conversation_id,)))
 
+    async def set_upstream(self, conversation_id: str, upstream: dict) -> None:
+        await self._write(lambda db: db.execute("UPDATE conversations SET upstream = ? WHERE id = ?",
+                                                (dumps(upstream), conversation_id)))
+
+    async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
+        sql = (f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0 "
+               "AND odoo_channel_id IS NOT NULL ORDER BY last_activity DESC LIMIT ?")
+        return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+
     # ------------------------------------------------------------------ events
 
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,

@@ -10,6 +10,8 @@ import json
 import os
 import urllib.request
 
+from proxy.odoo.adapters import Adapter
+
 
 class OdooError(RuntimeError):
     pass
@@ -24,6 +26,7 @@ class Odoo:
         self.anon = urllib.request.build_opener()
         self.uid = None
         self.version = None
+        self.uuids: dict[int, str | None] = {}
 
     @classmethod
     def from_env(cls) -> "Odoo | None":
@@ -71,16 +74,13 @@ class Odoo:
 
     def visitor_session(self, name: str = "Visitor") -> tuple[int, str]:
         """Open a livechat session as a visitor with no cookie; return (channel id, guest token)."""
-        params = {"channel_id": self.livechat_channel, "previous_operator_id": None, "persisted": True}
-        if self.major < 19:
-            params["anonymous_name"] = name
-        result = self.call("/im_livechat/cors/get_session", params)
-        if not result:
+        adapter = Adapter(self.major)
+        result = self.call("/im_livechat/cors/get_session", adapter.session_params(self.livechat_channel, name))
+        session = adapter.parse_session(result)
+        if session is None:
             raise OdooError("no operator available")
-        if self.major >= 19:
-            return result["channel_id"], result["store_data"]["Store"]["guest_token"]
-        channel = result["discuss.channel"][0]["id"] if isinstance(result.get("discuss.channel"), list) else result["id"]
-        return channel, result["Store"]["guest_token"]
+        self.uuids[session[0]] = adapter.session_uuid(result)
+        return session
 
     def operator_reply(self, channel_id: int, body: str) -> int:
         result = self.execute("discuss.channel", "message_post", [[channel_id]],
@@ -97,4 +97,5 @@ class Odoo:
         self.call("/mail/message/update_content", params, self.web)
 
     def visitor_leave(self, channel_id: int, guest_token: str) -> None:
-        self.call("/im_livechat/cors/visitor_leave_session", {"guest_token": guest_token, "channel_id": channel_id})
+        self.call("/im_livechat/cors/visitor_leave_session",
+                  Adapter(self.major).leave_params(guest_token, channel_id, self.uuids.get(channel_id)))

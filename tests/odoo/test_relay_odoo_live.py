@@ -15,14 +15,19 @@ from tests.relayproc import RelayProcess
 pytestmark = pytest.mark.odoo
 
 
-@pytest.fixture
-def odoo_relay(odoo, tmp_path):
+@pytest.fixture(params=["webhook", "bus", "poll"])
+def odoo_relay(request, odoo, tmp_path):
+    """A relay in Odoo mode; with bus or poll the addon's webhooks are switched off, so the replies
+    can only come the way under test."""
+    mode = request.param
     before = endpoint(odoo)
     relay = RelayProcess(tmp_path, env={
         "RELAY_WEBHOOK_SECRET": before["secret"], "RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_DB": odoo.db,
-        "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_REPLIES": "webhook"}).start()
+        "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_REPLIES": mode,
+        "RELAY_ODOO_POLL_INTERVAL": "1"}).start()
+    relay.mode = mode
     odoo.execute("livechat.webhook.endpoint", "write", [[before["id"]], {
-        "url": relay.url + "/v1/webhooks/odoo", "enabled": True}])
+        "url": relay.url + "/v1/webhooks/odoo", "enabled": mode == "webhook"}])
     try:
         yield relay
     finally:
@@ -78,9 +83,35 @@ async def test_a_whole_conversation_through_the_relay(odoo, odoo_relay):
         while session_is_open(odoo, channel_id) and time.monotonic() < deadline:
             await asyncio.sleep(0.3)
         assert not session_is_open(odoo, channel_id)
-        await asyncio.sleep(1.5)                                          # Odoo's own "closed" webhook arrives
+        await asyncio.sleep(2)                         # Odoo's own word on the closing (webhook, or bus on 19)
         closed = [e for e in (await client.events(conv))["events"] if e["type"] == "closed"]
         assert len(closed) == 1
+
+
+async def test_replies_committed_while_the_relay_was_down_are_not_missed(odoo, odoo_relay):
+    odoo.operator_online()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        client = Client(odoo_relay, http)
+        conv = await client.create(visitor_name="Restart")
+        channel_id = await client.channel_of(conv["conversation_id"])
+        odoo.operator_reply(channel_id, "<p>before the restart</p>")
+        await wait_texts(client, conv, ["before the restart"])
+        odoo_relay.stop()
+        odoo.operator_reply(channel_id, "<p>while the relay was down</p>")
+        odoo_relay.start()
+        odoo.operator_reply(channel_id, "<p>after the restart</p>")
+        texts = await wait_texts(client, conv, ["before the restart", "while the relay was down", "after the restart"])
+        assert texts == ["before the restart", "while the relay was down", "after the restart"]   # none twice
+
+
+async def wait_texts(client, conv, expected, timeout: float = 25) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        events = (await client.events(conv))["events"]
+        texts = [e["message"]["text"] for e in events if e["type"] == "message" and e["message"]["author"]["kind"] == "operator"]
+        if len(texts) >= len(expected) or time.monotonic() > deadline:
+            return texts
+        await asyncio.sleep(0.3)
 
 
 async def test_no_operator_available_creates_nothing(odoo, odoo_relay):

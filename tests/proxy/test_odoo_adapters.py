@@ -65,6 +65,12 @@ def test_leave_params_match_the_recorded_request(version):
     assert params == req
 
 
+def test_session_uuid_for_17_leave():
+    recorded = sample(17, "get_session_cors")["response"]["result"]
+    assert Adapter(17).session_uuid(recorded) == recorded["uuid"]
+    assert Adapter(18).session_uuid(sample(18, "get_session_cors")["response"]["result"]) is None
+
+
 def test_visitor_text_is_escaped_for_odoo():
     params = Adapter(18).post_params("t", 1, "<script>x</script>\nline 2")
     assert params["post_data"]["body"] == "&lt;script&gt;x&lt;/script&gt;<br>line 2"

@@ -88,8 +88,8 @@ def test_odoo_mode_settings_are_checked_at_start(tmp_path):
     import subprocess
     import sys
     base = {"RELAY_ODOO_URL": "http://127.0.0.1:9", "RELAY_ODOO_DB": "x", "RELAY_ODOO_LIVECHAT_CHANNEL_ID": "1",
-            "RELAY_WEBHOOK_SECRET": SECRET}
-    cases = [({"RELAY_ODOO_REPLIES": "bus"}, "not available in this build"),
+            "RELAY_WEBHOOK_SECRET": SECRET, "RELAY_ODOO_REPLIES": "webhook"}
+    cases = [({"RELAY_ODOO_REPLIES": "pigeon"}, "RELAY_ODOO_REPLIES"),
              ({"RELAY_ODOO_DB": ""}, "RELAY_ODOO_DB is required"),
              ({"RELAY_ODOO_LIVECHAT_CHANNEL_ID": ""}, "RELAY_ODOO_LIVECHAT_CHANNEL_ID is required"),
              ({"RELAY_WEBHOOK_SECRET": ""}, "RELAY_WEBHOOK_SECRET is required")]

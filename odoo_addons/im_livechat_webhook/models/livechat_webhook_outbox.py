@@ -41,6 +41,7 @@ LIST_ARCH = """<{tag} string="Webhook deliveries" create="0" edit="0"
     <field name="webhook_id" optional="hide"/>
 </{tag}>"""
 
+SHORT_RETRY = 30.0   # seconds the delivery thread itself waits for a retry
 STATES = [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed, will retry"), ("dead", "Dead")]
 
 
@@ -153,21 +154,24 @@ class LivechatWebhookOutbox(models.Model):
     # ------------------------------------------------------------------ deliver
 
     def _due_heads(self, session_keys=None):
-        """For each session, its oldest undelivered event, if that one is due now."""
+        """For each session, its oldest undelivered event if that one is due now; and the time
+        of the soonest head that is waiting for its retry (None if none)."""
         domain = [("state", "in", ("pending", "failed"))]
         if session_keys is not None:
             domain.append(("session_key", "in", list(session_keys)))
         rows = self.sudo().search(domain, order="session_key, id")
-        heads, now = [], fields.Datetime.now()
+        heads, soonest, now = [], None, fields.Datetime.now()
         seen = set()
         for row in rows:
             if row.session_key in seen:
                 continue
             seen.add(row.session_key)
             if row.next_attempt_at and row.next_attempt_at > now:
-                continue      # the head is waiting for its retry: the session waits with it
+                # the head is waiting for its retry: the session waits with it
+                soonest = min(soonest or row.next_attempt_at, row.next_attempt_at)
+                continue
             heads.append(row)
-        return heads
+        return heads, soonest
 
     def _lock(self):
         """Take this row for delivery; False if another worker has it or has just delivered it."""
@@ -187,7 +191,8 @@ class LivechatWebhookOutbox(models.Model):
         delivered = 0
         while endpoint and endpoint.enabled and endpoint.url and time.monotonic() < deadline:
             progressed = False
-            for head in self._due_heads(session_keys):
+            heads, soonest = self._due_heads(session_keys)
+            for head in heads:
                 if not head._lock():
                     continue
                 head._attempt(endpoint)
@@ -198,7 +203,14 @@ class LivechatWebhookOutbox(models.Model):
                 if not endpoint.enabled:
                     break
             if not progressed:
-                break
+                # a short retry (the first ones: 5 s) is waited for here rather than by the cron,
+                # whose runner only wakes every minute; longer ones are the cron's
+                wait = soonest and (soonest - fields.Datetime.now()).total_seconds() + 0.5
+                if not commit or not wait or wait > min(SHORT_RETRY, deadline - time.monotonic()):
+                    break
+                self.env.cr.commit()  # pylint: disable=invalid-commit  # end the snapshot before waiting
+                time.sleep(max(0.0, wait))
+                self.env.invalidate_all()
         return delivered
 
     def _attempt(self, endpoint):

@@ -439,3 +439,16 @@ async def test_concurrent_writes_fail_alone(store):
     assert [r.event["seq"] for r in (results[0], results[2])] == [1, 2]
     assert seqs((await store.events_after("c1", 0)).events) == [1, 2]
     assert await store.get_conversation("ghost") is None
+
+
+async def test_upstream_data_and_open_bound(store):
+    await store.create_conversation(conv("c1", upstream={"guest_token": "1|abc"}))
+    await new_conv(store, "c2")
+    await new_conv(store, "c3")
+    await store.bind("c1", "prod", 1)
+    await store.bind("c2", "prod", 2)
+    await store.set_closed("c2")
+    assert (await store.get_conversation("c1")).upstream == {"guest_token": "1|abc"}
+    await store.set_upstream("c1", {"guest_token": "1|abc", "bus_last": 42})
+    assert (await store.get_conversation("c1")).upstream["bus_last"] == 42
+    assert [c.id for c in await store.open_bound()] == ["c1"]

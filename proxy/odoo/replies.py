@@ -1,0 +1,223 @@
+"""Operator replies without the addon: one follower per open conversation, on Odoo's bus
+WebSocket (as the visitor's guest) or by polling the visitor's messages route.
+
+``RELAY_ODOO_REPLIES``: ``webhook`` (nothing to follow here: the addon pushes), ``bus``, ``poll``,
+or ``auto`` — the addon's webhooks when its info route answers, otherwise the bus, falling back to
+polling while the bus fails and going back to it when it works again. Whatever the path, an Odoo
+message becomes one event: the store dedupes by Odoo message id (``msg:odoo:<id>``) across paths
+and restarts. Each follower keeps its cursor (last bus id, last message id) with the conversation,
+so a restarted relay resumes where it stopped; polling once at start-up catches what was committed
+while it was down (the bus only replays 50 s).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from proxy import events as ev
+from proxy import sanitize
+from proxy.odoo import payloads
+from proxy.odoo.rpc import OdooError, OdooUnavailable
+
+if TYPE_CHECKING:
+    from proxy.conversations import Relay
+    from proxy.odoo.upstream import OdooUpstream
+    from proxy.store.base import Conversation
+
+log = logging.getLogger("relay.odoo.replies")
+WORKER_VERSION = re.compile(r'websocket_worker_version["\']?\s*[:=]\s*["\']([^"\']+)["\']')
+
+
+def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
+    return ev.new_event(type_, message={
+        "id": f"odoo:{msg.id}", "author": {"kind": msg.author_kind, "name": msg.author_name},
+        "text": sanitize.html_to_text(msg.body_html), "html": sanitize.clean_html(msg.body_html),
+        "attachments": msg.attachments, "client_id": None})
+
+
+class Replies:
+    def __init__(self, relay: "Relay", upstream: "OdooUpstream", http: aiohttp.ClientSession, mode: str,
+                 poll_interval: float = 3.0, webhooks_configured: bool = True):
+        self.relay, self.upstream, self.http = relay, upstream, http
+        self.mode, self.poll_interval = mode, poll_interval
+        self.webhooks_configured = webhooks_configured
+        # the bus client sends no User-Agent: Odoo 18/19 close a socket whose ?version= is outdated
+        # only when the client has one (ODOO.md §4)
+        self.bus_http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",))
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.worker_version: str | None = None
+        self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self.mode == "auto":
+            addon = await self._addon_installed()
+            self.mode = "webhook" if addon and self.webhooks_configured else "bus"
+            log.info("odoo replies", extra={"mode": self.mode})
+        if self.mode == "webhook":
+            return
+        for conv in await self.relay.store.open_bound():
+            self.follow(conv)
+
+    async def stop(self) -> None:
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        self.tasks.clear()
+        await self.bus_http.close()
+
+    def follow(self, conv: "Conversation") -> None:
+        if self.mode == "webhook" or conv.id in self.tasks or not conv.upstream:
+            return
+        self.tasks[conv.id] = asyncio.create_task(self._follow(conv), name=f"odoo-replies-{conv.id}")
+
+    def unfollow(self, conversation_id: str) -> None:
+        task = self.tasks.pop(conversation_id, None)
+        if task:
+            task.cancel()
+
+    async def _addon_installed(self) -> bool:
+        try:
+            async with self.http.get(self.upstream.rpc.base_url + "/im_livechat_webhook/info",
+                                     timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                return resp.status == 200 and (await resp.json(content_type=None)).get("addon") == "im_livechat_webhook"
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return False
+
+    # ------------------------------------------------------------------ one conversation
+
+    async def _follow(self, conv: "Conversation") -> None:
+        try:
+            await self._poll_once(conv)                  # what was committed while we were away
+            failures = 0
+            while True:
+                if self.mode == "poll":
+                    await self._poll_forever(conv)
+                try:
+                    self.via[conv.id] = "bus"
+                    await self._bus(conv)
+                    failures = 0
+                except (aiohttp.ClientError, TimeoutError, OdooUnavailable, payloads.ShapeError) as exc:
+                    failures += 1
+                    log.warning("odoo bus failed", extra={"conversation": conv.id, "reason": repr(exc)[:200]})
+                # the bus is down: poll meanwhile (auto and bus modes), then try the bus again
+                self.via[conv.id] = "poll"
+                deadline = asyncio.get_running_loop().time() + min(60.0, 2.0 * 2 ** min(failures, 5))
+                while asyncio.get_running_loop().time() < deadline:
+                    await self._poll_once(conv)
+                    await asyncio.sleep(self.poll_interval)
+        except asyncio.CancelledError:
+            raise
+        except _Closed:
+            log.info("odoo session closed", extra={"conversation": conv.id})
+        except Exception:
+            log.exception("odoo follower stopped", extra={"conversation": conv.id})
+        finally:
+            self.tasks.pop(conv.id, None)
+            self.via.pop(conv.id, None)
+
+    async def _poll_forever(self, conv: "Conversation") -> None:
+        self.via[conv.id] = "poll"
+        while True:
+            await self._poll_once(conv)
+            await asyncio.sleep(self.poll_interval)
+
+    async def _poll_once(self, conv: "Conversation") -> None:
+        adapter = await self.upstream.version()
+        upstream = conv.upstream
+        after = int(upstream.get("poll_last", 0))
+        try:
+            result = await self.upstream.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
+                adapter.major, upstream["guest_token"], conv.odoo_channel_id, after))
+        except OdooError as exc:
+            if exc.code == 404:
+                raise _Closed() from None         # the session (or the guest) is gone
+            raise
+        except OdooUnavailable as exc:
+            log.warning("odoo poll failed", extra={"conversation": conv.id, "reason": str(exc)})
+            return
+        try:
+            messages = payloads.poll_messages(adapter.major, result, conv.odoo_channel_id, self.upstream.rpc.base_url)
+        except payloads.ShapeError as exc:   # one odd answer: skip it, poll again next time
+            log.warning("odoo poll answer not understood", extra={"conversation": conv.id, "reason": str(exc)})
+            return
+        for msg in messages:
+            await self._message(conv, msg)
+        if messages and messages[-1].id > after:
+            upstream["poll_last"] = messages[-1].id
+            await self.relay.store.set_upstream(conv.id, upstream)
+
+    async def _message(self, conv: "Conversation", msg: payloads.OdooMessage) -> None:
+        if msg.is_note or msg.author_kind == "visitor":
+            return                                 # notifications; the visitor's own (already stored)
+        await self.relay.append(conv.id, message_event(msg), source="odoo", dedupe_key=f"msg:odoo:{msg.id}")
+
+    # ------------------------------------------------------------------ bus
+
+    async def _bus_url(self) -> str:
+        base = self.upstream.rpc.base_url
+        if self.worker_version is None:
+            self.worker_version = ""
+            try:
+                async with self.http.get(f"{base}/im_livechat/loader/{self.upstream.livechat_channel_id}",
+                                         timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                    found = WORKER_VERSION.search(await resp.text())
+                    self.worker_version = found.group(1) if found else ""
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+        url = base.replace("http", "ws", 1) + "/websocket"
+        return url + (f"?version={self.worker_version}" if self.worker_version else "")
+
+    async def _bus(self, conv: "Conversation") -> None:
+        adapter = await self.upstream.version()
+        upstream = conv.upstream
+        url = await self._bus_url()
+        # Origin is required (ODOO.md §4)
+        async with self.bus_http.ws_connect(url, headers={"Origin": self.upstream.rpc.base_url}, heartbeat=30,
+                                            timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+            await ws.send_str(json.dumps({"event_name": "subscribe", "data": {
+                "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0))}}))
+            await self._poll_once(conv)            # anything between the last poll and the subscription
+            async for frame in ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    break
+                notifications = json.loads(frame.data)
+                for item in payloads.bus_items(adapter.major, notifications, conv.odoo_channel_id,
+                                               self.upstream.rpc.base_url):
+                    await self._bus_item(conv, item)
+                last = payloads.last_bus_id(notifications)
+                if last and last > int(upstream.get("bus_last", 0)):
+                    upstream["bus_last"] = last
+                    await self.relay.store.set_upstream(conv.id, upstream)
+            reason = ws.close_code, (ws.extra or "")
+            if ws.close_code == 1000 and "OUTDATED_VERSION" in str(ws.extra):
+                self.worker_version = None         # read it again next time
+            raise OdooUnavailable(f"bus closed {reason}")
+
+    async def _bus_item(self, conv: "Conversation", item: payloads.BusItem) -> None:
+        if item.kind == "message" and item.message:
+            await self._message(conv, item.message)
+        elif item.kind == "updated" and item.message and item.message.author_kind != "visitor":
+            await self.relay.append(conv.id, message_event(item.message, "message_updated"), source="odoo")
+        elif item.kind == "deleted" and item.message_id:
+            await self.relay.append(conv.id, ev.new_event("message_deleted", message={"id": f"odoo:{item.message_id}"}),
+                                    source="odoo")
+        elif item.kind == "typing" and item.member_kind != "visitor":
+            self.relay.hub.publish(conv.id, ev.new_event("typing", member={"kind": item.member_kind, "name": item.name},
+                                                         typing=item.typing))
+        elif item.kind == "member_left":
+            await self.relay.append(conv.id, ev.new_event("member_left", member={"kind": item.member_kind or "operator",
+                                                                                 "name": item.name}), source="odoo")
+        elif item.kind == "closed":
+            await self.relay.append(conv.id, ev.new_event("closed", by="odoo"), source="odoo", dedupe_key="closed")
+            raise _Closed()
+
+
+class _Closed(Exception):
+    """The Odoo session ended: stop following it."""
