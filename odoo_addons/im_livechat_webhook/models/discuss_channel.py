@@ -44,15 +44,16 @@ class DiscussChannel(models.Model):
     def _webhook_kind(self, partner=None, guest=None):
         """operator, bot or visitor (PROTOCOL §1), from 19's member type when there is one."""
         self.ensure_one()
-        if guest:
+        if guest or not partner:
             return "visitor"
-        if not partner:
-            return "visitor"
+        root = self.env.ref("base.partner_root")
+        if partner != root and any(not user.share for user in partner.sudo().user_ids):
+            return "operator"                        # an internal user: the common case, decided cheaply
         member = self.sudo().channel_member_ids.filtered(lambda m: m.partner_id == partner)[:1]
         member_type = member and "livechat_member_type" in member._fields and member.livechat_member_type
         if member_type:
             return {"agent": "operator", "bot": "bot", "visitor": "visitor"}.get(member_type, "operator")
-        if partner == self.env.ref("base.partner_root") or self._webhook_is_bot(partner):
+        if partner == root or self._webhook_is_bot(partner):
             return "bot"
         return "visitor" if partner.partner_share else "operator"
 
@@ -96,7 +97,7 @@ class DiscussChannel(models.Model):
         res = super()._message_post_after_hook(message, msg_vals)
         if self._webhook_is_livechat() and message.message_type == "comment" and not message.subtype_id.internal:
             self.env["livechat.webhook.outbox"]._enqueue(
-                "livechat.message.created", self, {"message": self._webhook_message(message)})
+                "livechat.message.created", self, lambda: {"message": self._webhook_message(message)})
         return res
 
     def _message_update_content(self, message, *args, **kwargs):
@@ -107,7 +108,7 @@ class DiscussChannel(models.Model):
                     "livechat.message.deleted", self, {"message": {"id": message.id}})
             else:
                 self.env["livechat.webhook.outbox"]._enqueue(
-                    "livechat.message.updated", self, {"message": self._webhook_message(message)})
+                    "livechat.message.updated", self, lambda: {"message": self._webhook_message(message)})
         return res
 
     def write(self, vals):

@@ -15,7 +15,7 @@ class DiscussChannelMember(models.Model):
             channel = member.channel_id
             self.env["livechat.webhook.outbox"]._enqueue(
                 "livechat.member.joined", channel,
-                {"member": channel._webhook_person(member.partner_id, member.guest_id)})
+                lambda m=member, c=channel: {"member": c._webhook_person(m.partner_id, m.guest_id)})
         return members
 
     def unlink(self):

@@ -1,6 +1,7 @@
 """Where the webhooks go, signed with which secret(s), and which events are sent."""
 import json
 import logging
+import threading
 import uuid
 from datetime import timedelta
 
@@ -21,6 +22,17 @@ EVENT_FILTERS = {
     "livechat.session.closed": "send_closed",
     "livechat.typing": "send_typing",
 }
+
+
+USER_AGENT = "Odoo-im_livechat_webhook (Odoo %s)" % release.serie
+_local = threading.local()
+
+
+def _http():
+    """One keep-alive HTTP session per thread: no new TCP connection for every event."""
+    if getattr(_local, "session", None) is None:
+        _local.session = requests.Session()
+    return _local.session
 
 
 class LivechatWebhookEndpoint(models.Model):
@@ -75,12 +87,10 @@ class LivechatWebhookEndpoint(models.Model):
         """POST one signed body; return (status code or None, error text or "", Retry-After or None)."""
         self.ensure_one()
         headers = sw.headers(self._signing_secrets(), webhook_id, body)
-        headers["User-Agent"] = "Odoo-im_livechat_webhook/%s (Odoo %s)" % (
-            self.env["ir.module.module"].sudo().search([("name", "=", "im_livechat_webhook")], limit=1).installed_version,
-            release.serie)
+        headers["User-Agent"] = USER_AGENT
         try:
-            response = requests.post(self.url, data=body, headers=headers, timeout=self.timeout or 5.0,
-                                     allow_redirects=False)
+            response = _http().post(self.url, data=body, headers=headers, timeout=self.timeout or 5.0,
+                                    allow_redirects=False)
         except requests.RequestException as exc:
             return None, "%s: %s" % (type(exc).__name__, exc), None
         error = "" if 200 <= response.status_code < 300 else (response.text or "")[:500]

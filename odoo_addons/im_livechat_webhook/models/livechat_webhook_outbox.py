@@ -87,10 +87,13 @@ class LivechatWebhookOutbox(models.Model):
 
     @api.model
     def _enqueue(self, event_type, channel, data):
-        """Write one event for ``channel`` in the current transaction; deliver it after COMMIT."""
+        """Write one event for ``channel`` in the current transaction; deliver it after COMMIT.
+        ``data`` may be a callable, called only when the endpoint wants this event."""
         endpoint = self.env["livechat.webhook.endpoint"]._get()
         if not endpoint or not endpoint._wants(event_type):
             return self.browse()
+        if callable(data):
+            data = data()
         body = {
             "type": event_type,
             "timestamp": fields.Datetime.now().isoformat(timespec="microseconds") + "Z",
