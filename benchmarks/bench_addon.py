@@ -100,6 +100,65 @@ def machine() -> dict:
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
+class CpuMeter:
+    """Machine busy share (/proc/stat, all cores) and CPU seconds of given pids over an interval."""
+    CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pids: dict):
+        self.pids = {k: v for k, v in pids.items() if v}
+        self.t0 = self._machine()
+        self.p0 = {k: self._proc(v) for k, v in self.pids.items()}
+        self.w0 = time.monotonic()
+        self.c0 = time.process_time()
+
+    @staticmethod
+    def _machine():
+        fields_ = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields_[3] + (fields_[4] if len(fields_) > 4 else 0)
+        return sum(fields_), idle
+
+    def _proc(self, pid):
+        try:
+            parts = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(parts[11]) + int(parts[12])) / self.CLK_TCK
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def stop(self) -> dict:
+        total1, idle1 = self._machine()
+        total0, idle0 = self.t0
+        wall = time.monotonic() - self.w0
+        busy = 1 - (idle1 - idle0) / max(1, total1 - total0)
+        out = {"wall_s": round(wall, 2), "machine_busy_pct_of_all_cores": round(busy * 100, 1),
+               "cores": os.cpu_count()}
+        for k, pid in self.pids.items():
+            a, b = self.p0.get(k), self._proc(pid)
+            if a is not None and b is not None:
+                out[f"{k}_cpu_pct_of_one_core"] = round((b - a) / wall * 100, 1)
+        out["bench_client_cpu_pct_of_one_core"] = round((time.process_time() - self.c0) / wall * 100, 1)
+        return out
+
+
+def process_uptime(pid) -> float | None:
+    """Seconds since ``pid`` started (the server runs the addon code it loaded then)."""
+    try:
+        start = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot_uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return round(boot_uptime - start / os.sysconf("SC_CLK_TCK"), 1)
+    except (OSError, IndexError, ValueError, TypeError):
+        return None
+
+
+def project_state() -> dict:
+    """The project's commit and whether the addon differs from it (the working tree)."""
+    root = Path(__file__).resolve().parent.parent
+    def git(*a):
+        r = subprocess.run(["git", "-C", str(root), *a], capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "addon_dirty": bool(git("status", "--porcelain", "--", "odoo_addons/im_livechat_webhook"))}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,11 +168,41 @@ def free_port() -> int:
 # ---------------------------------------------------------------- Odoo process discovery / log
 
 
-def find_server_process(port: int) -> dict | None:
-    """The local odoo-bin process whose http port is ``port``: python, odoo-bin, config, log file."""
+def listening_pids(port: int) -> list[str]:
+    """Pids holding a socket that LISTENs on ``port`` (from /proc/net/tcp{,6})."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 9 and parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(parts[9])
+    pids = []
+    if not inodes:
+        return pids
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    pids.append(pid)
+                    break
+        except OSError:
+            continue
+    return pids
+
+
+def find_server_process(port: int) -> dict | None:
+    """The local odoo-bin process serving ``port`` (the one listening on it, else the first whose
+    command line / config names that port): python, odoo-bin, config, options, log file."""
+    listening = listening_pids(port)
+    candidates = listening + [p for p in os.listdir("/proc") if p.isdigit() and p not in listening]
+    for pid in candidates:
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
@@ -422,7 +511,9 @@ async def step_latency(odoo: Odoo, receiver: Receiver, n: int, gap: float, timeo
                 samples.append({"message_id": mid, "rpc_ms": ms(t_rpc), "webhook_ms": ms(t_hook),
                                 "bus_ms": ms(t_bus),
                                 "webhook_minus_bus_ms": None if t_hook is None or t_bus is None
-                                else (t_hook - t_bus) * 1000.0})
+                                else (t_hook - t_bus) * 1000.0,
+                                "webhook_after_rpc_ms": None if t_hook is None else (t_hook - t_rpc) * 1000.0,
+                                "bus_after_rpc_ms": None if t_bus is None else (t_bus - t_rpc) * 1000.0})
             await asyncio.sleep(gap)
     finally:
         await bus.close()
@@ -434,6 +525,8 @@ async def step_latency(odoo: Odoo, receiver: Receiver, n: int, gap: float, timeo
         "bus_ms": summary([s["bus_ms"] for s in samples]),
         "webhook_minus_bus_ms": summary([s["webhook_minus_bus_ms"] for s in samples]),
         "rpc_ms": summary([s["rpc_ms"] for s in samples]),
+        "webhook_after_rpc_ms": summary([s["webhook_after_rpc_ms"] for s in samples]),
+        "bus_after_rpc_ms": summary([s["bus_after_rpc_ms"] for s in samples]),
         "webhook_first": sum(1 for s in samples if s["webhook_minus_bus_ms"] is not None
                              and s["webhook_minus_bus_ms"] < 0),
     }
@@ -531,7 +624,8 @@ class BaseServer:
         return notes
 
 
-async def step_cost(arms: dict, n: int, settle: float, receiver: Receiver, set_enabled, timeout: float) -> dict:
+async def step_cost(arms: dict, n: int, settle: float, receiver: Receiver, set_enabled, timeout: float,
+                    check_endpoint=None) -> dict:
     """arms: name -> {"odoo", "channel_id", "log": LogTail|None, "enabled": bool|None}.
 
     Each round runs every arm once, in an order rotated per round (A B C, B C A, C A B, ...).
@@ -559,6 +653,8 @@ async def step_cost(arms: dict, n: int, settle: float, receiver: Receiver, set_e
             if arm["enabled"]:                  # let the delivery thread finish before the next call
                 t_hook = await receiver.arrivals.wait(mid, timeout)
                 hook_ms = None if t_hook is None else (t_hook - t0) * 1000.0
+                if t_hook is None and check_endpoint:
+                    await check_endpoint(f"cost round {r}: webhook for message {mid} not received")
             await asyncio.sleep(settle)
             server_ms = queries = None
             lines = []
@@ -582,6 +678,7 @@ async def step_cost(arms: dict, n: int, settle: float, receiver: Receiver, set_e
             "server_ms": summary([x["server_ms"] for x in s]),
             "queries": summary([x["queries"] for x in s]),
             "server_samples_missing": sum(x["server_ms"] is None for x in s),
+            "windows_with_foreign_requests": sum(1 for x in s if x["log_lines"] > 1),
             "webhooks_lost": sum(1 for x in s if arms[name]["enabled"] and x["webhook_ms"] is None),
             "samples": s,
         }
@@ -625,11 +722,15 @@ def print_latency(lat: dict):
     rows = [("webhook received (signed)", lat["webhook_ms"], lat["lost_webhook"]),
             ("bus new_message on visitor WS", lat["bus_ms"], lat["lost_bus"]),
             ("webhook - bus (same message)", lat["webhook_minus_bus_ms"], None),
-            ("message_post RPC returned", lat["rpc_ms"], None)]
+            ("message_post RPC returned", lat["rpc_ms"], None),
+            ("webhook, after RPC returned", lat["webhook_after_rpc_ms"], None),
+            ("bus, after RPC returned", lat["bus_after_rpc_ms"], None)]
     for label, s, lost in rows:
         print(f"   {label:28s} {f(s.get('p50')):>7s} {f(s.get('p95')):>7s} {f(s.get('max')):>7s} "
               f"{f(s.get('mean')):>7s}  {'' if lost is None else lost}")
     w, b = lat["webhook_ms"], lat["bus_ms"]
+    if lat.get("cpu"):
+        print(f"   cpu during the step: {lat['cpu']}")
     if w.get("n") and b.get("n"):
         print(f"   difference of percentiles (webhook - bus): p50 {w['p50'] - b['p50']:+.1f}  "
               f"p95 {w['p95'] - b['p95']:+.1f}  max {w['max'] - b['max']:+.1f};  "
@@ -647,6 +748,11 @@ def print_cost(cost: dict, comparisons: list):
         print(f"   {a['label'][:40]:40s} {c.get('n', 0):>3d} {f(s.get('mean'), '{:.2f}'):>8s} "
               f"{f(s.get('median'), '{:.2f}'):>8s} {f(s.get('p95'), '{:.2f}'):>8s} {f(q.get('median'), '{:.0f}'):>7s} "
               f"{f(c.get('mean'), '{:.2f}'):>8s} {f(c.get('median'), '{:.2f}'):>8s}")
+    if cost.get("cpu"):
+        print(f"   cpu during the step: {cost['cpu']}")
+    foreign = {n: a["windows_with_foreign_requests"] for n, a in cost["arms"].items()}
+    if any(foreign.values()):
+        print(f"   calls with other requests logged in their window (server time dropped): {foreign}")
     for cmp in comparisons:
         for metric, tag in (("server_ms", "server"), ("client_ms", "client")):
             d = cmp.get(metric)
@@ -654,8 +760,9 @@ def print_cost(cost: dict, comparisons: list):
                 continue
             ci = d.get("paired_ci95_ms")
             print(f"   {cmp['a']} vs {cmp['b']} ({tag}): mean {d['rel_mean_pct']:+.1f}%  median "
-                  f"{d['rel_median_pct']:+.1f}%  paired diff {d.get('paired_mean_diff_ms', 0):+.2f} ms"
-                  + (f" [95% CI {ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""))
+                  f"{d['rel_median_pct']:+.1f}%  paired diff mean {d.get('paired_mean_diff_ms', 0):+.2f} ms"
+                  + (f" [95% CI {ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
+                  + f" median {d.get('paired_median_diff_ms', 0):+.2f} ms")
 
 
 # ---------------------------------------------------------------- main
@@ -681,6 +788,8 @@ async def run(args) -> int:
         result["odoo"]["process"] = proc and {k: proc[k] for k in ("pid", "conf", "log")}
         opts = (proc or {}).get("options", {})
         result["odoo"]["workers"] = opts.get("workers")
+        result["odoo"]["process_uptime_s"] = process_uptime(proc and proc["pid"])
+        result["project"] = project_state()
         say(f"Odoo {odoo.info['server_version']} at {odoo.base} db {odoo.db}; uid {odoo.uid}; "
             f"process {proc and proc['pid']} log {proc and proc['log']}")
 
@@ -696,10 +805,26 @@ async def run(args) -> int:
         await endpoint_write(odoo, eid, {"url": url, "enabled": True})
         say(f"receiver {url}; endpoint {eid} was url={original['url']!r} enabled={original['enabled']}")
 
+        async def check_endpoint(context):
+            now = await endpoint_read(odoo, eid)
+            if now["url"] != url or now["secret"] != original["secret"]:
+                note = (f"{context}: the endpoint was changed by someone else meanwhile "
+                        f"(url={now['url']!r}, enabled={now['enabled']}); figures may be affected")
+                result["notes"].append(note)
+                say(note)
+                await endpoint_write(odoo, eid, {"url": url})
+            else:
+                result["notes"].append(f"{context} (endpoint unchanged)")
+
         if "latency" in steps:
             say(f"latency: {args.n} operator replies")
-            result["latency"] = step_latency_res = await step_latency(odoo, receiver, args.n, args.gap, args.timeout)
-            print_latency(step_latency_res)
+            meter = CpuMeter({"odoo": proc and proc["pid"]})
+            lat = await step_latency(odoo, receiver, args.n, args.gap, args.timeout)
+            lat["cpu"] = meter.stop()
+            result["latency"] = lat
+            if lat["lost_webhook"]:
+                await check_endpoint(f"latency: {lat['lost_webhook']} webhook(s) not received")
+            print_latency(lat)
 
         if "cost" in steps:
             log = args.odoo_log if args.odoo_log != "auto" else (proc and proc["log"])
@@ -751,7 +876,10 @@ async def run(args) -> int:
                 await endpoint_write(odoo, eid, {"enabled": value})
 
             say(f"cost: {args.n} rounds of {'/'.join(arms)}")
-            cost = await step_cost(arms, args.n, args.settle, receiver, set_enabled, args.timeout)
+            meter = CpuMeter({"odoo": proc and proc["pid"],
+                              "odoo_base": base_server and base_server.proc and base_server.proc.pid})
+            cost = await step_cost(arms, args.n, args.settle, receiver, set_enabled, args.timeout, check_endpoint)
+            cost["cpu"] = meter.stop()
             comparisons = [compare(cost, "on", "off")]
             if "none" in arms:
                 comparisons += [compare(cost, "on", "none"), compare(cost, "off", "none")]
@@ -790,7 +918,8 @@ async def run(args) -> int:
     print(f"machine: {mach['cpu_model']}, {mach['cores']} cores ({mach['usable_cores']} usable), "
           f"{mach['mem_gib']} GiB, Python {mach['python']}, load {mach['loadavg_at_start']} -> {mach['loadavg_at_end']}")
     print(f"odoo: {result['odoo']['server_version']} ({result['odoo']['serie']}) {odoo.base} db {odoo.db}, "
-          f"workers={result['odoo'].get('workers')}")
+          f"workers={result['odoo'].get('workers')}, server up {result['odoo'].get('process_uptime_s')} s; "
+          f"project {result.get('project')}")
     if "cost" in result:
         print(f"cost comparison: {result['cost']['comparison_done']}")
     if result.get("receiver"):

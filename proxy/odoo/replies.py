@@ -99,16 +99,19 @@ class Replies:
             while True:
                 if self.mode == "poll":
                     await self._poll_forever(conv)
+                started = asyncio.get_running_loop().time()
                 try:
                     self.via[conv.id] = "bus"
                     await self._bus(conv)
-                    failures = 0
-                except (aiohttp.ClientError, TimeoutError, OdooUnavailable, payloads.ShapeError) as exc:
-                    failures += 1
+                except (aiohttp.ClientError, TimeoutError, OdooUnavailable, ValueError) as exc:   # ShapeError too
+                    # Odoo closes sockets routinely (4002 after an hour): a long healthy connection
+                    # resets the back-off, a quick failure grows it
+                    healthy = asyncio.get_running_loop().time() - started > 60
+                    failures = 0 if healthy else failures + 1
                     log.warning("odoo bus failed", extra={"conversation": conv.id, "reason": repr(exc)[:200]})
                 # the bus is down: poll meanwhile (auto and bus modes), then try the bus again
                 self.via[conv.id] = "poll"
-                deadline = asyncio.get_running_loop().time() + min(60.0, 2.0 * 2 ** min(failures, 5))
+                deadline = asyncio.get_running_loop().time() + (min(60.0, 2.0 * 2 ** min(failures, 5)) if failures else 0)
                 while asyncio.get_running_loop().time() < deadline:
                     await self._poll_once(conv)
                     await asyncio.sleep(self.poll_interval)
@@ -129,16 +132,18 @@ class Replies:
             await asyncio.sleep(self.poll_interval)
 
     async def _poll_once(self, conv: "Conversation") -> None:
-        adapter = await self.upstream.version()
         upstream = conv.upstream
         after = int(upstream.get("poll_last", 0))
         try:
+            adapter = await self.upstream.version()    # not known yet after a restart while Odoo is down
             result = await self.upstream.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
                 adapter.major, upstream["guest_token"], conv.odoo_channel_id, after))
         except OdooError as exc:
             if exc.code == 404:
                 raise _Closed() from None         # the session (or the guest) is gone
-            raise
+            # a server error (code 200/0: serialization failure, a bug…): the next poll asks again
+            log.warning("odoo poll refused", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+            return
         except OdooUnavailable as exc:
             log.warning("odoo poll failed", extra={"conversation": conv.id, "reason": str(exc)})
             return
@@ -184,10 +189,14 @@ class Replies:
             await ws.send_str(json.dumps({"event_name": "subscribe", "data": {
                 "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0))}}))
             await self._poll_once(conv)            # anything between the last poll and the subscription
-            async for frame in ws:
+            closing = ""
+            while True:
+                frame = await ws.receive()
                 if frame.type != aiohttp.WSMsgType.TEXT:
+                    if frame.type == aiohttp.WSMsgType.CLOSE:
+                        closing = str(frame.extra or "")
                     break
-                notifications = json.loads(frame.data)
+                notifications = json.loads(frame.data)       # ValueError: not JSON (see _follow)
                 for item in payloads.bus_items(adapter.major, notifications, conv.odoo_channel_id,
                                                self.upstream.rpc.base_url):
                     await self._bus_item(conv, item)
@@ -195,10 +204,9 @@ class Replies:
                 if last and last > int(upstream.get("bus_last", 0)):
                     upstream["bus_last"] = last
                     await self.relay.store.set_upstream(conv.id, upstream)
-            reason = ws.close_code, (ws.extra or "")
-            if ws.close_code == 1000 and "OUTDATED_VERSION" in str(ws.extra):
+            if ws.close_code == 1000 and "OUTDATED_VERSION" in closing:
                 self.worker_version = None         # read it again next time
-            raise OdooUnavailable(f"bus closed {reason}")
+            raise OdooUnavailable(f"bus closed ({ws.close_code}, {closing!r})")
 
     async def _bus_item(self, conv: "Conversation", item: payloads.BusItem) -> None:
         if item.kind == "message" and item.message:

@@ -20,6 +20,7 @@ from odoo import _, api, fields, models
 from odoo.modules.registry import Registry
 
 from ..tools import standard_webhooks as sw
+from .livechat_webhook_endpoint import USER_AGENT as _USER_AGENT, _http as _endpoint_http
 
 _logger = logging.getLogger(__name__)
 
@@ -106,29 +107,39 @@ class LivechatWebhookOutbox(models.Model):
             "channel_id": channel.id,
             "payload": json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str),
         })
-        self._deliver_after_commit(channel.id)
+        # Fast path: an event with nothing older waiting in its session is POSTed by the delivery
+        # thread before it touches the database (it is the head: order cannot be broken).
+        first = not self.sudo().search_count([("session_key", "=", channel.id), ("id", "<", row.id),
+                                              ("state", "in", ("pending", "failed"))], limit=1)
+        fast = (row.id, row.webhook_id, row.payload.encode(), endpoint.url, endpoint._signing_secrets(),
+                endpoint.timeout) if first else None
+        self._deliver_after_commit(channel.id, fast)
         return row
 
-    def _deliver_after_commit(self, session_key):
+    def _deliver_after_commit(self, session_key, fast=None):
         """Collect the sessions touched by this transaction; one callback delivers them after COMMIT."""
         cr = self.env.cr
         key = "im_livechat_webhook.sessions"
         if key not in cr.postcommit.data:
             cr.postcommit.data[key] = set()
+            cr.postcommit.data[key + ".fast"] = []
             dbname, env, testing = cr.dbname, self.env, _testing()
 
             def deliver():
                 keys = sorted(cr.postcommit.data.get(key, ()))
+                posts = list(cr.postcommit.data.get(key + ".fast", ()))
                 try:
                     if testing:   # inside the test's transaction: no thread, no commit
                         env["livechat.webhook.outbox"].sudo()._deliver_sessions(keys, commit=False)
                     else:
-                        threading.Thread(target=_deliver_in_new_cursor, args=(dbname, keys),
+                        threading.Thread(target=_deliver_in_new_cursor, args=(dbname, keys, posts),
                                          name="livechat-webhook", daemon=True).start()
                 except Exception:  # the rows are committed: the cron delivers them
                     _logger.exception("livechat webhook: could not start delivery")
             cr.postcommit.add(deliver)
         cr.postcommit.data[key].add(session_key)
+        if fast and len(cr.postcommit.data[key + ".fast"]) < 20:
+            cr.postcommit.data[key + ".fast"].append(fast)
 
     @api.model
     def _send_ephemeral(self, event_type, channel, data):
@@ -268,11 +279,28 @@ class LivechatWebhookOutbox(models.Model):
         self.sudo().search([("state", "=", "sent"), ("sent_at", "<", fields.Datetime.now() - timedelta(days=7))]).unlink()
 
 
-def _deliver_in_new_cursor(dbname, session_keys):
-    """Thread body: a fresh cursor, deliver those sessions, commit after each event."""
+def _deliver_in_new_cursor(dbname, session_keys, posts=()):
+    """Thread body: first POST the heads known at commit time (no database work before the
+    network), then, with a fresh cursor, record them and deliver whatever else is due."""
     from odoo import SUPERUSER_ID, api as odoo_api
+    done = []
+    for row_id, webhook_id, body, url, secrets, timeout in posts:
+        try:
+            response = _endpoint_http().post(url, data=body, timeout=timeout or 5.0, allow_redirects=False,
+                                             headers=dict(sw.headers(secrets, webhook_id, body), **{"User-Agent": _USER_AGENT}))
+        except Exception:  # noqa: BLE001 - any failure: the regular path below retries it
+            _logger.debug("livechat webhook fast path failed for %s", webhook_id)
+            continue
+        if 200 <= response.status_code < 300:
+            done.append((response.status_code, row_id))
     try:
         with Registry(dbname).cursor() as cr:
+            if done:
+                cr.executemany("UPDATE livechat_webhook_outbox SET state = 'sent', attempts = attempts + 1, "
+                               "sent_at = (now() at time zone 'UTC'), last_attempt_at = (now() at time zone 'UTC'), "
+                               "last_status_code = %s, last_error = NULL "
+                               "WHERE id = %s AND state IN ('pending', 'failed')", done)
+                cr.commit()  # pylint: disable=invalid-commit
             env = odoo_api.Environment(cr, SUPERUSER_ID, {})
             env["livechat.webhook.outbox"]._deliver_sessions(session_keys, commit=True, budget=30.0)
     except Exception:   # never lost: the rows stay pending and the cron picks them up
