@@ -43,6 +43,7 @@ LIST_ARCH = """<{tag} string="Webhook deliveries" create="0" edit="0"
 </{tag}>"""
 
 SHORT_RETRY = 30.0   # seconds the delivery thread itself waits for a retry
+YIELD_TO_REQUEST = 0.004   # seconds the delivery thread waits before its first POST
 STATES = [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed, will retry"), ("dead", "Dead")]
 
 
@@ -283,6 +284,9 @@ def _deliver_in_new_cursor(dbname, session_keys, posts=()):
     """Thread body: first POST the heads known at commit time (no database work before the
     network), then, with a fresh cursor, record them and deliver whatever else is due."""
     from odoo import SUPERUSER_ID, api as odoo_api
+    # let the operator's request, which committed a moment ago, finish first: this thread
+    # shares the interpreter with it and would otherwise slow its response down
+    time.sleep(YIELD_TO_REQUEST)
     done = []
     for row_id, webhook_id, body, url, secrets, timeout in posts:
         try:
