@@ -114,8 +114,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                 loop.add_signal_handler(sig, log.warning, "already shutting down")
         log.info("shutting down", extra={"websockets": len(app[keys.WEBSOCKETS]),
                                          "long_polls": len(app[keys.LONGPOLLS])})
-        for socket in list(app[keys.WEBSOCKETS]):
-            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")
+        for conn in list(app[keys.WEBSOCKETS]):
+            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")
 
     app.cleanup_ctx.extend([resources, purge_task, ws.pinger])
     app.on_shutdown.append(on_shutdown)

@@ -113,6 +113,8 @@ class Cursor:
     already covered by the read are recognised by their ``seq`` and skipped.
     """
 
+    __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq")
+
     def __init__(self, hub: Hub, store: "Store", conversation_id: str, after: int):
         self.hub, self.store, self.conversation_id = hub, store, conversation_id
         self.last = after

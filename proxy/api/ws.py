@@ -13,7 +13,6 @@ import functools
 import json
 import logging
 import time
-import weakref
 
 from aiohttp import WSMsgType, web
 
@@ -43,7 +42,6 @@ class Connection:
         await self.ws.send_str(frame if isinstance(frame, str) else dumps(frame))
 
 
-CONNECTIONS = web.AppKey("ws_connections", weakref.WeakSet)
 PER_CONVERSATION = web.AppKey("ws_per_conversation", collections.Counter)
 
 
@@ -72,8 +70,7 @@ async def handler(request: web.Request) -> web.StreamResponse:
 
     conn = Connection(request, ws, conv.id)
     counts[conv.id] += 1
-    app[CONNECTIONS].add(conn)
-    app[keys.WEBSOCKETS].add(ws)
+    app[keys.WEBSOCKETS].add(conn)
     metrics = app[keys.METRICS]
     metrics.connections.labels("ws").inc()
     interval = app[keys.SETTINGS].ping_interval
@@ -94,8 +91,7 @@ async def handler(request: web.Request) -> web.StreamResponse:
                 break
     finally:   # bookkeeping first: the await below may be cut short if this handler is cancelled
         cursor.close()
-        app[keys.WEBSOCKETS].discard(ws)
-        app[CONNECTIONS].discard(conn)
+        app[keys.WEBSOCKETS].discard(conn)
         counts[conv.id] -= 1
         if counts[conv.id] <= 0:
             del counts[conv.id]
@@ -170,7 +166,6 @@ async def _pump(conn: Connection, cursor, metrics) -> None:
 
 async def pinger(app: web.Application):
     """Cleanup context: one task pings every WebSocket and closes the silent ones with 4408."""
-    app[CONNECTIONS] = weakref.WeakSet()
     app[PER_CONVERSATION] = collections.Counter()
     interval = app[keys.SETTINGS].ping_interval
 
@@ -187,7 +182,7 @@ async def pinger(app: web.Application):
     async def loop() -> None:
         while True:
             await asyncio.sleep(interval)
-            conns = list(app[CONNECTIONS])
+            conns = list(app[keys.WEBSOCKETS])
             for i in range(0, len(conns), 500):
                 await asyncio.gather(*(ping(c) for c in conns[i:i + 500]))
 
