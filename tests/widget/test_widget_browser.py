@@ -10,6 +10,7 @@ def shop_url() -> str:
     return SHOP + "/"
 
 WS_URL = re.compile(r".*/v1/conversations/.*/ws.*")
+NO_PENDING = "document.querySelector('[data-livechat-relay]').shadowRoot.querySelectorAll('.log li.pending').length === 0"
 
 
 def test_send_and_receive(context, relay):
@@ -83,6 +84,7 @@ def test_network_cut_and_restored(context, relay):
     shop.send("before the cut")
     shop.wait_status("connected")
     shop.wait_bubbles("visitor", ["before the cut"])
+    shop.page.wait_for_function(NO_PENDING)                             # acknowledged before the cut
     context.set_offline(True)
     shop.wait_status("error", timeout=10)
     assert "🔴" in shop.page.locator(".status").text_content()
@@ -95,8 +97,7 @@ def test_network_cut_and_restored(context, relay):
     shop.wait_status("connected", timeout=20)
     expected = ["before the cut", "typed offline 1", "typed offline 2", "typed offline 3"]
     shop.wait_bubbles("visitor", expected)
-    shop.page.wait_for_function("document.querySelector('[data-livechat-relay]').shadowRoot"
-                                ".querySelectorAll('.log li.pending').length === 0")
+    shop.page.wait_for_function(NO_PENDING)
     # the relay has each exactly once, in order
     body = shop.page.evaluate("""async () => {
         const w = window.OdooLivechatRelay.widget;
