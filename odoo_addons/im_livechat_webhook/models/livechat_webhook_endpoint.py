@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import requests
 
-from odoo import _, api, fields, models, release, tools
+from odoo import _, api, fields, models, release
 
 from ..tools import standard_webhooks as sw
 
@@ -69,47 +69,12 @@ class LivechatWebhookEndpoint(models.Model):
         """The endpoint in use (the first one), or an empty recordset."""
         return self.sudo().search([], order="id", limit=1)
 
-    @api.model
-    @tools.ormcache()
-    def _config(self):
-        """What enqueuing needs, cached (no query on an operator's reply); cleared on every change.
-        Read-only: the same dict is shared."""
-        endpoint = self._get()
-        if not endpoint:
-            return None
-        return {
-            "url": endpoint.url, "enabled": endpoint.enabled, "timeout": endpoint.timeout or 5.0,
-            "secret": endpoint.secret, "previous_secret": endpoint.previous_secret,
-            "previous_secret_until": endpoint.previous_secret_until,
-            "wanted": frozenset(t for t, f in EVENT_FILTERS.items() if endpoint[f]),
-        }
-
-    @api.model
-    def _config_wants(self, config, event_type):
-        if not config or not config["enabled"] or not config["url"]:
+    def _wants(self, event_type):
+        self.ensure_one()
+        if not (self.enabled and self.url):
             return False
-        return event_type not in EVENT_FILTERS or event_type in config["wanted"]
-
-    @api.model
-    def _config_secrets(self, config):
-        secrets = [config["secret"]]
-        if config["previous_secret"] and config["previous_secret_until"] and \
-                config["previous_secret_until"] > fields.Datetime.now():
-            secrets.append(config["previous_secret"])
-        return [s for s in secrets if s]
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self.env.registry.clear_cache()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self.env.registry.clear_cache()
-        return super().write(vals)
-
-    def unlink(self):
-        self.env.registry.clear_cache()
-        return super().unlink()
+        field = EVENT_FILTERS.get(event_type)
+        return field is None or bool(self[field])
 
     def _signing_secrets(self):
         self.ensure_one()

@@ -91,9 +91,8 @@ class LivechatWebhookOutbox(models.Model):
     def _enqueue(self, event_type, channel, data):
         """Write one event for ``channel`` in the current transaction; deliver it after COMMIT.
         ``data`` may be a callable, called only when the endpoint wants this event."""
-        endpoints = self.env["livechat.webhook.endpoint"]
-        config = endpoints._config()
-        if not endpoints._config_wants(config, event_type):
+        endpoint = self.env["livechat.webhook.endpoint"]._get()
+        if not endpoint or not endpoint._wants(event_type):
             return self.browse()
         if callable(data):
             data = data()
@@ -113,8 +112,8 @@ class LivechatWebhookOutbox(models.Model):
         # thread before it touches the database (it is the head: order cannot be broken).
         first = not self.sudo().search_count([("session_key", "=", channel.id), ("id", "<", row.id),
                                               ("state", "in", ("pending", "failed"))], limit=1)
-        fast = (row.id, row.webhook_id, row.payload.encode(), config["url"], endpoints._config_secrets(config),
-                config["timeout"]) if first else None
+        fast = (row.id, row.webhook_id, row.payload.encode(), endpoint.url, endpoint._signing_secrets(),
+                endpoint.timeout) if first else None
         self._deliver_after_commit(channel.id, fast)
         return row
 
@@ -146,15 +145,14 @@ class LivechatWebhookOutbox(models.Model):
     @api.model
     def _send_ephemeral(self, event_type, channel, data):
         """Typing: best effort, never stored, never retried, sent after COMMIT in a thread."""
-        endpoints = self.env["livechat.webhook.endpoint"]
-        config = endpoints._config()
-        if not endpoints._config_wants(config, event_type):
+        endpoint = self.env["livechat.webhook.endpoint"]._get()
+        if not endpoint or not endpoint._wants(event_type):
             return
         body = json.dumps({"type": event_type,
                            "timestamp": fields.Datetime.now().isoformat(timespec="microseconds") + "Z",
                            "data": dict(channel._webhook_header(), **data)},
                           separators=(",", ":"), ensure_ascii=False, default=str).encode()
-        url, secrets, timeout = config["url"], endpoints._config_secrets(config), min(config["timeout"], 5.0)
+        url, secrets, timeout = endpoint.url, endpoint._signing_secrets(), min(endpoint.timeout or 5.0, 5.0)
 
         def post():
             import requests
