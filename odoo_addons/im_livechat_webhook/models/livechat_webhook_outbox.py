@@ -101,18 +101,26 @@ class LivechatWebhookOutbox(models.Model):
             "timestamp": fields.Datetime.now().isoformat(timespec="microseconds") + "Z",
             "data": dict(channel._webhook_header(), **data),
         }
-        row = self.sudo().create({
-            "event_type": event_type,
-            "webhook_id": "msg_" + uuid.uuid4().hex,
-            "session_key": channel.id,
-            "channel_id": channel.id,
-            "payload": json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str),
-        })
-        # Fast path: an event with nothing older waiting in its session is POSTed by the delivery
-        # thread before it touches the database (it is the head: order cannot be broken).
-        first = not self.sudo().search_count([("session_key", "=", channel.id), ("id", "<", row.id),
-                                              ("state", "in", ("pending", "failed"))], limit=1)
-        fast = (row.id, row.webhook_id, row.payload.encode(), endpoint.url, endpoint._signing_secrets(),
+        # One statement on the operator's request path: the row, and whether an older event of this
+        # session is still waiting (if none, this one is the head and may take the fast path).
+        self.flush_model(["state", "session_key"])   # the raw SQL below must see this transaction's writes
+        webhook_id = "msg_" + uuid.uuid4().hex
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+        self.env.cr.execute("""
+            WITH ins AS (
+                INSERT INTO livechat_webhook_outbox
+                    (event_type, webhook_id, session_key, channel_id, payload, state, attempts, next_attempt_at,
+                     create_uid, write_uid, create_date, write_date)
+                VALUES (%(type)s, %(wid)s, %(key)s, %(key)s, %(payload)s, 'pending', 0, %(now)s,
+                        %(uid)s, %(uid)s, %(now)s, %(now)s)
+                RETURNING id)
+            SELECT ins.id, NOT EXISTS (SELECT 1 FROM livechat_webhook_outbox o WHERE o.session_key = %(key)s
+                                       AND o.state IN ('pending', 'failed') AND o.id < ins.id)
+              FROM ins""", {"type": event_type, "wid": webhook_id, "key": channel.id, "payload": payload,
+                            "now": fields.Datetime.now(), "uid": self.env.uid})
+        row_id, first = self.env.cr.fetchone()
+        row = self.browse(row_id)
+        fast = (row_id, webhook_id, payload.encode(), endpoint.url, endpoint._signing_secrets(),
                 endpoint.timeout) if first else None
         self._deliver_after_commit(channel.id, fast)
         return row
