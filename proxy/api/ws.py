@@ -43,6 +43,7 @@ class Connection:
 
 
 PER_CONVERSATION = web.AppKey("ws_per_conversation", collections.Counter)
+LAST_OBSERVED = web.AppKey("ws_last_observed", list)   # the last event frame whose latency was observed
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
@@ -125,6 +126,7 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
     transport = request.transport
     out = metrics.events_out.labels("ws")
     latency = metrics.latency.labels("ws")
+    observed = request.app[LAST_OBSERVED]
 
     def deliver(item) -> bool:
         event, t0, frame = item
@@ -140,7 +142,8 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
             cursor.last_seq = max(cursor.last_seq, seq)
         transport.write(_encoded(frame))
         out.inc()
-        if t0:
+        if t0 and observed[0] is not frame:   # one latency sample per event, not per socket:
+            observed[0] = frame               # the sockets of one event are written in the same turn
             latency.observe(time.monotonic() - t0)
         return True
     return deliver
@@ -167,6 +170,7 @@ async def _pump(conn: Connection, cursor, metrics) -> None:
 async def pinger(app: web.Application):
     """Cleanup context: one task pings every WebSocket and closes the silent ones with 4408."""
     app[PER_CONVERSATION] = collections.Counter()
+    app[LAST_OBSERVED] = [None]
     interval = app[keys.SETTINGS].ping_interval
 
     async def ping(conn: Connection) -> None:
