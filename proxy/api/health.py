@@ -34,5 +34,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    from proxy.api.ws import flush_metrics   # ws imports the routes' helpers; keep this one lazy
+    flush_metrics(request.app)
     return web.Response(body=request.app[keys.METRICS].render(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -43,7 +43,8 @@ class Connection:
 
 
 PER_CONVERSATION = web.AppKey("ws_per_conversation", collections.Counter)
-LAST_OBSERVED = web.AppKey("ws_last_observed", list)   # the last event frame whose latency was observed
+# [the last event frame written by the fast path, frames written for it not yet counted]
+LAST_OBSERVED = web.AppKey("ws_last_observed", list)
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
@@ -103,6 +104,14 @@ async def handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+def flush_metrics(app: web.Application) -> None:
+    """Count the fast path's frames not yet counted (called before /metrics answers)."""
+    observed = app[LAST_OBSERVED]
+    if observed[1]:
+        app[keys.METRICS].events_out.labels("ws").inc(observed[1])
+        observed[1] = 0
+
+
 def text_frame(payload: bytes) -> bytes:
     """An unmasked, unfragmented RFC 6455 text frame (server → client)."""
     n = len(payload)
@@ -141,10 +150,13 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
             cursor.last = seq
             cursor.last_seq = max(cursor.last_seq, seq)
         transport.write(_encoded(frame))
-        out.inc()
-        if t0 and observed[0] is not frame:   # one latency sample per event, not per socket:
-            observed[0] = frame               # the sockets of one event are written in the same turn
-            latency.observe(time.monotonic() - t0)
+        if observed[0] is not frame:          # a new event: count the last one's frames at once, and
+            if observed[1]:                   # take one latency sample per event, not per socket (the
+                out.inc(observed[1])          # sockets of one event are written in the same turn)
+            observed[0], observed[1] = frame, 0
+            if t0:
+                latency.observe(time.monotonic() - t0)
+        observed[1] += 1
         return True
     return deliver
 
@@ -170,7 +182,7 @@ async def _pump(conn: Connection, cursor, metrics) -> None:
 async def pinger(app: web.Application):
     """Cleanup context: one task pings every WebSocket and closes the silent ones with 4408."""
     app[PER_CONVERSATION] = collections.Counter()
-    app[LAST_OBSERVED] = [None]
+    app[LAST_OBSERVED] = [None, 0]
     interval = app[keys.SETTINGS].ping_interval
 
     async def ping(conn: Connection) -> None:
