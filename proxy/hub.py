@@ -45,7 +45,7 @@ class Subscription:
     @property
     def parked(self) -> bool:
         """The reader is waiting on this queue and has nothing pending: it holds no events."""
-        return self._waiter is not None and not self._items and not self.overflowed
+        return self._waiter is not None and not self._waiter.done() and not self._items and not self.overflowed
 
     def push(self, item: Item) -> None:
         if self.direct is not None and self.parked and self.direct(item):

@@ -136,6 +136,14 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
     out = metrics.events_out.labels("ws")
     latency = metrics.latency.labels("ws")
     observed = request.app[LAST_OBSERVED]
+    loop = asyncio.get_running_loop()
+    pending: list[bytes] = []   # frames of this turn: one write (one system call) per socket per turn
+
+    def flush() -> None:
+        data = b"".join(pending)
+        pending.clear()
+        if not transport.is_closing():
+            transport.write(data)
 
     def deliver(item) -> bool:
         event, t0, frame = item
@@ -149,7 +157,9 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
                 return False
             cursor.last = seq
             cursor.last_seq = max(cursor.last_seq, seq)
-        transport.write(_encoded(frame))
+        if not pending:
+            loop.call_soon(flush)
+        pending.append(_encoded(frame))
         if observed[0] is not frame:          # a new event: count the last one's frames at once, and
             if observed[1]:                   # take one latency sample per event, not per socket (the
                 out.inc(observed[1])          # sockets of one event are written in the same turn)
