@@ -113,10 +113,11 @@ class Cursor:
     already covered by the read are recognised by their ``seq`` and skipped.
     """
 
-    __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq")
+    __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq", "outbox")
 
     def __init__(self, hub: Hub, store: "Store", conversation_id: str, after: int):
         self.hub, self.store, self.conversation_id = hub, store, conversation_id
+        self.outbox: list[bytes] | None = None   # frames written by a fast path, waiting for their turn
         self.last = after
         self.sub = hub.subscribe(conversation_id)
         self._need_store = True

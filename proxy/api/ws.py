@@ -127,23 +127,22 @@ def _encoded(frame: str) -> bytes:
     return text_frame(frame.encode())
 
 
+def _flush(cursor, transport) -> None:
+    data, cursor.outbox = b"".join(cursor.outbox), None
+    if not transport.is_closing():
+        transport.write(data)
+
+
 def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metrics):
     """Fan-out fast path: when this socket's pump is parked with nothing queued and the event is
-    the next one in order, write its frame straight to the transport (one ``write`` per socket,
-    no task switch). Anything else — a gap, a busy or slow socket, a closing one — falls back to
+    the next one in order, write its frame straight to the transport (no task switch; the frames
+    of one loop turn go out in one ``write`` per socket). Anything else — a gap, a busy or slow socket, a closing one — falls back to
     the queue and the pump, which keep every guarantee."""
     transport = request.transport
     out = metrics.events_out.labels("ws")
     latency = metrics.latency.labels("ws")
     observed = request.app[LAST_OBSERVED]
-    loop = asyncio.get_running_loop()
-    pending: list[bytes] = []   # frames of this turn: one write (one system call) per socket per turn
-
-    def flush() -> None:
-        data = b"".join(pending)
-        pending.clear()
-        if not transport.is_closing():
-            transport.write(data)
+    loop = asyncio.get_running_loop()   # frames of one loop turn wait in cursor.outbox: one write per socket
 
     def deliver(item) -> bool:
         event, t0, frame = item
@@ -157,9 +156,11 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
                 return False
             cursor.last = seq
             cursor.last_seq = max(cursor.last_seq, seq)
-        if not pending:
-            loop.call_soon(flush)
-        pending.append(_encoded(frame))
+        if cursor.outbox is None:
+            cursor.outbox = [_encoded(frame)]
+            loop.call_soon(_flush, cursor, transport)
+        else:
+            cursor.outbox.append(_encoded(frame))
         if observed[0] is not frame:          # a new event: count the last one's frames at once, and
             if observed[1]:                   # take one latency sample per event, not per socket (the
                 out.inc(observed[1])          # sockets of one event are written in the same turn)
