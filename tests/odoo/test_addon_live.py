@@ -8,6 +8,7 @@ that is the production path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -27,19 +28,27 @@ def endpoint(odoo):
                         {"fields": ["id", "url", "enabled", "secret"], "limit": 1})[0]
 
 
-@pytest.fixture
-def wired(odoo, tmp_path):
-    """A relay whose webhook secret is the addon's, and the addon pointed at that relay."""
+@contextlib.contextmanager
+def relay_for_addon(odoo, tmp_path, env: dict | None = None, enabled: bool = True):
+    """A relay holding the addon's webhook secret, the addon pointed at it (or switched off);
+    the addon's settings are put back afterwards."""
     before = endpoint(odoo)
-    relay = RelayProcess(tmp_path, env={"RELAY_WEBHOOK_SECRET": before["secret"]}).start()
+    relay = RelayProcess(tmp_path, env={"RELAY_WEBHOOK_SECRET": before["secret"], **(env or {})}).start()
     odoo.execute("livechat.webhook.endpoint", "write", [[before["id"]], {
-        "url": relay.url + "/v1/webhooks/odoo", "enabled": True}])
+        "url": relay.url + "/v1/webhooks/odoo", "enabled": enabled}])
     try:
         yield relay
     finally:
         odoo.execute("livechat.webhook.endpoint", "write", [[before["id"]], {
             "url": before["url"] or False, "enabled": before["enabled"]}])
         relay.stop()
+
+
+@pytest.fixture
+def wired(odoo, tmp_path):
+    """A relay whose webhook secret is the addon's, and the addon pointed at that relay."""
+    with relay_for_addon(odoo, tmp_path) as relay:
+        yield relay
 
 
 def bind(relay: RelayProcess, conversation_id: str, database: str, channel_id: int) -> None:

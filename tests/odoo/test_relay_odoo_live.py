@@ -9,8 +9,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import Client
-from tests.odoo.test_addon_live import endpoint, next_event
-from tests.relayproc import RelayProcess
+from tests.odoo.test_addon_live import next_event, relay_for_addon
 
 pytestmark = pytest.mark.odoo
 
@@ -20,20 +19,10 @@ def odoo_relay(request, odoo, tmp_path):
     """A relay in Odoo mode; with bus or poll the addon's webhooks are switched off, so the replies
     can only come the way under test."""
     mode = request.param
-    before = endpoint(odoo)
-    relay = RelayProcess(tmp_path, env={
-        "RELAY_WEBHOOK_SECRET": before["secret"], "RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_DB": odoo.db,
-        "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_REPLIES": mode,
-        "RELAY_ODOO_POLL_INTERVAL": "1"}).start()
-    relay.mode = mode
-    odoo.execute("livechat.webhook.endpoint", "write", [[before["id"]], {
-        "url": relay.url + "/v1/webhooks/odoo", "enabled": mode == "webhook"}])
-    try:
+    env = {"RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_DB": odoo.db, "RELAY_ODOO_REPLIES": mode,
+           "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_POLL_INTERVAL": "1"}
+    with relay_for_addon(odoo, tmp_path, env, enabled=mode == "webhook") as relay:
         yield relay
-    finally:
-        odoo.execute("livechat.webhook.endpoint", "write", [[before["id"]], {
-            "url": before["url"] or False, "enabled": before["enabled"]}])
-        relay.stop()
 
 
 def session_is_open(odoo, channel_id: int) -> bool:
