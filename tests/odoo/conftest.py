@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.odoo.odoo_client import Odoo
+from tools.odoo_client import Odoo
 
 
 @pytest.fixture(scope="module")

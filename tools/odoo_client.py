@@ -1,5 +1,5 @@
-"""A small synchronous Odoo client for the live tests: JSON-RPC, the admin web session, and the
-visitor's cors routes. Settings come from the environment:
+"""A small synchronous Odoo client (JSON-RPC, the admin web session, the visitor's cors routes),
+shared by tools/probe --roundtrip, the live tests and the benchmarks. Settings come from the environment:
 
     ODOO_URL (required)  ODOO_DB  ODOO_LOGIN (admin)  ODOO_PASSWORD (admin)  ODOO_LIVECHAT_CHANNEL (1)
 """
