@@ -352,7 +352,11 @@ class Probe:
                                   timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
             text = await resp.text()
             if resp.status != 200:
-                raise OdooError(resp.status, "json2", f"HTTP {resp.status}: {text[:120]}")
+                try:
+                    detail = json.loads(text).get("message") or ""
+                except (ValueError, AttributeError):
+                    detail = ""
+                raise OdooError(resp.status, "json2", f"/json/2 answered HTTP {resp.status} {detail}".rstrip())
             return json.loads(text)
 
     async def check_addon(self) -> None:
