@@ -78,13 +78,14 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
         http = aiohttp.ClientSession()
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
-            OdooRPC(http, settings.odoo_url), settings.odoo_db or "odoo", settings.odoo_livechat_channel_id)
+            OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id)
         relay = app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS],
                                         token_secret.encode())
         if not settings.demo:
             relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
                                       webhooks_configured=bool(settings.webhook_secret))
             await relay.followers.start()
+            await upstream.resume()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
                                          "store": settings.store.split(":", 1)[0],
                                          "webhooks": bool(hook_secrets)})

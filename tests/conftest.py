@@ -43,6 +43,15 @@ class Client:
         finally:
             db.close()
 
+    def upstream_of(self, conversation_id: str) -> dict:
+        """What the relay keeps of the Odoo side for this conversation (its store's upstream column)."""
+        db = sqlite3.connect(self.relay.db)
+        try:
+            raw = db.execute("SELECT upstream FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
+            return json.loads(raw) if raw else {}
+        finally:
+            db.close()
+
     async def webhook(self, raw: bytes, webhook_id: str | None = None, secrets=(SECRET,), headers=None):
         hdrs = signing.headers_for(list(secrets), webhook_id or new_webhook_id(), raw)
         hdrs.update(headers or {})

@@ -156,7 +156,7 @@ class Replies:
             await self._message(conv, msg)
         if messages and messages[-1].id > after:
             upstream["poll_last"] = messages[-1].id
-            await self.relay.store.set_upstream(conv.id, upstream)
+            await self.relay.store.merge_upstream(conv.id, {"poll_last": messages[-1].id})
 
     async def _message(self, conv: "Conversation", msg: payloads.OdooMessage) -> None:
         if msg.is_note or msg.author_kind == "visitor":
@@ -203,7 +203,7 @@ class Replies:
                 last = payloads.last_bus_id(notifications)
                 if last and last > int(upstream.get("bus_last", 0)):
                     upstream["bus_last"] = last
-                    await self.relay.store.set_upstream(conv.id, upstream)
+                    await self.relay.store.merge_upstream(conv.id, {"bus_last": last})
             if ws.close_code == 1000 and "OUTDATED_VERSION" in closing:
                 self.worker_version = None         # read it again next time
             raise OdooUnavailable(f"bus closed ({ws.close_code}, {closing!r})")

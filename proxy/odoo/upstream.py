@@ -2,8 +2,9 @@
 
 Opening a conversation is ``get_session`` on the configured livechat channel; the guest token is
 kept server-side with the conversation and never sent to the widget. Visitor messages go to Odoo
-in order, one conversation at a time, retried with backoff while Odoo is down or slow (the widget
-gets a ``status`` event meanwhile). Operator replies come back by webhook from the addon.
+in order, one conversation at a time, each exactly once, retried with backoff while Odoo is down or
+slow (the widget gets a ``status`` event meanwhile), and resumed after a restart. Operator replies
+come back by webhook from the addon or through ``replies.py``.
 """
 from __future__ import annotations
 
@@ -13,25 +14,33 @@ import random
 from typing import Awaitable, Callable
 
 from proxy import events as ev
+from proxy import sanitize
+from proxy.odoo import payloads
 from proxy.odoo.adapters import Adapter, ShapeError
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
-from proxy.store.base import Conversation
+from proxy.store.base import Conversation, Store
 from proxy.upstream.base import NoOperatorAvailable, UpstreamDown
 
 log = logging.getLogger("relay.odoo")
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
 Notify = Callable[[str, dict], Awaitable[None]]
 
 
 class OdooUpstream:
     name = "odoo"
 
-    def __init__(self, rpc: OdooRPC, database: str, livechat_channel_id: int, max_backoff: float = 30.0):
-        self.rpc, self.database, self.livechat_channel_id = rpc, database, livechat_channel_id
+    def __init__(self, rpc: OdooRPC, store: Store, database: str, livechat_channel_id: int,
+                 max_backoff: float = 30.0):
+        self.rpc, self.store, self.database, self.livechat_channel_id = rpc, store, database, livechat_channel_id
         self.max_backoff = max_backoff
         self.adapter: Adapter | None = None
         self.notify: Notify | None = None          # set by the core: appends an event to a conversation
         self._queues: dict[str, asyncio.Queue] = {}
         self._workers: dict[str, asyncio.Task] = {}
+        self._posted_id: dict[str, int] = {}      # conversation → highest Odoo id of the guest's posts
 
     async def version(self) -> Adapter:
         if self.adapter is None:
@@ -62,34 +71,69 @@ class OdooUpstream:
         return self.database, channel_id
 
     # ------------------------------------------------------------------ visitor → Odoo
+    #
+    # Each visitor message is stored by the core before it gets here. What was posted is kept with
+    # the conversation (``merge_upstream``): ``posted_seq`` (the last visitor event dealt with),
+    # ``posted_odoo_id`` and ``sent`` (Odoo's message id per client_id). So after a restart the
+    # messages above ``posted_seq`` are posted again in order, and whenever a post may have reached
+    # Odoo without the relay hearing back (a timeout, a dropped connection, a crash) the relay first
+    # looks for it among the guest's messages in the session: found, it is recorded, not re-posted.
 
-    async def visitor_message(self, conv: Conversation, event: dict) -> None:
+    async def visitor_message(self, conv: Conversation, event: dict, verify: bool = False) -> None:
         queue = self._queues.setdefault(conv.id, asyncio.Queue())
-        queue.put_nowait((conv, event))
+        queue.put_nowait((conv, event, verify))
         if conv.id not in self._workers or self._workers[conv.id].done():
             self._workers[conv.id] = asyncio.create_task(self._drain(conv.id))
 
+    async def resume(self) -> int:
+        """After a restart: queue every stored visitor message not yet known to be in Odoo."""
+        queued = 0
+        for conv in await self.store.open_bound():
+            done = int((conv.upstream or {}).get("posted_seq", 0))
+            self._posted_id[conv.id] = int((conv.upstream or {}).get("posted_odoo_id", 0))
+            after = done
+            while True:
+                replay = await self.store.events_after(conv.id, after)
+                for event in replay.events:
+                    if event["type"] == "message" and event["message"]["author"]["kind"] == "visitor" \
+                            and event["seq"] > done:
+                        await self.visitor_message(conv, event, verify=True)
+                        queued += 1
+                if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
+                    break
+                after = replay.events[-1]["seq"]
+        if queued:
+            log.info("visitor messages resumed", extra={"messages": queued})
+        return queued
+
     async def _drain(self, conversation_id: str) -> None:
         queue = self._queues[conversation_id]
+        verify = False
         while not queue.empty():
-            conv, event = queue.get_nowait()
-            await self._post_with_retry(conv, event)
+            conv, event, must_verify = queue.get_nowait()
+            # once one message is posted afresh, the ones queued after it cannot be in Odoo yet
+            verify = await self._post_with_retry(conv, event, verify or must_verify)
         self._queues.pop(conversation_id, None)
 
-    async def _post_with_retry(self, conv: Conversation, event: dict) -> None:
+    async def _post_with_retry(self, conv: Conversation, event: dict, verify: bool) -> bool:
+        """Post ``event`` to Odoo exactly once; returns whether the next message must be verified."""
         attempt, warned = 0, False
         while True:
             try:
                 adapter = await self.version()
-                result = await self.rpc.call("/im_livechat/cors/message/post", adapter.post_params(
-                    conv.upstream["guest_token"], conv.odoo_channel_id, event["message"]["text"]))
-                message_id = adapter.parse_post(result)
-                log.info("visitor message posted", extra={"conversation": conv.id, "odoo_message": message_id})
+                found = await self._find_posted(adapter, conv, event) if verify else None
+                if found is None:
+                    result = await self.rpc.call("/im_livechat/cors/message/post", adapter.post_params(
+                        conv.upstream["guest_token"], conv.odoo_channel_id, event["message"]["text"]))
+                    await self._posted(conv, event, adapter.parse_post(result), "visitor message posted")
+                else:
+                    await self._posted(conv, event, found, "visitor message found in odoo")
                 if warned and self.notify:
                     await self.notify(conv.id, ev.status("delivered", "Your messages reached the operator."))
-                return
+                return found is not None
             except (OdooUnavailable, ShapeError) as exc:
                 attempt += 1
+                verify = True        # the post may have reached Odoo all the same
                 if not warned and self.notify:
                     warned = True
                     await self.notify(conv.id, ev.status("upstream_unavailable",
@@ -100,10 +144,33 @@ class OdooUpstream:
                 await asyncio.sleep(delay)
             except OdooError as exc:   # refused for good (session gone, token invalid): say so
                 log.warning("odoo refused a visitor message", extra={"conversation": conv.id, "reason": str(exc)})
+                await self._posted(conv, event, None, "visitor message refused")
                 if self.notify:
                     await self.notify(conv.id, ev.status("not_delivered",
                                                          "This message could not be delivered to the operator."))
-                return
+                return False
+
+    async def _find_posted(self, adapter: Adapter, conv: Conversation, event: dict) -> int | None:
+        """The id of the guest's first message in the session above the last one recorded, when its
+        text is this event's (messages are posted one at a time, so no other can be there)."""
+        after = self._posted_id.get(conv.id, int((conv.upstream or {}).get("posted_odoo_id", 0)))
+        result = await self.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
+            adapter.major, conv.upstream["guest_token"], conv.odoo_channel_id, after))
+        for msg in payloads.poll_messages(adapter.major, result, conv.odoo_channel_id, self.rpc.base_url):
+            if msg.author_kind == "visitor" and not msg.is_note and msg.id > after:
+                same = _words(sanitize.html_to_text(msg.body_html)) == _words(event["message"]["text"])
+                return msg.id if same else None
+        return None
+
+    async def _posted(self, conv: Conversation, event: dict, message_id: int | None, what: str) -> None:
+        changes: dict = {"posted_seq": event["seq"]}
+        if message_id is not None:
+            self._posted_id[conv.id] = max(message_id, self._posted_id.get(conv.id, 0))
+            changes["posted_odoo_id"] = self._posted_id[conv.id]
+            if client_id := event["message"].get("client_id"):
+                changes["sent"] = {client_id: message_id}
+        await self.store.merge_upstream(conv.id, changes)
+        log.info(what, extra={"conversation": conv.id, "odoo_message": message_id, "seq": event["seq"]})
 
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None:
         try:

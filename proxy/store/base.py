@@ -60,8 +60,10 @@ class Store(Protocol):
     async def bind(self, conversation_id: str, database: str, channel_id: int) -> None: ...
     async def find_bound(self, database: str, channel_id: int) -> str | None: ...
     async def set_closed(self, conversation_id: str) -> None: ...
-    async def set_upstream(self, conversation_id: str, upstream: dict) -> None:
-        """Replace what the upstream keeps for this conversation (guest token, bus and poll cursors)."""
+    async def merge_upstream(self, conversation_id: str, changes: dict) -> None:
+        """Merge ``changes`` into what the upstream keeps for this conversation (guest token, bus and
+        poll cursors, what was posted to Odoo), atomically, JSON merge-patch style (RFC 7396: nested
+        objects merge, ``None`` deletes a key), so writers of different keys never undo each other."""
 
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
         """Conversations bound to an operator-side session and not closed (to resume after a restart)."""

@@ -217,9 +217,10 @@ class SQLiteStore:
     async def set_closed(self, conversation_id: str) -> None:
         await self._write(lambda db: db.execute("UPDATE conversations SET closed = 1 WHERE id = ?", (conversation_id,)))
 
-    async def set_upstream(self, conversation_id: str, upstream: dict) -> None:
-        await self._write(lambda db: db.execute("UPDATE conversations SET upstream = ? WHERE id = ?",
-                                                (dumps(upstream), conversation_id)))
+    async def merge_upstream(self, conversation_id: str, changes: dict) -> None:
+        # json_patch (RFC 7396) merges in the writer: two writers of different keys lose nothing
+        sql = "UPDATE conversations SET upstream = json_patch(COALESCE(upstream, '{}'), ?) WHERE id = ?"
+        await self._write(lambda db: db.execute(sql, (dumps(changes), conversation_id)))
 
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
         sql = (f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0 "

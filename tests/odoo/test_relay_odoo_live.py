@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
 from tests.conftest import Client
+from tests.faultline import FaultLine
 from tests.odoo.test_addon_live import next_event, relay_for_addon
 
 pytestmark = pytest.mark.odoo
@@ -120,3 +122,73 @@ async def test_no_operator_available_creates_nothing(odoo, odoo_relay):
             assert client.db_counts() == before
     finally:
         odoo.operator_online()
+
+
+def visitor_bodies(odoo, channel_id: int) -> list[str]:
+    msgs = odoo.execute("mail.message", "search_read", [[["model", "=", "discuss.channel"], ["res_id", "=", channel_id],
+                                                          ["message_type", "=", "comment"], ["author_guest_id", "!=", False]]],
+                        {"fields": ["body"], "order": "id"})
+    return [m["body"] for m in msgs]
+
+
+async def wait_bodies(odoo, channel_id: int, count: int, timeout: float = 40) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while len(bodies := visitor_bodies(odoo, channel_id)) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+    await asyncio.sleep(1.5)                 # a duplicate would show up now
+    return visitor_bodies(odoo, channel_id)
+
+
+@pytest.fixture
+def relay_behind_faultline(odoo, tmp_path):
+    """A relay (poll mode, the addon switched off) that reaches the real Odoo through a FaultLine."""
+    parts = urlsplit(odoo.url)
+    line = FaultLine(parts.hostname, parts.port or 80).start()
+    env = {"RELAY_ODOO_URL": line.url, "RELAY_ODOO_DB": odoo.db, "RELAY_ODOO_REPLIES": "poll",
+           "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_POLL_INTERVAL": "1"}
+    with relay_for_addon(odoo, tmp_path, env, enabled=False) as relay:
+        yield relay, line
+    line.stop()
+
+
+async def test_visitor_messages_survive_a_relay_killed_while_odoo_is_unreachable(odoo, relay_behind_faultline):
+    relay, line = relay_behind_faultline
+    odoo.operator_online()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        client = Client(relay, http)
+        conv = await client.create(visitor_name="Outage")
+        channel_id = await client.channel_of(conv["conversation_id"])
+        assert (await client.send(conv, "c0", "before the outage"))[0] == 201
+        assert await wait_bodies(odoo, channel_id, 1) == ["<p>before the outage</p>"]
+        line.set("refuse")
+        for n in (1, 2):
+            assert (await client.send(conv, f"c{n}", f"pending {n}"))[0] == 201
+        await asyncio.sleep(1.0)
+        relay.kill()                                             # kill -9 while they wait
+        relay.start()
+        await asyncio.sleep(1.0)
+        line.set("open")
+        assert await wait_bodies(odoo, channel_id, 3) == [
+            "<p>before the outage</p>", "<p>pending 1</p>", "<p>pending 2</p>"]
+        sent = client.upstream_of(conv["conversation_id"])["sent"]
+        assert sorted(sent) == ["c0", "c1", "c2"] and len(set(sent.values())) == 3
+
+
+async def test_a_post_whose_answer_is_lost_reaches_odoo_once(odoo, relay_behind_faultline):
+    relay, line = relay_behind_faultline
+    odoo.operator_online()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        client = Client(relay, http)
+        conv = await client.create(visitor_name="Lost answers")
+        channel_id = await client.channel_of(conv["conversation_id"])
+        line.set("swallow")                   # Odoo commits each post; the relay never hears back
+        assert (await client.send(conv, "c1", "answer lost"))[0] == 201
+        deadline = time.monotonic() + 15
+        while not visitor_bodies(odoo, channel_id) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        assert "odoo post failed" in relay.logs()   # it never heard Odoo's answer
+        relay.kill()                          # and the relay dies before it knows
+        line.set("open")
+        relay.start()
+        assert (await client.send(conv, "c2", "after the restart"))[0] == 201
+        assert await wait_bodies(odoo, channel_id, 2) == ["<p>answer lost</p>", "<p>after the restart</p>"]

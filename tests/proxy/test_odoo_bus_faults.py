@@ -117,8 +117,16 @@ class FakeOdoo:
         self.loader_calls = 0
         self.sessions = 0
         self.version_info_fails = False
+        # message/post: "down" answers 502 and stores nothing; "lost" stores the message, then answers
+        # 502 (Odoo committed it, the answer never reached the relay); one fault per call, or forever
+        self.post_faults: list[str] = []
+        self.post_down = False
+        self.post_calls = 0
 
     # -------------------------------------------------------------- operator side
+
+    def visitor_texts(self) -> list[str]:
+        return [m["body"] for m in self.messages if m["author"]["type"] == "guest"]
 
     def new_message_id(self) -> int:
         self.next_message_id += 1
@@ -208,8 +216,15 @@ class FakeOdoo:
     async def message_post(self, request: web.Request) -> web.Response:
         params = (await request.json())["params"]
         assert params["guest_token"] == GUEST_TOKEN and params["thread_id"] == CHANNEL_ID, params
-        msg = visitor_record(self.new_message_id(), params["post_data"]["body"])
+        self.post_calls += 1
+        fault = self.post_faults.pop(0) if self.post_faults else ("down" if self.post_down else None)
+        bad_gateway = web.Response(status=502, text="<html><h1>502 Bad Gateway</h1></html>", content_type="text/html")
+        if fault == "down":
+            return bad_gateway
+        msg = visitor_record(self.new_message_id(), f"<p>{params['post_data']['body']}</p>")
         self.messages.append(msg)
+        if fault == "lost":
+            return bad_gateway
         answer = copy.deepcopy(POST_ANSWER)
         answer["mail.message"] = [msg]
         return self.rpc(answer)
@@ -566,3 +581,88 @@ async def test_relay_restarted_while_odoo_is_down_resumes_following(tmp_path, od
         assert_follower_alive(relay)
     finally:
         await second.stop()
+
+
+# ---------------------------------------------------------------------- visitor messages, exactly once
+
+
+async def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+async def test_a_post_odoo_committed_but_never_answered_is_not_posted_twice(odoo, relay_for, http):
+    relay = await relay_for("poll")
+    client = Client(relay, http)
+    conv = await client.create()
+    odoo.post_faults = ["lost", "down", "lost"]
+    assert (await client.send(conv, "c1", "first"))[0] == 201
+    assert (await client.send(conv, "c2", "second"))[0] == 201
+    await wait_until(lambda: len(odoo.visitor_texts()) == 2, 20,
+                     f"visitor messages in Odoo: {odoo.visitor_texts()}")
+    await asyncio.sleep(1.0)                                     # nothing more comes
+    assert odoo.visitor_texts() == ["<p>first</p>", "<p>second</p>"]
+    # first: lost, then found in the session (not posted again); second: 502, then lost, then found
+    assert odoo.post_calls == 3
+    upstream = client.upstream_of(conv["conversation_id"])
+    ids = [m["id"] for m in odoo.messages if m["author"]["type"] == "guest"]
+    assert upstream["sent"] == {"c1": ids[0], "c2": ids[1]} and upstream["posted_odoo_id"] == ids[1]
+    statuses = [e["status"] for e in (await client.events(conv))["events"] if e["type"] == "status"]
+    assert "upstream_unavailable" in statuses and statuses[-1] == "delivered"
+
+
+async def test_visitor_messages_survive_a_relay_killed_while_odoo_is_down(tmp_path, odoo, http):
+    first = Relay(tmp_path, odoo, "poll")
+    relay = await first.start()
+    client = Client(relay, http)
+    conv = await client.create()
+    assert (await client.send(conv, "c0", "before the outage"))[0] == 201
+    await wait_until(lambda: len(odoo.visitor_texts()) == 1, 10, "the first message did not reach Odoo")
+    odoo.post_down = True
+    for n in (1, 2, 3):
+        assert (await client.send(conv, f"c{n}", f"pending {n}"))[0] == 201
+    await wait_until(lambda: odoo.post_calls >= 2, 10, "the relay did not try to post")
+    await asyncio.to_thread(relay.kill)                          # kill -9: nothing flushed on the way out
+    second = Relay(tmp_path, odoo, "poll")
+    relay = await second.start()
+    try:
+        client = Client(relay, http)
+        await asyncio.sleep(0.5)
+        odoo.post_down = False
+        await wait_until(lambda: len(odoo.visitor_texts()) == 4, 40,
+                         f"visitor messages in Odoo: {odoo.visitor_texts()}\n{relay.logs()[-2000:]}")
+        await asyncio.sleep(1.0)
+        assert odoo.visitor_texts() == ["<p>before the outage</p>", "<p>pending 1</p>", "<p>pending 2</p>",
+                                        "<p>pending 3</p>"]
+        restarted = Relay(tmp_path, odoo, "poll")                # a second restart posts nothing again
+        await second.stop()
+        relay = await restarted.start()
+        await asyncio.sleep(1.5)
+        assert len(odoo.visitor_texts()) == 4
+    finally:
+        await asyncio.to_thread(relay.stop)
+
+
+async def test_a_relay_killed_between_odoo_committing_and_recording_posts_once(tmp_path, odoo, http):
+    """The crash window: Odoo has the message, the relay died before writing that down."""
+    first = Relay(tmp_path, odoo, "poll")
+    relay = await first.start()
+    client = Client(relay, http)
+    conv = await client.create()
+    odoo.post_faults = ["lost"]
+    odoo.post_down = True                # after the lost answer, Odoo is down: the relay keeps retrying
+    assert (await client.send(conv, "c1", "committed, answer lost"))[0] == 201
+    assert (await client.send(conv, "c2", "never posted"))[0] == 201
+    await wait_until(lambda: odoo.post_calls >= 1, 10, "the relay did not post")
+    await asyncio.to_thread(relay.kill)
+    odoo.post_down = False
+    second = Relay(tmp_path, odoo, "poll")
+    relay = await second.start()
+    try:
+        await wait_until(lambda: len(odoo.visitor_texts()) == 2, 30, f"in Odoo: {odoo.visitor_texts()}")
+        await asyncio.sleep(1.0)
+        assert odoo.visitor_texts() == ["<p>committed, answer lost</p>", "<p>never posted</p>"]
+    finally:
+        await asyncio.to_thread(relay.stop)

@@ -449,6 +449,13 @@ async def test_upstream_data_and_open_bound(store):
     await store.bind("c2", "prod", 2)
     await store.set_closed("c2")
     assert (await store.get_conversation("c1")).upstream == {"guest_token": "1|abc"}
-    await store.set_upstream("c1", {"guest_token": "1|abc", "bus_last": 42})
-    assert (await store.get_conversation("c1")).upstream["bus_last"] == 42
+    await store.merge_upstream("c1", {"bus_last": 42})
+    await store.merge_upstream("c1", {"sent": {"a": 7}, "posted_seq": 3})
+    await asyncio.gather(store.merge_upstream("c1", {"poll_last": 9}), store.merge_upstream("c1", {"sent": {"b": 8}}))
+    assert (await store.get_conversation("c1")).upstream == {
+        "guest_token": "1|abc", "bus_last": 42, "poll_last": 9, "posted_seq": 3, "sent": {"a": 7, "b": 8}}
+    await store.merge_upstream("c1", {"bus_last": None})          # None deletes
+    assert "bus_last" not in (await store.get_conversation("c1")).upstream
+    await store.merge_upstream("c3", {"bus_last": 1})              # a conversation with no upstream data yet
+    assert (await store.get_conversation("c3")).upstream == {"bus_last": 1}
     assert [c.id for c in await store.open_bound()] == ["c1"]
