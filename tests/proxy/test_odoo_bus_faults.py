@@ -605,6 +605,8 @@ async def test_a_post_odoo_committed_but_never_answered_is_not_posted_twice(odoo
     await asyncio.sleep(1.0)                                     # nothing more comes
     assert odoo.visitor_texts() == ["<p>first</p>", "<p>second</p>"]
     # first: lost, then found in the session (not posted again); second: 502, then lost, then found
+    await wait_until(lambda: len(client.upstream_of(conv["conversation_id"]).get("sent", {})) == 2, 10,
+                     "the second message was not recorded as posted")
     assert odoo.post_calls == 3
     upstream = client.upstream_of(conv["conversation_id"])
     ids = [m["id"] for m in odoo.messages if m["author"]["type"] == "guest"]
