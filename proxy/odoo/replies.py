@@ -22,7 +22,7 @@ import aiohttp
 from proxy import events as ev
 from proxy import sanitize
 from proxy.odoo import payloads
-from proxy.odoo.rpc import OdooError, OdooUnavailable
+from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 
 if TYPE_CHECKING:
     from proxy.conversations import Relay
@@ -48,7 +48,9 @@ class Replies:
         self.webhooks_configured = webhooks_configured
         # the bus client sends no User-Agent: Odoo 18/19 close a socket whose ?version= is outdated
         # only when the client has one (ODOO.md §4)
-        self.bus_http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",))
+        self.bus_http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",),
+                                              cookie_jar=aiohttp.CookieJar(unsafe=True))   # peek's session cookie
+        self.peek = OdooRPC(self.bus_http, upstream.rpc.base_url)
         self.tasks: dict[str, asyncio.Task] = {}
         self.worker_version: str | None = None
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
@@ -113,7 +115,7 @@ class Replies:
                 self.via[conv.id] = "poll"
                 deadline = asyncio.get_running_loop().time() + (min(60.0, 2.0 * 2 ** min(failures, 5)) if failures else 0)
                 while asyncio.get_running_loop().time() < deadline:
-                    await self._poll_once(conv)
+                    await self._poll_tick(conv)
                     await asyncio.sleep(self.poll_interval)
         except asyncio.CancelledError:
             raise
@@ -128,8 +130,38 @@ class Replies:
     async def _poll_forever(self, conv: "Conversation") -> None:
         self.via[conv.id] = "poll"
         while True:
-            await self._poll_once(conv)
+            await self._poll_tick(conv)
             await asyncio.sleep(self.poll_interval)
+
+    async def _poll_tick(self, conv: "Conversation") -> None:
+        """One poll: the bus's HTTP twin (``/websocket/peek_notifications``, the guest's channel,
+        from the last bus id) carries new messages, edits, deletions, members leaving and the
+        closing, like the bus; when it fails, the messages route still brings new messages."""
+        if not await self._peek_once(conv):
+            await self._poll_once(conv)
+
+    async def _peek_once(self, conv: "Conversation") -> bool:
+        upstream = conv.upstream
+        try:
+            adapter = await self.upstream.version()
+            # is_first_poll every time: it (re)marks the relay's one cookie session as a bus session
+            result = await self.peek.call("/websocket/peek_notifications", {
+                "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0)),
+                "is_first_poll": True})
+            notifications = result.get("notifications") if isinstance(result, dict) else None
+            if not isinstance(notifications, list):
+                raise payloads.ShapeError("peek_notifications: no notifications list")
+            items = payloads.bus_items(adapter.major, notifications, conv.odoo_channel_id, self.upstream.rpc.base_url)
+        except (OdooError, OdooUnavailable, payloads.ShapeError) as exc:
+            log.warning("odoo peek failed", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+            return False
+        for item in items:
+            await self._bus_item(conv, item)
+        last = payloads.last_bus_id(notifications)
+        if last and last > int(upstream.get("bus_last", 0)):
+            upstream["bus_last"] = last
+            await self.relay.store.merge_upstream(conv.id, {"bus_last": last})
+        return True
 
     async def _poll_once(self, conv: "Conversation") -> None:
         upstream = conv.upstream

@@ -192,3 +192,38 @@ async def test_a_post_whose_answer_is_lost_reaches_odoo_once(odoo, relay_behind_
         relay.start()
         assert (await client.send(conv, "c2", "after the restart"))[0] == 201
         assert await wait_bodies(odoo, channel_id, 2) == ["<p>answer lost</p>", "<p>after the restart</p>"]
+
+
+@pytest.mark.parametrize("mode", ["bus", "poll"])
+async def test_edits_deletions_and_the_operator_leaving_without_the_addon(odoo, tmp_path, mode):
+    """Without the addon, the bus (or, polling, its HTTP twin) carries edits, deletions and the
+    operator leaving; 19 also closes the session when the last operator leaves."""
+    env = {"RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_DB": odoo.db, "RELAY_ODOO_REPLIES": mode,
+           "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_POLL_INTERVAL": "1"}
+    odoo.operator_online()
+    with relay_for_addon(odoo, tmp_path, env, enabled=False) as relay:
+        async with aiohttp.ClientSession() as http:
+            client = Client(relay, http)
+            conv = await client.create(visitor_name=f"Edits by {mode}")
+            channel_id = await client.channel_of(conv["conversation_id"])
+            async with client.ws(conv, after=0) as ws:
+                assert (await ws.receive_json(timeout=5))["type"] == "hello"
+                await asyncio.sleep(1.5 if mode == "bus" else 0)        # subscribed
+                first = odoo.operator_reply(channel_id, "<p>first version</p>")
+                assert (await next_event(ws, {"message"}))["message"]["id"] == f"odoo:{first}"
+                odoo.operator_edit(first, "<p>second version</p>")
+                edited = await next_event(ws, {"message_updated"})
+                assert edited["message"]["id"] == f"odoo:{first}" and edited["message"]["text"] == "second version"
+                gone = odoo.operator_reply(channel_id, "<p>oops</p>")
+                assert (await next_event(ws, {"message"}))["message"]["id"] == f"odoo:{gone}"
+                odoo.operator_delete(gone)
+                deleted = await next_event(ws, {"message_deleted"})
+                assert deleted["message"]["id"] == f"odoo:{gone}"
+                odoo.operator_leave(channel_id)
+                left = await next_event(ws, {"member_left"})
+                assert left["member"]["kind"] == "operator"
+                if odoo.major >= 19:
+                    assert (await next_event(ws, {"closed"}))["by"] == "odoo"
+            events = (await client.events(conv))["events"]
+        kinds = [e["type"] for e in events if e["type"] in ("message", "message_updated", "message_deleted")]
+        assert kinds == ["message", "message_updated", "message", "message_deleted"]    # each once

@@ -122,6 +122,11 @@ class FakeOdoo:
         self.post_faults: list[str] = []
         self.post_down = False
         self.post_calls = 0
+        # /websocket/peek_notifications (the poll mode's first choice): off by default (404, as on a
+        # server without it), so the tests above exercise the messages route
+        self.peek_enabled = False
+        self.peek_faults: list[str] = []
+        self.peek_calls: list[dict] = []
 
     # -------------------------------------------------------------- operator side
 
@@ -181,6 +186,7 @@ class FakeOdoo:
         app.router.add_post("/im_livechat/cors/message/post", self.message_post)
         app.router.add_post("/im_livechat/cors/channel/messages", self.channel_messages)
         app.router.add_get("/im_livechat/loader/{channel}", self.loader)
+        app.router.add_post("/websocket/peek_notifications", self.peek_notifications)
         app.router.add_get("/websocket", self.websocket)
         app.on_shutdown.append(self._close_sockets)
         self.runner = web.AppRunner(app, shutdown_timeout=2)
@@ -260,6 +266,23 @@ class FakeOdoo:
         data["mail.message"] = rows
         data["mail.guest"] = copy.deepcopy(POST_ANSWER["mail.guest"])
         return self.rpc({"data": data, "messages": sorted((m["id"] for m in rows), reverse=True)})
+
+    async def peek_notifications(self, request: web.Request) -> web.Response:
+        params = (await request.json())["params"]
+        if not self.peek_enabled:
+            return web.Response(status=404, text="<html>404</html>", content_type="text/html")
+        assert params["channels"] == [f"mail.guest_{GUEST_TOKEN}"], params
+        self.peek_calls.append(params)
+        if self.peek_faults:
+            fault = self.peek_faults.pop(0)
+            if fault == "garbage":
+                return web.Response(text="<html>maintenance</html>", content_type="text/html")
+            if fault == "session_expired":
+                return web.json_response({"jsonrpc": "2.0", "id": 1, "error": {
+                    "code": 100, "message": "Odoo Session Expired", "data": {"name": "odoo.http.SessionExpiredException"}}})
+            raise AssertionError(fault)
+        last = int(params["last"])
+        return self.rpc({"channels": params["channels"], "notifications": [n for n in self.bus_log if n["id"] > last]})
 
     async def loader(self, request: web.Request) -> web.Response:
         self.loader_calls += 1
@@ -668,3 +691,28 @@ async def test_a_relay_killed_between_odoo_committing_and_recording_posts_once(t
         assert odoo.visitor_texts() == ["<p>committed, answer lost</p>", "<p>never posted</p>"]
     finally:
         await asyncio.to_thread(relay.stop)
+
+
+async def test_poll_mode_follows_the_bus_over_http_and_falls_back_to_the_messages_route(odoo, relay_for, http):
+    odoo.peek_enabled = True
+    relay = await relay_for("poll")
+    client = Client(relay, http)
+    odoo.poll_shows_operator = False          # operator replies can come by peek only
+    conv = await client.create()
+    await wait_until(lambda: odoo.peek_calls, 5, "the relay did not peek")
+    first = await odoo.operator_reply("by peek")
+    await wait_for_message(client, conv, odoo, first, timeout=6)
+    assert odoo.peek_calls[-1]["is_first_poll"] is True
+    # the peek fails (garbage, then an expired session): the messages route brings the next reply
+    odoo.peek_faults = ["garbage", "session_expired"] * 20
+    odoo.poll_shows_operator = True
+    second = await odoo.operator_reply("by the messages route")
+    await wait_for_message(client, conv, odoo, second, timeout=6)
+    odoo.peek_faults = []
+    odoo.poll_shows_operator = False
+    third = await odoo.operator_reply("by peek again")
+    await wait_for_message(client, conv, odoo, third, timeout=6)
+    events = await settled_events(client, conv, 1.0)
+    assert message_ids(events) == [f"odoo:{first}", f"odoo:{second}", f"odoo:{third}"]     # each once
+    assert int(client.upstream_of(conv["conversation_id"])["bus_last"]) == odoo.bus_log[-1]["id"]
+    assert_follower_alive(relay)
