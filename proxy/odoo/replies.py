@@ -54,6 +54,7 @@ class Replies:
         self.tasks: dict[str, asyncio.Task] = {}
         self.worker_version: str | None = None
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
+        self.batch = None                        # batch.BatchPoller: poll mode with credentials
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -68,6 +69,8 @@ class Replies:
             self.follow(conv)
 
     async def stop(self) -> None:
+        if self.batch is not None:
+            await self.batch.stop()
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -77,9 +80,16 @@ class Replies:
     def follow(self, conv: "Conversation") -> None:
         if self.mode == "webhook" or conv.id in self.tasks or not conv.upstream:
             return
+        if self.mode == "poll" and self.batch is not None:
+            self.via[conv.id] = "batch"
+            self.batch.add(conv)
+            return
         self.tasks[conv.id] = asyncio.create_task(self._follow(conv), name=f"odoo-replies-{conv.id}")
 
     def unfollow(self, conversation_id: str) -> None:
+        if self.batch is not None:
+            self.batch.remove(conversation_id)
+            self.via.pop(conversation_id, None)
         task = self.tasks.pop(conversation_id, None)
         if task:
             task.cancel()

@@ -3,6 +3,7 @@ visitor's messages, and gets operator replies back through the addon's webhooks.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from urllib.parse import urlsplit
 
@@ -227,3 +228,60 @@ async def test_edits_deletions_and_the_operator_leaving_without_the_addon(odoo, 
             events = (await client.events(conv))["events"]
         kinds = [e["type"] for e in events if e["type"] in ("message", "message_updated", "message_deleted")]
         assert kinds == ["message", "message_updated", "message", "message_deleted"]    # each once
+
+
+@pytest.mark.parametrize("credentials", ["password", "api_key"])
+async def test_batch_poll_with_credentials_serves_every_session_with_two_queries(odoo, tmp_path, credentials):
+    """Poll mode with a login and password (or an API key: JSON-2 on 19): one mail.message and one
+    discuss.channel query per interval for all open sessions; replies, an edit, a deletion and the
+    session ending."""
+    env = {"RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_DB": odoo.db, "RELAY_ODOO_REPLIES": "poll",
+           "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_POLL_INTERVAL": "0.5"}
+    if credentials == "password":
+        env.update(RELAY_ODOO_LOGIN=odoo.login, RELAY_ODOO_PASSWORD=odoo.password)
+    else:
+        key = os.environ.get("ODOO_API_KEY")
+        if not key:
+            pytest.skip("ODOO_API_KEY not set: the API key path of the batch poll is not checked")
+        env["RELAY_ODOO_API_KEY"] = key
+        if odoo.major < 19:
+            env["RELAY_ODOO_LOGIN"] = odoo.login      # JSON-RPC takes the key as the password
+    odoo.operator_online()
+    with relay_for_addon(odoo, tmp_path, env, enabled=False) as relay:
+        async with aiohttp.ClientSession() as http:
+            client = Client(relay, http)
+            convs = [await client.create(visitor_name=f"Batch {n}") for n in range(3)]
+            channels = [await client.channel_of(c["conversation_id"]) for c in convs]
+            health = await (await http.get(relay.url + "/healthz")).json()
+            assert health["odoo"]["following"] == {"batch": 3}
+            replies = [odoo.operator_reply(ch, f"<p>answer {n}</p>") for n, ch in enumerate(channels)]
+            for n, conv in enumerate(convs):
+                texts = await wait_texts(client, conv, [f"answer {n}"], timeout=10)
+                assert texts == [f"answer {n}"]
+            before = (await (await http.get(relay.url + "/healthz")).json())["odoo"]["batch_queries"]
+            await asyncio.sleep(2.0)
+            after = (await (await http.get(relay.url + "/healthz")).json())["odoo"]["batch_queries"]
+            assert 4 <= after - before <= 12        # 2 per 0.5 s tick for the 3 sessions, not 2 × 3
+            odoo.operator_edit(replies[0], "<p>answer 0, edited</p>")
+            odoo.operator_delete(replies[1])
+            if odoo.major >= 19:
+                odoo.operator_leave(channels[2])          # the last operator leaving ends a 19 session
+            else:
+                odoo.execute("discuss.channel", "write", [[channels[2]], {"livechat_active": False}])
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                kinds = [[e["type"] for e in (await client.events(c))["events"]] for c in convs]
+                if "message_updated" in kinds[0] and "message_deleted" in kinds[1] and "closed" in kinds[2]:
+                    break
+                await asyncio.sleep(0.3)
+            events0 = (await client.events(convs[0]))["events"]
+            updated = [e for e in events0 if e["type"] == "message_updated"]
+            assert len(updated) == 1 and updated[0]["message"]["text"] == "answer 0, edited"
+            assert [e["message"]["id"] for e in (await client.events(convs[1]))["events"]
+                    if e["type"] == "message_deleted"] == [f"odoo:{replies[1]}"]
+            assert [e["by"] for e in (await client.events(convs[2]))["events"] if e["type"] == "closed"] == ["odoo"]
+            await asyncio.sleep(1.5)                      # rescans of the overlap window add nothing
+            assert [e["type"] for e in (await client.events(convs[0]))["events"]].count("message_updated") == 1
+            health = await (await http.get(relay.url + "/healthz")).json()
+            assert health["odoo"]["following"] == {"batch": 2}
+        assert odoo.password not in relay.logs()
