@@ -4,11 +4,13 @@ they point to exists; the addon's README.rst is the one its readme/ fragments ma
 import re
 from pathlib import Path
 
+import docutils.core
 import pytest
 
 from proxy.app import make_app
 from proxy.config import SETTINGS, Settings
 from proxy.metrics import Metrics
+from tools import addon_readme
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTING = re.compile(r"\bRELAY_[A-Z_]+[A-Z]\b")
@@ -88,3 +90,12 @@ def test_every_anchor_in_the_docs_resolves():
         for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", path.read_text()):
             md = (path.parent / target) if target else path
             assert anchor in anchors(md), f"{path.name}: no heading for #{anchor} in {md.name}"
+
+
+def test_the_addon_readme_is_built_from_its_fragments():
+    addon = ROOT / "odoo_addons" / "im_livechat_webhook"
+    assert (addon / "README.rst").read_text() == addon_readme.build(addon), \
+        "README.rst is out of date: python -m tools.addon_readme odoo_addons/im_livechat_webhook"
+    # valid reStructuredText: any warning (an unknown target, a broken list) is an error
+    docutils.core.publish_doctree((addon / "README.rst").read_text(),
+                                  settings_overrides={"halt_level": 2, "report_level": 2})
