@@ -5,13 +5,15 @@
 Checks, each printed ✓ or ✗ with a one-line reason and the time it took: ``/healthz``; creating a
 conversation (with the ``Origin`` of the page that embeds the widget); the WebSocket ``hello``;
 a WebSocket ``ping`` answered by ``pong``; a long poll that is held and returns within its
-``wait``; a short poll that answers at once. Exit status 0 when every check passes, 1 otherwise.
-Each check gives up after ``--timeout`` seconds, so the command never hangs.
+``wait``; a short poll that answers at once. The conversation is closed at the end (against Odoo
+it is a real livechat session). Exit status 0 when every check passes, 1 otherwise. Each check
+gives up after ``--timeout`` seconds, so the command never hangs.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
@@ -116,8 +118,13 @@ class Smoke:
         return self.conv
 
     async def close(self) -> None:
+        """Close the WebSocket, and the conversation (so that no operator is left waiting on it)."""
         if self.ws is not None:
             await self.ws.close()
+        if self.conv is not None:
+            with contextlib.suppress(RelayError):
+                await self.client.request("POST", f"/v1/conversations/{self.conv['conversation_id']}/close",
+                                          self.conv["token"], timeout=self.timeout)
 
 
 CHECKS = (("health", Smoke.health), ("conversation", Smoke.conversation), ("ws hello", Smoke.ws_hello),

@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 from aiohttp import web
@@ -58,6 +59,11 @@ def test_a_demo_relay_passes_every_check(shared_relay, capsys):
     assert list(printed) == ALL and all(line.startswith("✓ ") for line in printed.values()), out
     assert "held 1.0" in printed["long poll"] and "pong" in printed["ws ping/pong"]
     assert out.rstrip().endswith("6/6 checks passed")
+    created = printed["conversation"].split("created ")[1].split(",")[0]
+    with urllib.request.urlopen(shared_relay.url + "/demo/api/state", timeout=5) as r:
+        state = json.load(r)
+    mine = next(c for c in state["conversations"] if c["id"] == created)
+    assert mine["visitor_name"] == "tools.smoke" and mine["closed"], "the smoke check closes its conversation"
 
 
 def test_json_output(shared_relay, capsys):
