@@ -42,16 +42,6 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(report: dict) -> str:
-    """The same rows as a Markdown table (for the README)."""
-    out = ["| mode | sent | received | lost | duplicated | p50 | p95 | p99 | max |", "|---|---|---|---|---|---|---|---|---|"]
-    for mode, r in report["modes"].items():
-        ms = [("-" if r[k] is None else f"{r[k]:.1f} ms") for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
-        out.append(f"| {TRANSPORT_NAMES.get(mode, mode)} (`{mode}`) | {r['sent']} | {r['received']} | {r['lost']} "
-                   f"| {r['duplicated']} | " + " | ".join(ms) + " |")
-    return "\n".join(out)
-
-
 def write_json(report: dict, path: Path) -> None:
     path.write_text(json.dumps(report, indent=2) + "\n")
 
