@@ -32,6 +32,7 @@ from typing import Callable
 import aiohttp
 
 from proxy import signing
+from proxy.config import SETTINGS
 from tools import compare_report
 from tools.measure import latency_summary_ms, machine, open_loop
 from tools.odoo_client import Odoo
@@ -40,7 +41,7 @@ from tools.replies import ConsoleReplies, OdooReplies, ReplyError, WebhookReplie
 from tools.transports import MODES, ShortPollTransport, Transport, stop
 from tools.widget_client import LONGPOLL_WAIT, POLL_INTERVAL, RelayError, WidgetClient
 
-DEFAULT_RELAY = "http://127.0.0.1:8080"        # proxy/config.py's default RELAY_LISTEN
+DEFAULT_RELAY = "http://" + next(s.default for s in SETTINGS if s.name == "listen")   # RELAY_LISTEN's default
 MARK = re.compile(r"compare_modes (?P<run>[0-9a-f]+) reply (?P<i>\d+|warm-up)\b")
 
 
