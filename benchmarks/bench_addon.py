@@ -29,7 +29,6 @@ import configparser
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -45,6 +44,8 @@ import aiohttp
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tools.measure import machine, pct
+
 T0 = time.perf_counter()
 LIVECHAT_CHANNEL = 1
 ENDPOINT_XMLID = ("im_livechat_webhook", "endpoint_default")
@@ -57,15 +58,6 @@ def say(msg: str) -> None:
 # ---------------------------------------------------------------- stats / machine
 
 
-def pct(values, p):
-    """Nearest-rank percentile (p in 0..100)."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
-    return s[k]
-
-
 def summary(values):
     v = [x for x in values if x is not None]
     if not v:
@@ -73,31 +65,6 @@ def summary(values):
     return {"n": len(v), "mean": statistics.fmean(v), "median": statistics.median(v),
             "p50": pct(v, 50), "p95": pct(v, 95), "min": min(v), "max": max(v),
             "stdev": statistics.stdev(v) if len(v) > 1 else 0.0}
-
-
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {"cpu_model": model, "cores": os.cpu_count(), "usable_cores": usable, "mem_gib": mem,
-            "python": platform.python_version(), "kernel": platform.release(),
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 class CpuMeter:
