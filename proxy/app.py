@@ -86,7 +86,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                                         token_secret.encode())
         if not settings.demo:
             relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
-                                      webhooks_configured=bool(settings.webhook_secret))
+                                      webhooks_configured=bool(settings.webhook_secret),
+                                      auto_recheck=settings.odoo_auto_recheck)
             if settings.odoo_replies == "poll" and (settings.odoo_password or settings.odoo_api_key):
                 relay.followers.batch = BatchPoller(relay.followers, ExternalAPI(
                     http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,

@@ -42,7 +42,7 @@ def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
 
 class Replies:
     def __init__(self, relay: "Relay", upstream: "OdooUpstream", http: aiohttp.ClientSession, mode: str,
-                 poll_interval: float = 3.0, webhooks_configured: bool = True):
+                 poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0):
         self.relay, self.upstream, self.http = relay, upstream, http
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
@@ -55,20 +55,54 @@ class Replies:
         self.worker_version: str | None = None
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
         self.batch = None                        # batch.BatchPoller: poll mode with credentials
+        self.auto, self.auto_recheck = False, auto_recheck
+        self.watcher: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         if self.mode == "auto":
-            addon = await self._addon_installed()
-            self.mode = "webhook" if addon and self.webhooks_configured else "bus"
-            log.info("odoo replies", extra={"mode": self.mode})
+            self.auto = True
+            self.mode = await self._auto_mode() or "bus"
+            log.info("odoo replies", extra={"mode": self.mode, "auto": True})
+            self.watcher = asyncio.create_task(self._watch_auto(), name="odoo-replies-auto")
         if self.mode == "webhook":
             return
         for conv in await self.relay.store.open_bound():
             self.follow(conv)
 
+    async def _auto_mode(self) -> str | None:
+        """``webhook`` when the addon answers its info route and says it is sending (an endpoint
+        URL set and enabled) and this relay holds a webhook secret; ``bus`` when Odoo answered
+        otherwise; None when Odoo could not be asked (keep what we have)."""
+        info = await self._addon_info()
+        if info is None:
+            return None
+        sending = info.get("addon") == "im_livechat_webhook" and info.get("enabled") is True
+        return "webhook" if sending and self.webhooks_configured else "bus"
+
+    async def _watch_auto(self) -> None:
+        """Auto mode follows the addon: switched off (by hand, or by a 410) → the bus takes over,
+        every open conversation first catching up by polling; switched back on → the bus
+        followers stop. A message both paths bring is one event (deduplicated by Odoo id)."""
+        while True:
+            await asyncio.sleep(self.auto_recheck)
+            mode = await self._auto_mode()
+            if mode is None or mode == self.mode:
+                continue
+            log.warning("odoo replies switch", extra={"from": self.mode, "to": mode})
+            self.mode = mode
+            if mode == "webhook":
+                for conversation_id in list(self.tasks):
+                    self.unfollow(conversation_id)
+            else:
+                for conv in await self.relay.store.open_bound():
+                    self.follow(conv)
+
     async def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.cancel()
+            await asyncio.gather(self.watcher, return_exceptions=True)
         if self.batch is not None:
             await self.batch.stop()
         for task in self.tasks.values():
@@ -94,13 +128,20 @@ class Replies:
         if task:
             task.cancel()
 
-    async def _addon_installed(self) -> bool:
+    async def _addon_info(self) -> dict | None:
+        """The addon's info route: its answer, {} when Odoo answered without it, None when Odoo
+        could not be reached."""
         try:
             async with self.http.get(self.upstream.rpc.base_url + "/im_livechat_webhook/info",
                                      timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                return resp.status == 200 and (await resp.json(content_type=None)).get("addon") == "im_livechat_webhook"
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            return False
+                if resp.status >= 500:
+                    return None
+                body = await resp.json(content_type=None) if resp.status == 200 else {}
+                return body if isinstance(body, dict) else {}
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        except ValueError:
+            return {}
 
     # ------------------------------------------------------------------ one conversation
 

@@ -285,3 +285,44 @@ async def test_batch_poll_with_credentials_serves_every_session_with_two_queries
             health = await (await http.get(relay.url + "/healthz")).json()
             assert health["odoo"]["following"] == {"batch": 2}
         assert odoo.password not in relay.logs()
+
+
+async def test_auto_mode_follows_the_addon_being_switched_off_and_on(odoo, tmp_path):
+    env = {"RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_DB": odoo.db, "RELAY_ODOO_REPLIES": "auto",
+           "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel), "RELAY_ODOO_AUTO_RECHECK": "0.5",
+           "RELAY_ODOO_POLL_INTERVAL": "1"}
+    odoo.operator_online()
+    with relay_for_addon(odoo, tmp_path, env, enabled=True) as relay:
+        async with aiohttp.ClientSession() as http:
+            async def odoo_health() -> dict:
+                return (await (await http.get(relay.url + "/healthz")).json())["odoo"]
+
+            async def switch(enabled: bool, expected: str, following: dict | None = None) -> dict:
+                eid = odoo.execute("livechat.webhook.endpoint", "search", [[]], {"limit": 1})[0]
+                odoo.execute("livechat.webhook.endpoint", "write", [[eid], {"enabled": enabled}])
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    health = await odoo_health()
+                    if health["replies"] == expected and (following is None or health["following"] == following):
+                        break
+                    await asyncio.sleep(0.2)
+                return health
+
+            client = Client(relay, http)
+            # the relay started before the addon was pointed at it: the next look finds it sending
+            assert (await switch(True, "webhook"))["replies"] == "webhook"
+            conv = await client.create(visitor_name="Auto")
+            channel_id = await client.channel_of(conv["conversation_id"])
+            odoo.operator_reply(channel_id, "<p>by webhook</p>")
+            assert await wait_texts(client, conv, ["by webhook"]) == ["by webhook"]
+            health = await switch(False, "bus", {"bus": 1})
+            assert health == {"replies": "bus", "following": {"bus": 1}}
+            await asyncio.sleep(1.5)                                      # subscribed
+            odoo.operator_reply(channel_id, "<p>by the bus</p>")
+            assert await wait_texts(client, conv, ["by webhook", "by the bus"]) == ["by webhook", "by the bus"]
+            health = await switch(True, "webhook", {})
+            assert health == {"replies": "webhook", "following": {}}
+            odoo.operator_reply(channel_id, "<p>by webhook again</p>")
+            texts = await wait_texts(client, conv, ["by webhook", "by the bus", "by webhook again"])
+            await asyncio.sleep(1.0)
+            assert (await wait_texts(client, conv, texts)) == ["by webhook", "by the bus", "by webhook again"]
