@@ -46,6 +46,9 @@ class DiscussChannel(models.Model):
         self.ensure_one()
         if guest or not partner:
             return "visitor"
+        user = self.env.user
+        if partner == user.partner_id and not user.share and user != self.env.ref("base.user_root"):
+            return "operator"                        # the operator posting: nothing to look up
         root = self.env.ref("base.partner_root")
         if partner != root and any(not user.share for user in partner.sudo().user_ids):
             return "operator"                        # an internal user: the common case, decided cheaply
