@@ -14,9 +14,11 @@ import aiohttp
 from aiohttp import WSCloseCode, web
 
 from proxy import keys, signing
+from proxy.bot import BotClient
 from proxy.api import conversations, demo, health, middlewares, webhooks, ws
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
+from proxy.handoff import BotPhase
 from proxy.hub import Hub
 from proxy.metrics import Metrics
 from proxy.odoo.replies import Replies
@@ -86,10 +88,16 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                                       webhooks_configured=bool(settings.webhook_secret))
             await relay.followers.start()
             await upstream.resume()
+        if settings.bot_url:
+            relay.bot = BotPhase(relay, BotClient(http, settings.bot_url, settings.bot_secret, settings.bot_timeout),
+                                 settings.bot_no_operator)
+            await relay.bot.start()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
                                          "store": settings.store.split(":", 1)[0],
-                                         "webhooks": bool(hook_secrets)})
+                                         "webhooks": bool(hook_secrets), "bot": bool(settings.bot_url)})
         yield
+        if relay.bot is not None:
+            await relay.bot.stop()
         if relay.followers is not None:
             await relay.followers.stop()
         if hasattr(upstream, "close"):
@@ -134,6 +142,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_post("/v1/conversations/{id}/messages", conversations.send)
     r.add_post("/v1/conversations/{id}/typing", conversations.typing)
     r.add_post("/v1/conversations/{id}/close", conversations.close)
+    r.add_post("/v1/conversations/{id}/handoff", conversations.handoff)
     r.add_get("/v1/conversations/{id}/ws", ws.handler)
     if settings.demo:
         demo.add_routes(app)

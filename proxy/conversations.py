@@ -13,7 +13,7 @@ import time
 import uuid
 
 from proxy import events as ev
-from proxy import tokens
+from proxy import handoff, tokens
 from proxy.config import Settings
 from proxy.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable
 from proxy.hub import Cursor, Hub
@@ -32,6 +32,7 @@ class Relay:
         self.token_key = token_key
         upstream.notify = self._notify   # the upstream reports its own troubles as status events
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
+        self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
 
     async def _notify(self, conversation_id: str, event: dict) -> None:
         await self.append(conversation_id, event, source="relay")
@@ -44,6 +45,14 @@ class Relay:
         conv = Conversation(id="c_" + secrets.token_urlsafe(16), created_at=now, last_activity=now,
                             visitor_name=visitor_name, lang=lang, page_url=page_url,
                             livechat_channel_id=livechat_channel_id)
+        if self.bot is not None:         # with the bot first; the operator-side session opens at handoff
+            conv.upstream = {"bot": {"answered_seq": 0}}
+            await self.store.create_conversation(conv)
+            await self.append(conv.id, ev.status("bot", handoff.WELCOME), source="relay")
+            token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
+            log.info("conversation created", extra={"conversation": conv.id, "with": "bot"})
+            conv.last_seq = 1
+            return conv, token, expires_at
         try:
             database, channel_id = await self.upstream.open_session(conv)
         except NoOperatorAvailable:
@@ -108,8 +117,19 @@ class Relay:
         result = await self.append(conv.id, event, source="visitor", dedupe_key=key)
         if not result.created:   # a concurrent send with the same client_id won
             return self._same_send(result.event, text), False
-        await self.upstream.visitor_message(conv, result.event)
+        if self.bot is not None:
+            await self.bot.visitor_message(conv, result.event)
+        else:
+            await self.upstream.visitor_message(conv, result.event)
         return result.event, True
+
+    async def handoff(self, conv: Conversation) -> str:
+        """The visitor asks for a person ("Talk to a person"); where the conversation is now."""
+        if conv.closed:
+            raise Conflict("This conversation is closed.", code="conversation_closed")
+        if self.bot is None or conv.odoo_channel_id is not None:
+            return "operator"
+        return await self.bot.handoff(conv.id, "visitor")
 
     @staticmethod
     def _same_send(first: dict, text: str) -> dict:
@@ -120,14 +140,15 @@ class Relay:
     async def typing(self, conv: Conversation, typing: object) -> None:
         if not isinstance(typing, bool):
             raise BadRequest("typing: true or false", code="invalid_typing")
-        if not conv.closed:
+        if not conv.closed and conv.odoo_channel_id is not None:   # nobody to tell while with the bot
             await self.upstream.visitor_typing(conv, typing)
 
     async def close(self, conv: Conversation) -> None:
         if conv.closed:
             return
         await self.append(conv.id, ev.new_event("closed", by="visitor"), source="visitor", dedupe_key="closed")
-        await self.upstream.visitor_left(conv)
+        if conv.odoo_channel_id is not None:
+            await self.upstream.visitor_left(conv)
         if self.followers is not None:
             self.followers.unfollow(conv.id)
         log.info("conversation closed by visitor", extra={"conversation": conv.id})

@@ -26,6 +26,11 @@ log = logging.getLogger("relay.odoo")
 
 def _words(text: str) -> list[str]:
     return text.split()
+
+
+def _transcript_event(seq: int, text: str) -> dict:
+    """The bot part of a conversation, queued like a visitor message (never stored as an event)."""
+    return {"seq": seq, "type": "message", "message": {"text": text, "client_id": None}}
 Notify = Callable[[str, dict], Awaitable[None]]
 
 
@@ -68,7 +73,18 @@ class OdooUpstream:
         conv.upstream = {"guest_token": guest_token}
         if uuid := adapter.session_uuid(result):
             conv.upstream["uuid"] = uuid
+        if operator := adapter.session_operator(result):
+            conv.upstream["operator_name"] = operator
         return self.database, channel_id
+
+    async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
+        """Post the bot part of the conversation as one guest message, ahead of anything the visitor
+        sends next; kept with the conversation until posted, so a restart posts it (once) too."""
+        if transcript is None:
+            await self.store.merge_upstream(conv.id, {"posted_seq": seq})
+            return
+        await self.store.merge_upstream(conv.id, {"transcript": {"seq": seq, "text": transcript}})
+        await self.visitor_message(conv, _transcript_event(seq, transcript))
 
     # ------------------------------------------------------------------ visitor → Odoo
     #
@@ -91,6 +107,11 @@ class OdooUpstream:
         for conv in await self.store.open_bound():
             done = int((conv.upstream or {}).get("posted_seq", 0))
             self._posted_id[conv.id] = int((conv.upstream or {}).get("posted_odoo_id", 0))
+            transcript = (conv.upstream or {}).get("transcript")
+            if transcript and done < int(transcript["seq"]):   # handed off by the bot, not posted yet
+                await self.visitor_message(conv, _transcript_event(int(transcript["seq"]), transcript["text"]), verify=True)
+                queued += 1
+                done = int(transcript["seq"])
             after = done
             while True:
                 replay = await self.store.events_after(conv.id, after)
