@@ -88,7 +88,7 @@ def history_of(events: Iterable[dict], before_seq: int, limit: int = HISTORY) ->
     return lines[-limit:]
 
 
-def transcript(events: Iterable[dict], visitor: str = "Visitor") -> str | None:
+def transcript(events: Iterable[dict]) -> str | None:
     """The bot part of a conversation, for the operator: one line per message, who said what.
     None when there is nothing to show."""
     lines = []
@@ -96,7 +96,7 @@ def transcript(events: Iterable[dict], visitor: str = "Visitor") -> str | None:
         if e["type"] != "message":
             continue
         kind = e["message"]["author"]["kind"]
-        who = (e["message"]["author"].get("name") or DEFAULT_NAME) + " (bot)" if kind == "bot" else visitor
+        who = (e["message"]["author"].get("name") or DEFAULT_NAME) + " (bot)" if kind == "bot" else "Visitor"
         if kind in ("visitor", "bot"):
             lines.append(f"{who}: {e['message']['text']}")
     if not lines:

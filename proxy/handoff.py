@@ -200,7 +200,7 @@ class BotPhase:
                         source="relay")
                 return "retrying"
             replay = await self._all_events(conv.id)
-            text = botlib.transcript(replay, conv.visitor_name or "Visitor")
+            text = botlib.transcript(replay)
             last_seq = max((e["seq"] for e in replay), default=0)
             operator = (conv.upstream or {}).pop("operator_name", None) if conv.upstream else None
             conv.odoo_database, conv.odoo_channel_id = database, channel_id
