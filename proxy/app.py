@@ -80,7 +80,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
         http = aiohttp.ClientSession()
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
-            OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id)
+            OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id,
+            chatbot_script_id=settings.odoo_chatbot_script_id)
         relay = app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS],
                                         token_secret.encode())
         if not settings.demo:

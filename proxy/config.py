@@ -88,6 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("odoo_livechat_channel_id", None, _positive(int), "id of the im_livechat.channel visitors are routed to"),
     Setting("odoo_replies", "auto", str, "how operator replies reach the relay: webhook, bus, poll or auto"),
     Setting("odoo_poll_interval", "3", _positive(float), "seconds between polls of an Odoo session when replies are polled"),
+    Setting("odoo_chatbot_script_id", None, _positive(int), "id of an Odoo chatbot.script (in a rule of the livechat channel) to start each session with; unset: an operator straight away"),
     Setting("bot_url", None, str, "URL of a bot answering visitors before a person does (signed POSTs); unset: conversations go straight to the operators"),
     Setting("bot_secret", None, str, "whsec_... secret signing the requests to RELAY_BOT_URL (required with it)"),
     Setting("bot_timeout", "8", _positive(float), "seconds the bot has to answer; slower, failing or garbled answers hand the visitor to a person"),
@@ -119,6 +120,7 @@ class Settings:
     odoo_livechat_channel_id: int | None = None
     odoo_replies: str = "auto"
     odoo_poll_interval: float = 3.0
+    odoo_chatbot_script_id: int | None = None
     bot_url: str | None = None
     bot_secret: str | None = None
     bot_timeout: float = 8.0
@@ -159,6 +161,8 @@ class Settings:
                 raise ConfigError("RELAY_BOT_URL / --bot-url: an http(s) URL")
             if not (self.bot_secret or "").startswith("whsec_"):
                 raise ConfigError("RELAY_BOT_SECRET / --bot-secret: a whsec_... secret is required with RELAY_BOT_URL")
+        if self.bot_url and self.odoo_chatbot_script_id:
+            raise ConfigError("RELAY_BOT_URL and RELAY_ODOO_CHATBOT_SCRIPT_ID: choose one bot (yours, or Odoo's chatbot script)")
         if self.bot_no_operator not in BOT_NO_OPERATOR:
             raise ConfigError("RELAY_BOT_NO_OPERATOR / --bot-no-operator: must be stay or message")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

@@ -62,12 +62,17 @@ class Relay:
                               code="odoo_unavailable", retry_after=5) from None
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
         await self.store.create_conversation(conv)
-        await self.append(conv.id, ev.status("waiting_operator", "Waiting for an operator…"), source="relay")
+        opening = getattr(self.upstream, "opening_events", None)
+        first = opening(conv) if opening else [ev.status("waiting_operator", "Waiting for an operator…")]
+        for event in first:
+            await self.append(conv.id, event, source="relay")
         token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
         if self.followers is not None:
             self.followers.follow(conv)
+            if (conv.upstream or {}).get("chatbot"):   # its welcome steps were posted before the binding
+                await self.followers.catch_up(conv)
         log.info("conversation created", extra={"conversation": conv.id, "odoo_channel": channel_id})
-        conv.last_seq = 1
+        conv.last_seq = len(first)
         return conv, token, expires_at
 
     async def authorize(self, conversation_id: str, token: str | None) -> Conversation:
