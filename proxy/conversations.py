@@ -6,6 +6,7 @@ completeness. No HTTP here; api/ turns these calls into routes and frames.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -61,18 +62,28 @@ class Relay:
             raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
                               code="odoo_unavailable", retry_after=5) from None
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
-        await self.store.create_conversation(conv)
         opening = getattr(self.upstream, "opening_events", None)
         first = opening(conv) if opening else [ev.status("waiting_operator", "Waiting for an operator…")]
-        for event in first:
-            await self.append(conv.id, event, source="relay")
+        chatbot = bool((conv.upstream or {}).get("chatbot")) and self.followers is not None
+        if chatbot:
+            # Odoo's chatbot script spoke in get_session, before any webhook could find this
+            # conversation: read those messages once, unbound (so a webhook of the same cannot
+            # overtake them), then bind; nothing new is posted before the visitor answers
+            await self.store.create_conversation(dataclasses.replace(conv, odoo_database=None, odoo_channel_id=None))
+            await self.append(conv.id, first[0], source="relay")
+            await self.followers.catch_up(conv)
+            await self.store.bind(conv.id, database, channel_id)
+            for event in first[1:]:
+                await self.append(conv.id, event, source="relay")
+        else:
+            await self.store.create_conversation(conv)
+            for event in first:
+                await self.append(conv.id, event, source="relay")
         token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
         if self.followers is not None:
             self.followers.follow(conv)
-            if (conv.upstream or {}).get("chatbot"):   # its welcome steps were posted before the binding
-                await self.followers.catch_up(conv)
         log.info("conversation created", extra={"conversation": conv.id, "odoo_channel": channel_id})
-        conv.last_seq = len(first)
+        conv.last_seq = (await self.store.get_conversation(conv.id)).last_seq if chatbot else len(first)
         return conv, token, expires_at
 
     async def authorize(self, conversation_id: str, token: str | None) -> Conversation:

@@ -19,6 +19,7 @@
       you: "You", operator: "Operator", ended: "This conversation is no longer available.",
       attachment: "Attachment", endChat: "End chat", talkToPerson: "Talk to a person", assistant: "Assistant",
       withBot: "You are chatting with our virtual assistant. You can ask for a person at any time.",
+      withScript: "You are chatting with our virtual assistant.",
       handoff: "Connecting you to a person…", handoffFailed: "Your request could not be sent. Please try again.",
       noOperatorBot: "No one is available right now; the assistant is still here to help. You can ask for a person again later.",
       leaveMessage: "No one is available right now. Leave your message here (with how to reach you): the first person available will read it."
@@ -35,6 +36,7 @@
       edited: "(modifié)", you: "Vous", operator: "Opérateur", ended: "Cette conversation n'est plus disponible.",
       attachment: "Pièce jointe", endChat: "Terminer", talkToPerson: "Parler à une personne", assistant: "Assistant",
       withBot: "Vous discutez avec notre assistant virtuel. Vous pouvez demander une personne à tout moment.",
+      withScript: "Vous discutez avec notre assistant virtuel.",
       handoff: "Mise en relation avec une personne…", handoffFailed: "Votre demande n'a pas pu être envoyée. Réessayez.",
       noOperatorBot: "Personne n'est disponible pour le moment ; l'assistant reste là pour vous aider. Vous pourrez redemander une personne plus tard.",
       leaveMessage: "Personne n'est disponible pour le moment. Laissez votre message ici (avec un moyen de vous joindre) : la première personne disponible le lira."
@@ -108,7 +110,7 @@
   /** Relay status codes (docs/protocol.md §2, bot addition): their strings, and whether the
    *  "Talk to a person" control is offered after them (true), withdrawn (false) or unchanged (absent). */
   var BOT_STATUS = {
-    bot: ["withBot", true], no_operator: ["noOperatorBot", true], handoff: ["handoff", false],
+    bot: ["withBot", true], chatbot: ["withScript", false], no_operator: ["noOperatorBot", true], handoff: ["handoff", false],
     leave_message: ["leaveMessage", false], waiting_operator: ["waiting", false], operator_joined: [null, false]
   };
   function offersPerson(status, before) {
@@ -184,6 +186,8 @@
     ".person{padding:4px 8px 0;text-align:center}",
     ".person button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
     ".person button:disabled{opacity:.5;cursor:default}",
+    ".choices{display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px 0;justify-content:flex-end}",
+    ".choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 12px;font-size:14px;cursor:pointer;min-height:32px}",
     ".log li.note{background:none;color:#6b7280;font-size:13px;text-align:center;max-width:100%}",
     ".log li.pending{opacity:.6}",
     ".log .who{display:block;font-size:12px;font-weight:600;opacity:.8}",
@@ -258,12 +262,13 @@
     this.personBar = el("div", { "class": "person", hidden: "" });
     this.personBtn = el("button", { type: "button", "class": "talk" }, t("talkToPerson"));
     this.personBar.appendChild(this.personBtn);
+    this.choicesBar = el("div", { "class": "choices", role: "group", hidden: "" });
     this.form = el("form");
     var label = el("label", { "for": "olr-input", "class": "sr" }, t("message"));
     this.input = el("textarea", { id: "olr-input", rows: "1", maxlength: "4000", placeholder: t("placeholder") });
     this.sendBtn = el("button", { type: "submit" }, t("send"));
     this.form.appendChild(label); this.form.appendChild(this.input); this.form.appendChild(this.sendBtn);
-    [this.statusEl, this.log, this.typingEl, this.personBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
+    [this.statusEl, this.log, this.typingEl, this.choicesBar, this.personBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
     this.panel.insertBefore(header, this.statusEl);
     shadow.appendChild(style); shadow.appendChild(this.panel); shadow.appendChild(this.launcher);
     doc.body.appendChild(this.host);
@@ -335,10 +340,10 @@
     return this.starting;
   };
 
-  Widget.prototype.submit = function () {
-    var text = this.input.value.trim();
+  Widget.prototype.submit = function (given) {
+    var text = String(given != null ? given : this.input.value).trim();
     if (!text) return;
-    this.input.value = "";
+    if (given == null) this.input.value = "";
     var item = { client_id: newClientId(), text: text.slice(0, 4000) };
     this.queue.push(item.client_id, item.text);
     this.renderPending(item);
@@ -403,7 +408,7 @@
     this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = [];
     this.log.textContent = "";
     this.form.hidden = false;
-    this.offerPerson(false);
+    this.offerPerson(false); this.showChoices(null);
     this.persist();
     this.setStatus("idle");
   };
@@ -423,6 +428,18 @@
   };
   Widget.prototype.offerPerson = function (show) {
     this.personBar.hidden = !show;
+  };
+  /** Answer buttons of Odoo's chatbot script (a ``choices`` status); a press sends the answer's
+   *  text as the visitor's message, which the relay matches to the answer. */
+  Widget.prototype.showChoices = function (choices) {
+    var self = this;
+    this.choicesBar.textContent = "";
+    this.choicesBar.hidden = !(choices && choices.length);
+    (choices || []).forEach(function (c) {
+      var b = el("button", { type: "button" }, String(c.label || ""));
+      b.addEventListener("click", function () { self.showChoices(null); self.submit(String(c.label || "")); });
+      self.choicesBar.appendChild(b);
+    });
   };
 
   // ------------------------------------------------------------------ connection
@@ -616,7 +633,7 @@
   };
 
   Widget.prototype.restart = function () {
-    this.history = []; this.log.textContent = ""; this.seq = new SeqTracker(0); this.offerPerson(false);
+    this.history = []; this.log.textContent = ""; this.seq = new SeqTracker(0); this.offerPerson(false); this.showChoices(null);
     for (var i = 0; i < this.queue.items.length; i++) this.renderPending(this.queue.items[i]);
   };
 
@@ -673,7 +690,7 @@
         li.appendChild(el("span", { "class": "body" }));
         this.fill(li, m);
         this.appendBeforePending(li);
-        if (m.author.kind !== "visitor") this.showTyping(null);
+        if (m.author.kind !== "visitor") this.showTyping(null); else this.showChoices(null);
         break;
       case "message_updated":
       case "message_deleted":
@@ -689,7 +706,7 @@
         this.note(t(event.type === "member_joined" ? "joined" : "left", { name: name }));
         break;
       case "closed":
-        this.offerPerson(false);
+        this.offerPerson(false); this.showChoices(null);
         this.note(t("closed"));
         this.form.hidden = true;
         if (!restoring) {
@@ -699,6 +716,7 @@
         }
         break;
       case "status":
+        if (event.status === "choices") { this.showChoices(event.choices); break; }
         var known = BOT_STATUS[event.status];
         if (event.status === "operator_joined") this.note(t("joined", { name: event.name || t("operator") }));
         else this.note(known ? t(known[0]) : (event.text || ""));

@@ -119,8 +119,13 @@ class OdooUpstream:
         def params(**extra) -> dict:
             return chatbot.route_params(major, conv.odoo_channel_id, up.get("uuid"), **extra)
         step = chatbot.Step.from_dict(state.get("step"))
+        answer = step.answer_for(text) if step and step.answers else None
+        if step and step.type == "question_selection" and step.answers and answer is None:
+            if self.notify:          # not one of the answers (Odoo's widget would not let it through): ask again
+                await self.notify(conversation_id, choices_event(step))
+            return
         try:
-            if step and step.answers and step.message_id and (answer := step.answer_for(text)):
+            if answer is not None and step.message_id:
                 await self.rpc.call("/chatbot/answer/save", params(message_id=step.message_id,
                                                                     selected_answer_id=answer), cookies)
             for _ in range(20):
