@@ -135,6 +135,8 @@ class Relay:
             return self._same_send(result.event, text), False
         if self.bot is not None:
             await self.bot.visitor_message(conv, result.event)
+        elif conv.odoo_channel_id is None:   # left with a bot that is configured no more: to a person, with it all
+            await handoff.BotPhase(self, None).handoff(conv.id, "bot_failed")
         else:
             await self.upstream.visitor_message(conv, result.event)
         return result.event, True
@@ -143,9 +145,9 @@ class Relay:
         """The visitor asks for a person ("Talk to a person"); where the conversation is now."""
         if conv.closed:
             raise Conflict("This conversation is closed.", code="conversation_closed")
-        if self.bot is None or conv.odoo_channel_id is not None:
+        if conv.odoo_channel_id is not None:
             return "operator"
-        return await self.bot.handoff(conv.id, "visitor")
+        return await (self.bot or handoff.BotPhase(self, None)).handoff(conv.id, "visitor")
 
     @staticmethod
     def _same_send(first: dict, text: str) -> dict:

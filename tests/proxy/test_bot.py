@@ -293,3 +293,23 @@ async def test_closing_while_with_the_bot(bclient, bot):
     assert (await bclient.call("POST", f"/v1/conversations/{conv['conversation_id']}/close", conv["token"]))[0] == 204
     assert [e["type"] for e in (await bclient.events(conv))["events"]] == ["status", "closed"]
     assert (await handoff(bclient, conv))[0] == 409
+
+
+async def test_conversations_left_with_a_bot_that_is_switched_off_go_to_a_person(tmp_path, bot):
+    relay = bot_relay(tmp_path, bot.url)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            client = Client(relay, http)
+            conv = await client.create()
+            await client.send(conv, "c1", "hello bot")
+            await wait_events(client, conv, lambda es: len(messages(es)) == 2)
+            relay.stop()
+            for name in ("RELAY_BOT_URL", "RELAY_BOT_SECRET", "RELAY_BOT_TIMEOUT"):
+                relay.env.pop(name)
+            relay.start()
+            assert (await client.send(conv, "c2", "anyone?"))[0] == 201
+            events = (await client.events(conv))["events"]
+            assert statuses(events) == ["bot", "handoff", "waiting_operator"]
+            assert await client.channel_of(conv["conversation_id"]) is not None
+    finally:
+        relay.stop()
