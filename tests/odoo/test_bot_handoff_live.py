@@ -102,3 +102,32 @@ async def test_handoff_by_the_visitor_with_nothing_said_posts_no_transcript(odoo
         found = await wait_comments(odoo, channel_id, 1)
         assert [m["body"] for m in found] == ["<p>hello</p>"]
         assert bot.requests == []
+
+
+async def test_a_transcript_posted_just_before_a_crash_is_not_posted_again(odoo, bot_odoo_relay, bot):
+    """The relay dies after Odoo took the transcript but before the relay recorded it: on restart it
+    finds the transcript in the session and does not post it twice; the conversation goes on."""
+    import sqlite3
+    odoo.operator_online()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+        client = Client(bot_odoo_relay, http)
+        conv = await client.create(visitor_name="Crash")
+        await client.send(conv, "c1", "hello bot")
+        deadline = time.monotonic() + 10
+        while len([e for e in (await client.events(conv))["events"] if e["type"] == "message"]) < 2:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        assert (await client.call("POST", f"/v1/conversations/{conv['conversation_id']}/handoff", conv["token"]))[1] == {"state": "operator"}
+        channel_id = await client.channel_of(conv["conversation_id"])
+        assert len(await wait_comments(odoo, channel_id, 1)) == 1
+        bot_odoo_relay.kill()
+        db = sqlite3.connect(bot_odoo_relay.db)          # as if the crash came before the relay recorded it
+        with db:
+            db.execute("UPDATE conversations SET upstream = json_remove(upstream, '$.posted_seq', '$.posted_odoo_id') "
+                       "WHERE id = ?", (conv["conversation_id"],))
+        db.close()
+        bot_odoo_relay.start()
+        await client.send(conv, "c2", "after the crash")
+        found = await wait_comments(odoo, channel_id, 2)
+        assert [m["body"] for m in found][1:] == ["<p>after the crash</p>"], found
+        assert "Conversation with the bot so far:" in found[0]["body"]
