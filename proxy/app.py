@@ -14,9 +14,11 @@ import aiohttp
 from aiohttp import WSCloseCode, web
 
 from proxy import keys, signing
+from proxy.bot import BotClient
 from proxy.api import conversations, demo, health, middlewares, webhooks, ws
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
+from proxy.handoff import BotPhase
 from proxy.hub import Hub
 from proxy.metrics import Metrics
 from proxy.odoo.batch import BatchPoller, ExternalAPI
@@ -81,7 +83,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
         http = aiohttp.ClientSession()
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
-            OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id)
+            OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id,
+            chatbot_script_id=settings.odoo_chatbot_script_id)
         relay = app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS],
                                         token_secret.encode())
         if not settings.demo:
@@ -94,10 +97,16 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                     settings.odoo_api_key), settings.odoo_poll_interval)
             await relay.followers.start()
             await upstream.resume()
+        if settings.bot_url:
+            relay.bot = BotPhase(relay, BotClient(http, settings.bot_url, settings.bot_secret, settings.bot_timeout),
+                                 settings.bot_no_operator)
+            await relay.bot.start()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
                                          "store": settings.store.split(":", 1)[0],
-                                         "webhooks": bool(hook_secrets)})
+                                         "webhooks": bool(hook_secrets), "bot": bool(settings.bot_url)})
         yield
+        if relay.bot is not None:
+            await relay.bot.stop()
         if relay.followers is not None:
             await relay.followers.stop()
         if hasattr(upstream, "close"):
@@ -142,6 +151,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_post("/v1/conversations/{id}/messages", conversations.send)
     r.add_post("/v1/conversations/{id}/typing", conversations.typing)
     r.add_post("/v1/conversations/{id}/close", conversations.close)
+    r.add_post("/v1/conversations/{id}/handoff", conversations.handoff)
     r.add_get("/v1/conversations/{id}/ws", ws.handler)
     if settings.demo:
         demo.add_routes(app)

@@ -12,6 +12,7 @@ import os
 from typing import Any, Callable, Mapping
 
 REPLY_MODES = ("webhook", "bus", "poll", "auto")
+BOT_NO_OPERATOR = ("stay", "message")
 
 
 class ConfigError(ValueError):
@@ -91,6 +92,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("odoo_login", None, str, "an Odoo user's login: with RELAY_ODOO_PASSWORD or RELAY_ODOO_API_KEY, poll mode asks the external API once per interval for all sessions"),
     Setting("odoo_password", None, str, "that user's password (JSON-RPC)"),
     Setting("odoo_api_key", None, str, "that user's API key instead of the password (JSON-2 on 19.0, where no login is needed)"),
+    Setting("odoo_chatbot_script_id", None, _positive(int), "id of an Odoo chatbot.script (in a rule of the livechat channel) to start each session with; unset: an operator straight away"),
+    Setting("bot_url", None, str, "URL of a bot answering visitors before a person does (signed POSTs); unset: conversations go straight to the operators"),
+    Setting("bot_secret", None, str, "whsec_... secret signing the requests to RELAY_BOT_URL (required with it)"),
+    Setting("bot_timeout", "8", _positive(float), "seconds the bot has to answer; slower, failing or garbled answers hand the visitor to a person"),
+    Setting("bot_no_operator", "stay", str, "when a handoff finds no operator: stay (the bot goes on) or message (the visitor leaves a message for the next operator)"),
     Setting("allowed_origins", None, _words, "space-separated origins allowed to embed the widget; unset: only the relay's own origin"),
     Setting("token_ttl", "86400", _positive(int), "seconds a visitor token stays valid"),
     Setting("retention_days", "7", _positive(float), "days events and idle conversations are kept before the purge"),
@@ -122,6 +128,11 @@ class Settings:
     odoo_login: str | None = None
     odoo_password: str | None = None
     odoo_api_key: str | None = None
+    odoo_chatbot_script_id: int | None = None
+    bot_url: str | None = None
+    bot_secret: str | None = None
+    bot_timeout: float = 8.0
+    bot_no_operator: str = "stay"
     allowed_origins: tuple[str, ...] | None = None
     token_ttl: int = 86400
     retention_days: float = 7.0
@@ -153,6 +164,15 @@ class Settings:
             if "://" not in origin or origin.endswith("/"):
                 raise ConfigError(f"RELAY_ALLOWED_ORIGINS / --allowed-origins: {origin!r}: "
                                   "expected scheme://host[:port], no trailing slash")
+        if self.bot_url:
+            if not self.bot_url.startswith(("http://", "https://")):
+                raise ConfigError("RELAY_BOT_URL / --bot-url: an http(s) URL")
+            if not (self.bot_secret or "").startswith("whsec_"):
+                raise ConfigError("RELAY_BOT_SECRET / --bot-secret: a whsec_... secret is required with RELAY_BOT_URL")
+        if self.bot_url and self.odoo_chatbot_script_id:
+            raise ConfigError("RELAY_BOT_URL and RELAY_ODOO_CHATBOT_SCRIPT_ID: choose one bot (yours, or Odoo's chatbot script)")
+        if self.bot_no_operator not in BOT_NO_OPERATOR:
+            raise ConfigError("RELAY_BOT_NO_OPERATOR / --bot-no-operator: must be stay or message")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError("RELAY_LOG_LEVEL / --log-level: must be debug, info, warning or error")
         return self

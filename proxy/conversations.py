@@ -6,6 +6,7 @@ completeness. No HTTP here; api/ turns these calls into routes and frames.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -13,7 +14,7 @@ import time
 import uuid
 
 from proxy import events as ev
-from proxy import tokens
+from proxy import handoff, tokens
 from proxy.config import Settings
 from proxy.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable
 from proxy.hub import Cursor, Hub
@@ -32,6 +33,7 @@ class Relay:
         self.token_key = token_key
         upstream.notify = self._notify   # the upstream reports its own troubles as status events
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
+        self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
 
     async def _notify(self, conversation_id: str, event: dict) -> None:
         await self.append(conversation_id, event, source="relay")
@@ -44,6 +46,14 @@ class Relay:
         conv = Conversation(id="c_" + secrets.token_urlsafe(16), created_at=now, last_activity=now,
                             visitor_name=visitor_name, lang=lang, page_url=page_url,
                             livechat_channel_id=livechat_channel_id)
+        if self.bot is not None:         # with the bot first; the operator-side session opens at handoff
+            conv.upstream = {"bot": {"answered_seq": 0}}
+            await self.store.create_conversation(conv)
+            await self.append(conv.id, ev.status("bot", handoff.WELCOME), source="relay")
+            token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
+            log.info("conversation created", extra={"conversation": conv.id, "with": "bot"})
+            conv.last_seq = 1
+            return conv, token, expires_at
         try:
             database, channel_id = await self.upstream.open_session(conv)
         except NoOperatorAvailable:
@@ -52,13 +62,28 @@ class Relay:
             raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
                               code="odoo_unavailable", retry_after=5) from None
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
-        await self.store.create_conversation(conv)
-        await self.append(conv.id, ev.status("waiting_operator", "Waiting for an operator…"), source="relay")
+        opening = getattr(self.upstream, "opening_events", None)
+        first = opening(conv) if opening else [ev.status("waiting_operator", "Waiting for an operator…")]
+        chatbot = bool((conv.upstream or {}).get("chatbot")) and self.followers is not None
+        if chatbot:
+            # Odoo's chatbot script spoke in get_session, before any webhook could find this
+            # conversation: read those messages once, unbound (so a webhook of the same cannot
+            # overtake them), then bind; nothing new is posted before the visitor answers
+            await self.store.create_conversation(dataclasses.replace(conv, odoo_database=None, odoo_channel_id=None))
+            await self.append(conv.id, first[0], source="relay")
+            await self.followers.catch_up(conv)
+            await self.store.bind(conv.id, database, channel_id)
+            for event in first[1:]:
+                await self.append(conv.id, event, source="relay")
+        else:
+            await self.store.create_conversation(conv)
+            for event in first:
+                await self.append(conv.id, event, source="relay")
         token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
         if self.followers is not None:
             self.followers.follow(conv)
         log.info("conversation created", extra={"conversation": conv.id, "odoo_channel": channel_id})
-        conv.last_seq = 1
+        conv.last_seq = (await self.store.get_conversation(conv.id)).last_seq if chatbot else len(first)
         return conv, token, expires_at
 
     async def authorize(self, conversation_id: str, token: str | None) -> Conversation:
@@ -108,8 +133,21 @@ class Relay:
         result = await self.append(conv.id, event, source="visitor", dedupe_key=key)
         if not result.created:   # a concurrent send with the same client_id won
             return self._same_send(result.event, text), False
-        await self.upstream.visitor_message(conv, result.event)
+        if self.bot is not None:
+            await self.bot.visitor_message(conv, result.event)
+        elif conv.odoo_channel_id is None:   # left with a bot that is configured no more: to a person, with it all
+            await handoff.BotPhase(self, None).handoff(conv.id, "bot_failed")
+        else:
+            await self.upstream.visitor_message(conv, result.event)
         return result.event, True
+
+    async def handoff(self, conv: Conversation) -> str:
+        """The visitor asks for a person ("Talk to a person"); where the conversation is now."""
+        if conv.closed:
+            raise Conflict("This conversation is closed.", code="conversation_closed")
+        if conv.odoo_channel_id is not None:
+            return "operator"
+        return await (self.bot or handoff.BotPhase(self, None)).handoff(conv.id, "visitor")
 
     @staticmethod
     def _same_send(first: dict, text: str) -> dict:
@@ -120,14 +158,15 @@ class Relay:
     async def typing(self, conv: Conversation, typing: object) -> None:
         if not isinstance(typing, bool):
             raise BadRequest("typing: true or false", code="invalid_typing")
-        if not conv.closed:
+        if not conv.closed and conv.odoo_channel_id is not None:   # nobody to tell while with the bot
             await self.upstream.visitor_typing(conv, typing)
 
     async def close(self, conv: Conversation) -> None:
         if conv.closed:
             return
         await self.append(conv.id, ev.new_event("closed", by="visitor"), source="visitor", dedupe_key="closed")
-        await self.upstream.visitor_left(conv)
+        if conv.odoo_channel_id is not None:
+            await self.upstream.visitor_left(conv)
         if self.followers is not None:
             self.followers.unfollow(conv.id)
         log.info("conversation closed by visitor", extra={"conversation": conv.id})

@@ -17,7 +17,12 @@
       left: "{name} left the conversation", closed: "The conversation has ended.", newChat: "Start a new chat",
       typing: "{name} is typing…", deleted: "This message was deleted.", edited: "(edited)",
       you: "You", operator: "Operator", ended: "This conversation is no longer available.",
-      attachment: "Attachment", endChat: "End chat"
+      attachment: "Attachment", endChat: "End chat", talkToPerson: "Talk to a person", assistant: "Assistant",
+      withBot: "You are chatting with our virtual assistant. You can ask for a person at any time.",
+      withScript: "You are chatting with our virtual assistant.",
+      handoff: "Connecting you to a person…", handoffFailed: "Your request could not be sent. Please try again.",
+      noOperatorBot: "No one is available right now; the assistant is still here to help. You can ask for a person again later.",
+      leaveMessage: "No one is available right now. Leave your message here (with how to reach you): the first person available will read it."
     },
     fr: {
       title: "Discutons", open: "Ouvrir la discussion", close: "Fermer la discussion", send: "Envoyer",
@@ -29,7 +34,12 @@
       left: "{name} a quitté la conversation", closed: "La conversation est terminée.",
       newChat: "Nouvelle discussion", typing: "{name} écrit…", deleted: "Ce message a été supprimé.",
       edited: "(modifié)", you: "Vous", operator: "Opérateur", ended: "Cette conversation n'est plus disponible.",
-      attachment: "Pièce jointe", endChat: "Terminer"
+      attachment: "Pièce jointe", endChat: "Terminer", talkToPerson: "Parler à une personne", assistant: "Assistant",
+      withBot: "Vous discutez avec notre assistant virtuel. Vous pouvez demander une personne à tout moment.",
+      withScript: "Vous discutez avec notre assistant virtuel.",
+      handoff: "Mise en relation avec une personne…", handoffFailed: "Votre demande n'a pas pu être envoyée. Réessayez.",
+      noOperatorBot: "Personne n'est disponible pour le moment ; l'assistant reste là pour vous aider. Vous pourrez redemander une personne plus tard.",
+      leaveMessage: "Personne n'est disponible pour le moment. Laissez votre message ici (avec un moyen de vous joindre) : la première personne disponible le lira."
     }
   };
 
@@ -97,13 +107,24 @@
     return true;
   };
 
+  /** Relay status codes (docs/protocol.md §2, bot addition): their strings, and whether the
+   *  "Talk to a person" control is offered after them (true), withdrawn (false) or unchanged (absent). */
+  var BOT_STATUS = {
+    bot: ["withBot", true], chatbot: ["withScript", false], no_operator: ["noOperatorBot", true], handoff: ["handoff", false],
+    leave_message: ["leaveMessage", false], waiting_operator: ["waiting", false], operator_joined: [null, false]
+  };
+  function offersPerson(status, before) {
+    var known = BOT_STATUS[status];
+    return known ? known[1] : !!before;
+  }
+
   function newClientId() {
     if (root.crypto && root.crypto.randomUUID) return root.crypto.randomUUID();
     return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
   }
 
   var pure = { STRINGS: STRINGS, strings: strings, backoff: backoff, Fallback: Fallback, SendQueue: SendQueue,
-               SeqTracker: SeqTracker, newClientId: newClientId };
+               SeqTracker: SeqTracker, newClientId: newClientId, offersPerson: offersPerson, BOT_STATUS: BOT_STATUS };
   if (typeof module === "object" && module.exports) { module.exports = pure; return; }
 
   // ------------------------------------------------------------------ DOM helpers
@@ -161,6 +182,12 @@
     ".log li{margin:6px 0;max-width:85%;padding:7px 10px;border-radius:10px;background:#eef2ff;white-space:pre-wrap;word-wrap:break-word}",
     ".log li.visitor{margin-left:auto;background:var(--c);color:#fff}",
     ".log li.visitor a{color:#fff}",
+    ".log li.bot{background:#ecfdf5}",
+    ".person{padding:4px 8px 0;text-align:center}",
+    ".person button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
+    ".person button:disabled{opacity:.5;cursor:default}",
+    ".choices{display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px 0;justify-content:flex-end}",
+    ".choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 12px;font-size:14px;cursor:pointer;min-height:32px}",
     ".log li.note{background:none;color:#6b7280;font-size:13px;text-align:center;max-width:100%}",
     ".log li.pending{opacity:.6}",
     ".log .who{display:block;font-size:12px;font-weight:600;opacity:.8}",
@@ -232,12 +259,16 @@
     this.statusEl = el("div", { "class": "status", role: "status", "aria-live": "polite" });
     this.log = el("ol", { "class": "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
     this.typingEl = el("div", { "class": "typing", "aria-live": "polite" });
+    this.personBar = el("div", { "class": "person", hidden: "" });
+    this.personBtn = el("button", { type: "button", "class": "talk" }, t("talkToPerson"));
+    this.personBar.appendChild(this.personBtn);
+    this.choicesBar = el("div", { "class": "choices", role: "group", hidden: "" });
     this.form = el("form");
     var label = el("label", { "for": "olr-input", "class": "sr" }, t("message"));
     this.input = el("textarea", { id: "olr-input", rows: "1", maxlength: "4000", placeholder: t("placeholder") });
     this.sendBtn = el("button", { type: "submit" }, t("send"));
     this.form.appendChild(label); this.form.appendChild(this.input); this.form.appendChild(this.sendBtn);
-    [this.statusEl, this.log, this.typingEl, this.form].forEach(function (n) { self.panel.appendChild(n); });
+    [this.statusEl, this.log, this.typingEl, this.choicesBar, this.personBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
     this.panel.insertBefore(header, this.statusEl);
     shadow.appendChild(style); shadow.appendChild(this.panel); shadow.appendChild(this.launcher);
     doc.body.appendChild(this.host);
@@ -245,6 +276,7 @@
     this.launcher.addEventListener("click", function () { self.toggle(); });
     this.closeBtn.addEventListener("click", function () { self.toggle(false); });
     this.endBtn.addEventListener("click", function () { self.end(); });
+    this.personBtn.addEventListener("click", function () { self.askPerson(); });
     this.panel.addEventListener("keydown", function (e) { if (e.key === "Escape") self.toggle(false); });
     this.form.addEventListener("submit", function (e) { e.preventDefault(); self.submit(); });
     this.input.addEventListener("keydown", function (e) {
@@ -308,10 +340,10 @@
     return this.starting;
   };
 
-  Widget.prototype.submit = function () {
-    var text = this.input.value.trim();
+  Widget.prototype.submit = function (given) {
+    var text = String(given != null ? given : this.input.value).trim();
     if (!text) return;
-    this.input.value = "";
+    if (given == null) this.input.value = "";
     var item = { client_id: newClientId(), text: text.slice(0, 4000) };
     this.queue.push(item.client_id, item.text);
     this.renderPending(item);
@@ -376,8 +408,38 @@
     this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = [];
     this.log.textContent = "";
     this.form.hidden = false;
+    this.offerPerson(false); this.showChoices(null);
     this.persist();
     this.setStatus("idle");
+  };
+
+  /** "Talk to a person": the relay opens the operator's session and hands the bot part over. */
+  Widget.prototype.askPerson = function () {
+    var self = this;
+    if (!this.conv) return;
+    this.personBtn.disabled = true;
+    this.api("POST", this.path("handoff"), {}).then(function () {
+      self.personBtn.disabled = false;       // the status events that follow say what happened
+    }, function (err) {
+      self.personBtn.disabled = false;
+      if (err.status === 401 || err.status === 404) { self.fatal(err.status === 401 ? 4401 : 4404); return; }
+      self.note(self.t("handoffFailed"));
+    });
+  };
+  Widget.prototype.offerPerson = function (show) {
+    this.personBar.hidden = !show;
+  };
+  /** Answer buttons of Odoo's chatbot script (a ``choices`` status); a press sends the answer's
+   *  text as the visitor's message, which the relay matches to the answer. */
+  Widget.prototype.showChoices = function (choices) {
+    var self = this;
+    this.choicesBar.textContent = "";
+    this.choicesBar.hidden = !(choices && choices.length);
+    (choices || []).forEach(function (c) {
+      var b = el("button", { type: "button" }, String(c.label || ""));
+      b.addEventListener("click", function () { self.showChoices(null); self.submit(String(c.label || "")); });
+      self.choicesBar.appendChild(b);
+    });
   };
 
   // ------------------------------------------------------------------ connection
@@ -571,7 +633,7 @@
   };
 
   Widget.prototype.restart = function () {
-    this.history = []; this.log.textContent = ""; this.seq = new SeqTracker(0);
+    this.history = []; this.log.textContent = ""; this.seq = new SeqTracker(0); this.offerPerson(false); this.showChoices(null);
     for (var i = 0; i < this.queue.items.length; i++) this.renderPending(this.queue.items[i]);
   };
 
@@ -624,11 +686,11 @@
         var li = el("li", { "class": m.author.kind === "visitor" ? "visitor" : m.author.kind });
         li.setAttribute("data-message-id", m.id);
         if (m.client_id) li.setAttribute("data-client-id", m.client_id);
-        if (m.author.kind !== "visitor") li.appendChild(el("span", { "class": "who" }, m.author.name || t("operator")));
+        if (m.author.kind !== "visitor") li.appendChild(el("span", { "class": "who" }, m.author.name || t(m.author.kind === "bot" ? "assistant" : "operator")));
         li.appendChild(el("span", { "class": "body" }));
         this.fill(li, m);
         this.appendBeforePending(li);
-        if (m.author.kind !== "visitor") this.showTyping(null);
+        if (m.author.kind !== "visitor") this.showTyping(null); else this.showChoices(null);
         break;
       case "message_updated":
       case "message_deleted":
@@ -644,6 +706,7 @@
         this.note(t(event.type === "member_joined" ? "joined" : "left", { name: name }));
         break;
       case "closed":
+        this.offerPerson(false); this.showChoices(null);
         this.note(t("closed"));
         this.form.hidden = true;
         if (!restoring) {
@@ -653,7 +716,11 @@
         }
         break;
       case "status":
-        this.note(event.status === "waiting_operator" ? t("waiting") : (event.text || ""));
+        if (event.status === "choices") { this.showChoices(event.choices); break; }
+        var known = BOT_STATUS[event.status];
+        if (event.status === "operator_joined") this.note(t("joined", { name: event.name || t("operator") }));
+        else this.note(known ? t(known[0]) : (event.text || ""));
+        this.offerPerson(!this.form.hidden && offersPerson(event.status, !this.personBar.hidden));
         break;
       case "typing":
         if (event.member && event.member.kind !== "visitor") this.showTyping(event.typing ? event.member.name || t("operator") : null);

@@ -1,4 +1,5 @@
-"""Widget REST calls (PROTOCOL §2): create, events (short and long polling), send, typing, close."""
+"""Widget REST calls (PROTOCOL §2): create, events (short and long polling), send, typing, close,
+and handoff (docs/protocol.md §2, an addition: "Talk to a person")."""
 from __future__ import annotations
 
 import asyncio
@@ -135,3 +136,15 @@ async def close(request: web.Request) -> web.Response:
     await read_json_object(request, app[keys.SETTINGS].max_request_bytes, allow_empty=True)
     await relay.close(conv)
     return web.Response(status=204)
+
+
+async def handoff(request: web.Request) -> web.Response:
+    """``POST …/handoff``: the visitor asks for a person. 200 ``{"state": …}``: ``operator`` (a
+    person has the conversation, or it never was with a bot), ``bot`` (no operator, the bot goes
+    on), ``message`` (no operator, the visitor may leave a message), ``retrying`` (Odoo is down)."""
+    app = request.app
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    await read_json_object(request, app[keys.SETTINGS].max_request_bytes, allow_empty=True)
+    limit(app[keys.RATE_CONVERSATION], "handoff:" + conv.id, "handoff requests in this conversation")
+    return json_response({"state": await relay.handoff(conv)})

@@ -66,6 +66,27 @@ class Adapter:
             return None
         return result.get("uuid")
 
+    def session_operator(self, result) -> str | None:
+        """The name of the operator get_session assigned, where the answer says it; else None."""
+        try:
+            if self.major < 18:
+                for op, members in result.get("channelMembers") or []:
+                    for member in members if op == "ADD" else []:
+                        persona = member.get("persona") or {}
+                        if persona.get("type") == "partner" and not persona.get("is_bot"):
+                            return persona.get("name") or None
+                return None
+            store = result["store_data"] if self.major >= 19 else result
+            channel = store["discuss.channel"]
+            channel = channel[0] if isinstance(channel, list) else channel
+            operator = channel.get("livechat_operator_id") if self.major >= 19 else (channel.get("operator") or {}).get("id")
+            for partner in store.get("res.partner") or []:
+                if partner.get("id") == operator:
+                    return partner.get("user_livechat_username") or partner.get("name") or None
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            pass
+        return None
+
     # -------------------------------------------------------------- post
 
     def post_params(self, guest_token: str, channel_id: int, text: str) -> dict:

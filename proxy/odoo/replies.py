@@ -120,6 +120,14 @@ class Replies:
             return
         self.tasks[conv.id] = asyncio.create_task(self._follow(conv), name=f"odoo-replies-{conv.id}")
 
+    async def catch_up(self, conv: "Conversation") -> None:
+        """Poll once now, whatever the mode: what Odoo posted before the conversation was bound
+        (Odoo's chatbot welcome steps) reached no webhook."""
+        try:
+            await self._poll_once(conv)
+        except Exception as exc:   # best effort: the follower (bus, poll) or the next webhook brings the rest
+            log.warning("catch-up poll failed", extra={"conversation": conv.id, "reason": repr(exc)[:200]})
+
     def unfollow(self, conversation_id: str) -> None:
         if self.batch is not None:
             self.batch.remove(conversation_id)

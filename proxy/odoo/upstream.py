@@ -15,7 +15,7 @@ from typing import Awaitable, Callable
 
 from proxy import events as ev
 from proxy import sanitize
-from proxy.odoo import payloads
+from proxy.odoo import chatbot, payloads
 from proxy.odoo.adapters import Adapter, ShapeError
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 from proxy.store.base import Conversation, Store
@@ -26,6 +26,17 @@ log = logging.getLogger("relay.odoo")
 
 def _words(text: str) -> list[str]:
     return text.split()
+
+
+def choices_event(step: chatbot.Step) -> dict:
+    """Answer buttons for the widget: a ``status`` event ``choices`` (docs/protocol.md §2, an addition)."""
+    return ev.new_event("status", status="choices", text="", step=step.id,
+                        choices=[{"id": answer_id, "label": label} for answer_id, label in step.answers])
+
+
+def _transcript_event(seq: int, text: str) -> dict:
+    """The bot part of a conversation, queued like a visitor message (never stored as an event)."""
+    return {"seq": seq, "type": "message", "message": {"text": text, "client_id": None}}
 Notify = Callable[[str, dict], Awaitable[None]]
 
 
@@ -33,8 +44,9 @@ class OdooUpstream:
     name = "odoo"
 
     def __init__(self, rpc: OdooRPC, store: Store, database: str, livechat_channel_id: int,
-                 max_backoff: float = 30.0):
+                 max_backoff: float = 30.0, chatbot_script_id: int | None = None):
         self.rpc, self.store, self.database, self.livechat_channel_id = rpc, store, database, livechat_channel_id
+        self.chatbot_script_id = chatbot_script_id
         self.max_backoff = max_backoff
         self.adapter: Adapter | None = None
         self.notify: Notify | None = None          # set by the core: appends an event to a conversation
@@ -56,9 +68,17 @@ class OdooUpstream:
         try:
             adapter = await self.version()
             channel = conv.livechat_channel_id or self.livechat_channel_id
-            result = await self.rpc.call("/im_livechat/cors/get_session",
-                                         adapter.session_params(channel, conv.visitor_name))
+            params = adapter.session_params(channel, conv.visitor_name)
+            if self.chatbot_script_id:
+                params["chatbot_script_id"] = self.chatbot_script_id
+            result = await self.rpc.call("/im_livechat/cors/get_session", params)
             session = adapter.parse_session(result)
+            step = None
+            if self.chatbot_script_id and session is not None:
+                step = chatbot.session_step(adapter.major, result)
+                if adapter.major < 18:     # 17 posts the welcome steps on the widget's word
+                    step = chatbot.welcome_step(await self.rpc.call("/chatbot/post_welcome_steps", chatbot.route_params(
+                        17, session[0], adapter.session_uuid(result), chatbot_script_id=self.chatbot_script_id)))
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo get_session failed", extra={"reason": str(exc)})
             raise UpstreamDown(str(exc)) from None
@@ -68,7 +88,74 @@ class OdooUpstream:
         conv.upstream = {"guest_token": guest_token}
         if uuid := adapter.session_uuid(result):
             conv.upstream["uuid"] = uuid
+        if operator := adapter.session_operator(result):
+            conv.upstream["operator_name"] = operator
+        if self.chatbot_script_id:
+            conv.upstream["chatbot"] = {"script": self.chatbot_script_id, "step": step.as_dict() if step else None}
         return self.database, channel_id
+
+    def opening_events(self, conv: Conversation) -> list[dict]:
+        """The first events of a new conversation: waiting for an operator, or Odoo's chatbot
+        script talking (and its first question's answer buttons)."""
+        state = (conv.upstream or {}).get("chatbot")
+        if not state:
+            return [ev.status("waiting_operator", "Waiting for an operator…")]
+        events = [ev.status("chatbot", "You are chatting with our virtual assistant.")]
+        if (step := chatbot.Step.from_dict(state.get("step"))) and step.answers:
+            events.append(choices_event(step))
+        return events
+
+    async def _chatbot_turn(self, conversation_id: str, text: str) -> None:
+        """After a visitor message reached a session Odoo's chatbot script is running: save the
+        chosen answer, move the script on (past plain text steps), offer the next answer buttons."""
+        conv = await self.store.get_conversation(conversation_id)
+        state = ((conv.upstream or {}).get("chatbot") or {}) if conv else {}
+        if not state or state.get("done") or conv.closed:
+            return
+        adapter = await self.version()
+        major, up = adapter.major, conv.upstream
+        cookies = {"dgid": up["guest_token"]} if major >= 18 else None   # 18/19: cookie routes
+
+        def params(**extra) -> dict:
+            return chatbot.route_params(major, conv.odoo_channel_id, up.get("uuid"), **extra)
+        step = chatbot.Step.from_dict(state.get("step"))
+        answer = step.answer_for(text) if step and step.answers else None
+        if step and step.type == "question_selection" and step.answers and answer is None:
+            if self.notify:          # not one of the answers (Odoo's widget would not let it through): ask again
+                await self.notify(conversation_id, choices_event(step))
+            return
+        try:
+            if answer is not None and step.message_id:
+                await self.rpc.call("/chatbot/answer/save", params(message_id=step.message_id,
+                                                                    selected_answer_id=answer), cookies)
+            for _ in range(20):
+                before = step
+                result = await self.rpc.call("/chatbot/step/trigger", params(chatbot_script_id=state["script"]), cookies)
+                if major >= 19:      # the step went to the guest's bus: read it from the session
+                    step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages",
+                                                                     payloads.poll_params(major, up["guest_token"], conv.odoo_channel_id, 0)))
+                    if step and before and step.message_id == before.message_id:
+                        step = None  # nothing new: the script is over
+                else:
+                    step = chatbot.trigger_step(major, result)
+                if step is None or step.type != "text" or step.is_last:
+                    break
+        except (OdooUnavailable, OdooError, ShapeError) as exc:
+            log.warning("odoo chatbot step failed", extra={"conversation": conversation_id, "reason": str(exc)})
+            return
+        done = step is None or step.operator_found or (step.type == "text" and step.is_last)
+        await self.store.merge_upstream(conversation_id, {"chatbot": {"step": step.as_dict() if step else None,
+                                                                      "done": done}})
+        if step and step.answers and self.notify:
+            await self.notify(conversation_id, choices_event(step))
+    async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
+        """Post the bot part of the conversation as one guest message, ahead of anything the visitor
+        sends next; kept with the conversation until posted, so a restart posts it (once) too."""
+        if transcript is None:
+            await self.store.merge_upstream(conv.id, {"posted_seq": seq})
+            return
+        await self.store.merge_upstream(conv.id, {"transcript": {"seq": seq, "text": transcript}})
+        await self.visitor_message(conv, _transcript_event(seq, transcript))
 
     # ------------------------------------------------------------------ visitor → Odoo
     #
@@ -92,6 +179,12 @@ class OdooUpstream:
             done = int((conv.upstream or {}).get("posted_seq", 0))
             self._posted_id[conv.id] = int((conv.upstream or {}).get("posted_odoo_id", 0))
             after, first = done, True
+            transcript = (conv.upstream or {}).get("transcript")
+            if transcript and done < int(transcript["seq"]):   # handed off by the bot, not posted yet
+                await self.visitor_message(conv, _transcript_event(int(transcript["seq"]), transcript["text"]), verify=True)
+                queued += 1
+                after = done = int(transcript["seq"])
+                first = False      # found or posted, the transcript decides for the ones after it (_drain)
             while True:
                 replay = await self.store.events_after(conv.id, after)
                 for event in replay.events:
@@ -116,6 +209,8 @@ class OdooUpstream:
             conv, event, must_verify = queue.get_nowait()
             # once one message is posted afresh, the ones queued after it cannot be in Odoo yet
             verify = await self._post_with_retry(conv, event, verify or must_verify)
+            if self.chatbot_script_id and event["message"].get("client_id"):   # not a bot transcript
+                await self._chatbot_turn(conv.id, event["message"]["text"])
         self._queues.pop(conversation_id, None)
 
     async def _post_with_retry(self, conv: Conversation, event: dict, verify: bool) -> bool:

@@ -68,6 +68,9 @@ class Store(Protocol):
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
         """Conversations bound to an operator-side session and not closed (to resume after a restart)."""
 
+    async def open_unbound(self, limit: int = 100_000) -> list[Conversation]:
+        """Open conversations bound to no operator-side session yet (with the bot, to resume)."""
+
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
                      webhook_id: str | None = None, closes: bool = False) -> Appended: ...
     async def append_bound(self, database: str, channel_id: int, event: dict, *, dedupe_key: str | None = None,

@@ -227,6 +227,11 @@ class SQLiteStore:
                "AND odoo_channel_id IS NOT NULL ORDER BY last_activity DESC LIMIT ?")
         return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
 
+    async def open_unbound(self, limit: int = 100_000) -> list[Conversation]:
+        sql = (f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0 "
+               "AND odoo_channel_id IS NULL ORDER BY last_activity DESC LIMIT ?")
+        return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+
     # ------------------------------------------------------------------ events
 
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,

@@ -25,6 +25,10 @@ class Upstream(Protocol):
     async def open_session(self, conv: Conversation) -> tuple[str, int]:
         """Open the operator-side session; return ``(database, channel id)`` to bind to."""
 
+    async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
+        """A conversation that was with the bot was just bound to a new session: show the operator
+        ``transcript`` (the bot part, who said what); visitor events up to ``seq`` are in it."""
+
     async def visitor_message(self, conv: Conversation, event: dict) -> None: ...
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None: ...
     async def visitor_left(self, conv: Conversation) -> None: ...

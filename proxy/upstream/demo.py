@@ -29,6 +29,9 @@ class DemoUpstream:
             raise NoOperatorAvailable()
         return DEMO_DATABASE, next(self._ids)
 
+    async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
+        """The console shows the whole conversation, bot part included, from the store."""
+
     async def visitor_message(self, conv: Conversation, event: dict) -> None:
         """The console reads visitor messages from the store; nothing to forward."""
 

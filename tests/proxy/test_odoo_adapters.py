@@ -83,3 +83,10 @@ def test_unknown_shapes_are_shape_errors(garbage):
             Adapter(version).parse_session(garbage)
         with pytest.raises(ShapeError):
             Adapter(version).parse_post(garbage)
+
+
+@pytest.mark.parametrize("version", [17, 18, 19])
+def test_the_assigned_operator_is_named(version):
+    result = sample(version, "get_session_cors")["response"]["result"]
+    assert Adapter(version).session_operator(result) == "Administrator"
+    assert Adapter(version).session_operator({"odd": "shape"}) is None

@@ -84,3 +84,18 @@ test("client ids are unique", () => {
   const ids = new Set(Array.from({ length: 1000 }, () => w.newClientId()));
   assert.strictEqual(ids.size, 1000);
 });
+
+test("bot statuses: the 'Talk to a person' control is offered while the bot has the conversation", () => {
+  assert.strictEqual(w.offersPerson("bot", false), true);
+  assert.strictEqual(w.offersPerson("no_operator", false), true);              // no one came: ask again later
+  for (const s of ["handoff", "leave_message", "waiting_operator", "operator_joined"]) {
+    assert.strictEqual(w.offersPerson(s, true), false, s);
+  }
+  assert.strictEqual(w.offersPerson("upstream_unavailable", true), true);     // other statuses change nothing
+  assert.strictEqual(w.offersPerson("upstream_unavailable", false), false);
+  const en = w.strings("en"), fr = w.strings("fr");
+  for (const code in w.BOT_STATUS) {
+    const key = w.BOT_STATUS[code][0];
+    if (key) { assert.notStrictEqual(en(key), key); assert.notStrictEqual(fr(key), en(key), key); }
+  }
+});
