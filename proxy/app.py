@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, web
 
 from proxy import keys, signing
 from proxy.api import conversations, demo, health, middlewares, webhooks, ws
+from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
 from proxy.hub import Hub
@@ -24,6 +25,7 @@ from proxy.odoo.rpc import OdooRPC
 from proxy.odoo.upstream import OdooUpstream
 from proxy.ratelimit import RateLimiter
 from proxy.store.base import Store
+from proxy.store.redis import RedisStore
 from proxy.store.sqlite import SQLiteStore
 from proxy.upstream.demo import DemoUpstream
 
@@ -35,7 +37,9 @@ WEBHOOK_ID_DAYS = 4.0   # the addon retries for ~3 days; remember ids longer tha
 def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
         return SQLiteStore(url[len("sqlite:///"):] or "relay.db")
-    raise ConfigError(f"store {url!r} is not available in this build (sqlite:///path is)")
+    if url.startswith("redis://"):
+        return RedisStore(url)
+    raise ConfigError(f"store {url!r}: expected sqlite:///path or redis://host:port/db")
 
 
 def check_odoo_settings(settings: Settings) -> None:
@@ -76,14 +80,22 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         if not hook_secrets and settings.demo:
             hook_secrets = (await the_store.meta_setdefault("demo_webhook_secret", signing.new_secret()),)
         app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
+        hub = Hub()
+        fanout = leases = None
+        if isinstance(the_store, RedisStore):    # several nodes may share it: fan out and lease through it
+            node = node_id()
+            fanout = RedisFanout(the_store.url, the_store.prefix, hub, node)
+            await fanout.start()
+            leases = RedisLeases(the_store.client, the_store.prefix, node, settings.lease_ttl)
+        app[keys.FANOUT] = fanout
         http = aiohttp.ClientSession()
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
             OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id)
-        relay = app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS],
+        relay = app[keys.RELAY] = Relay(settings, the_store, hub, upstream, app[keys.METRICS],
                                         token_secret.encode())
         if not settings.demo:
             relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
-                                      webhooks_configured=bool(settings.webhook_secret))
+                                      webhooks_configured=bool(settings.webhook_secret), leases=leases)
             await relay.followers.start()
             await upstream.resume()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
@@ -95,6 +107,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         if hasattr(upstream, "close"):
             await upstream.close()
         await http.close()
+        if fanout is not None:
+            await fanout.stop()
         await the_store.close()
 
     async def purge_task(app: web.Application):

@@ -79,7 +79,8 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("listen", "127.0.0.1:8080", _listen, "host:port to listen on"),
-    Setting("store", "sqlite:///./relay.db", str, "event store: sqlite:///path (redis:// comes with the Redis store)"),
+    Setting("store", "sqlite:///./relay.db", str, "event store: sqlite:///path (one node) or redis://host:port/db (several nodes share it)"),
+    Setting("lease_ttl", "15", _positive(float), "with Redis: seconds an Odoo follower's lease lasts unrenewed; a dead node's followers move to another within about this long"),
     Setting("secret", None, str, "key for visitor tokens, shared by all relay nodes; generated and kept in the store when unset"),
     Setting("webhook_secret", None, _words, "whsec_... secret(s) shared with the Odoo addon, space-separated while rotating; unset: webhooks refused (demo mode generates one)"),
     Setting("odoo_url", None, str, "Odoo base URL; unset: demo mode"),
@@ -107,6 +108,7 @@ SETTINGS: tuple[Setting, ...] = (
 class Settings:
     listen: tuple[str, int] = ("127.0.0.1", 8080)
     store: str = "sqlite:///./relay.db"
+    lease_ttl: float = 15.0
     secret: str | None = None
     webhook_secret: tuple[str, ...] | None = None
     odoo_url: str | None = None
