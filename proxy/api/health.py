@@ -1,4 +1,5 @@
-"""``/healthz`` (the store answers, the relay is not shutting down) and ``/metrics``."""
+"""``/healthz`` (the store answers, other nodes' events reach this one, the relay is not shutting
+down) and ``/metrics``."""
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,9 @@ async def healthz(request: web.Request) -> web.Response:
         await asyncio.wait_for(app[keys.STORE].ping(), 2)
     except (StoreError, asyncio.TimeoutError) as exc:
         problems.append(f"store: {exc or 'timeout'}")
+    fanout = app.get(keys.FANOUT)
+    if fanout is not None and not fanout.connected.is_set():
+        problems.append("fan-out: not subscribed to the other nodes' events")
     settings = app[keys.SETTINGS]
     body = {
         "status": "ok" if not problems else "unavailable",

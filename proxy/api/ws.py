@@ -14,7 +14,7 @@ import json
 import logging
 import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from proxy import keys
 from proxy.api.common import dumps, limit
@@ -64,6 +64,9 @@ async def handler(request: web.Request) -> web.StreamResponse:
         return ws
     except NotFound as exc:
         await ws.close(code=CLOSE_UNKNOWN, message=exc.code.encode())
+        return ws
+    except StoreError:     # the store is away (Redis down): the widget reconnects with backoff
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"store_unavailable")
         return ws
     counts = app[PER_CONVERSATION]
     if counts[conv.id] >= app[keys.SETTINGS].max_ws_per_conversation:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relay.cluster")
 SEND_BATCH = 256
-QUEUE_LIMIT = 100_000
+QUEUE_LIMIT = 10_000
 
 RENEW = """
 local out = {}
@@ -71,6 +71,10 @@ class RedisFanout:
         self.hub.forward = self.forward
         self._tasks = [asyncio.create_task(self._listen(), name="fanout-listen"),
                        asyncio.create_task(self._send(), name="fanout-send")]
+        try:   # start healthy when Redis is there; otherwise /healthz says so until it is
+            await asyncio.wait_for(self.connected.wait(), 3)
+        except asyncio.TimeoutError:
+            pass
 
     async def stop(self) -> None:
         self.hub.forward = None
@@ -89,8 +93,10 @@ class RedisFanout:
 
     async def _send(self) -> None:
         failures = 0
+        batch: list[tuple[str, str]] = []
         while True:
-            batch = [await self._queue.get()]
+            if not batch:
+                batch = [await self._queue.get()]
             while len(batch) < SEND_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -101,11 +107,14 @@ class RedisFanout:
                     pipe.publish(self.channel, f"{self.node}\n{cid}\n{body}")
                 await pipe.execute()
                 self._resync_others = False
-                failures = 0
+                failures, batch = 0, []
             except (RedisError, OSError) as exc:
-                self._resync_others = True         # these events are in the store: readers elsewhere re-read it
+                # kept and sent again (a repeat is harmless: readers skip a seq they have); the
+                # others are also told to re-read the store, for what the queue limit dropped
+                self._resync_others = True
                 failures += 1
-                log.warning("fan-out publish failed", extra={"reason": repr(exc)[:200], "dropped": len(batch)})
+                if failures == 1:
+                    log.warning("fan-out publish failed", extra={"reason": repr(exc)[:200], "waiting": len(batch)})
                 await asyncio.sleep(backoff(failures))
 
     async def _listen(self) -> None:
