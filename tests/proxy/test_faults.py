@@ -162,3 +162,58 @@ async def test_kill_9_of_the_node_while_replies_stream_sqlite(tmp_path):
         await _kill_while_streaming([relay], channel_of, restart=True)
     finally:
         relay.stop()
+
+
+@pytest.fixture
+def redis_nodes(tmp_path):
+    redisproc.shared_redis_or_skip()
+    prefix = redisproc.new_prefix()
+    nodes = [RelayProcess(tmp_path / f"n{i}", env={"RELAY_STORE": redisproc.shared_url(prefix)}) for i in range(3)]
+    for node in nodes:
+        node.workdir.mkdir()
+        node.start()
+    yield nodes, prefix
+    for node in nodes:
+        node.stop()
+    redisproc.delete_prefix(prefix)
+
+
+async def test_webhook_retry_storm_is_stored_once(redis_nodes):
+    """The same webhook 30 times at once on three nodes, and the same Odoo message under 30 other
+    webhook ids (a sender that lost its outbox): one event, every attempt answered 200."""
+    from tests.proxy.test_multinode import RedisClient
+    nodes, prefix = redis_nodes
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        on = [RedisClient(n, http, prefix) for n in nodes]
+        conv = await on[0].create()
+        channel = await on[0].channel_of(conv["conversation_id"])
+        raw = webhook_body("livechat.message.created", channel, message=operator_message(7, "once"))
+        hook_id = new_webhook_id()
+        answers = await asyncio.gather(*(on[i % 3].webhook(raw, hook_id) for i in range(30)),
+                                       *(on[i % 3].webhook(raw) for i in range(30)))
+        assert all(status == 200 for status, _, _ in answers), answers
+        results = sorted(json.loads(body)["status"] for _, body, _ in answers)
+        assert results.count("stored") == 1 and set(results) == {"stored", "duplicate"}
+        for client in on:
+            body = await client.events(conv)
+            assert [e["seq"] for e in body["events"]] == [1, 2]
+
+
+async def test_tokens_are_scoped_to_their_conversation_on_every_node(redis_nodes):
+    from tests.proxy.test_multinode import RedisClient
+    nodes, prefix = redis_nodes
+    async with aiohttp.ClientSession() as http:
+        on = [RedisClient(n, http, prefix) for n in nodes]
+        a, b = await on[0].create(), await on[1].create()
+        stolen = dict(a, token=b["token"])            # conversation A with B's token
+        for client in on:
+            for method, action, kw in (("GET", "events", {}), ("POST", "messages", {"json": {"client_id": "z", "text": "t"}}),
+                                       ("POST", "typing", {"json": {"typing": True}}), ("POST", "close", {})):
+                status, body, _ = await client.call(method, f"/v1/conversations/{a['conversation_id']}/{action}",
+                                                    b["token"], **kw)
+                assert status == 401 and body["error"] == "token_invalid", (action, body)
+            async with client.ws(stolen) as ws:
+                msg = await ws.receive(timeout=5)
+                assert msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4401
+        for client in on:                              # nothing was written to A
+            assert [e["type"] for e in (await client.events(a))["events"]] == ["status"]
