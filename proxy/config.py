@@ -94,6 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_webhook_bytes", "262144", _positive(int), "largest webhook body accepted (413 above)"),
     Setting("max_request_bytes", "16384", _positive(int), "largest widget request body accepted (413 above)"),
     Setting("ping_interval", "25", _positive(float), "seconds between server pings on a WebSocket; a client silent for a whole interval after a ping is closed with 4408"),
+    Setting("ws_send_timeout", "10", _positive(float), "seconds a WebSocket frame may wait for the widget to read; a slower reader is closed with 4409 and resumes with after=N"),
     Setting("rate_limit_ip", "600/60", _rate, "widget API requests allowed per client IP, N/SECONDS"),
     Setting("rate_limit_create", "20/60", _rate, "conversations a client IP may create, N/SECONDS"),
     Setting("rate_limit_messages", "30/60", _rate, "messages (and typing calls) per conversation, N/SECONDS"),
@@ -122,6 +123,7 @@ class Settings:
     max_webhook_bytes: int = 262144
     max_request_bytes: int = 16384
     ping_interval: float = 25.0
+    ws_send_timeout: float = 10.0
     rate_limit_ip: tuple[int, float] = (600, 60.0)
     rate_limit_create: tuple[int, float] = (20, 60.0)
     rate_limit_messages: tuple[int, float] = (30, 60.0)

@@ -9,7 +9,6 @@ WebSocket, long polling or short polling, and moves to another node when its nod
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import sqlite3
 
@@ -81,22 +80,27 @@ class Widget:
 
 
 async def send_replies(http: aiohttp.ClientSession, nodes: list[RelayProcess], channel: int, count: int,
-                       sent: list[int]) -> None:
+                       sent: list[int], start: int = 0) -> None:
     """As the addon does: reply N+1 only after N is acknowledged; a failed delivery is retried with
-    the same webhook id (here on the next node)."""
-    client = Client(nodes[0], http)
-    turn = itertools.count()
+    the same webhook id (on the next node: the sender stays on a node until it fails)."""
+    client = Client(nodes[start % len(nodes)], http)
+    node = start
+    failures: list = []                  # consecutive
     for i in range(count):
         raw = webhook_body("livechat.message.created", channel, message=operator_message(i + 1, f"r{i}"))
         hook_id = new_webhook_id()
         while True:
-            client.relay = nodes[next(turn) % len(nodes)] if len(nodes) > 1 else nodes[0]
+            client.relay = nodes[node % len(nodes)]
             try:
-                status, _, _ = await client.webhook(raw, hook_id)
+                status, body, _ = await client.webhook(raw, hook_id)
                 if status == 200:
+                    failures.clear()
                     break
-            except (aiohttp.ClientError, asyncio.TimeoutError):
-                pass
+                failures.append((client.relay.port, status, body[:200]))
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                failures.append((client.relay.port, repr(exc)[:200]))
+            assert len(failures) < 100, failures[-5:]
+            node += 1
             await asyncio.sleep(0.05)
         sent.append(i)
 
@@ -111,16 +115,22 @@ async def _kill_while_streaming(nodes: list[RelayProcess], channel_of, restart: 
         readers = [asyncio.create_task(w.run(until)) for w in widgets]
         await asyncio.sleep(0.5)
         sent: list[list[int]] = [[] for _ in convs]
-        senders = [asyncio.create_task(send_replies(http, nodes, ch, REPLIES, s)) for ch, s in zip(channels, sent)]
-        while len(sent[0]) < REPLIES // 3:
-            await asyncio.sleep(0.01)
-        victim = nodes[0]
-        await asyncio.to_thread(victim.kill)
-        if restart:
-            await asyncio.sleep(0.5)
-            await asyncio.to_thread(victim.start)
-        await asyncio.wait_for(asyncio.gather(*senders), 120)
-        await asyncio.wait_for(asyncio.gather(*readers), 60)
+        senders = [asyncio.create_task(send_replies(http, nodes, ch, REPLIES, s, start=k))
+                   for k, (ch, s) in enumerate(zip(channels, sent))]
+        try:
+            while len(sent[0]) < REPLIES // 3:
+                await asyncio.sleep(0.01)
+            victim = nodes[0]
+            await asyncio.to_thread(victim.kill)
+            if restart:
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(victim.start)
+            await asyncio.wait_for(asyncio.gather(*senders), 90)
+            await asyncio.wait_for(asyncio.gather(*readers), 20)
+        finally:
+            for task in readers + senders:
+                task.cancel()
+            await asyncio.gather(*readers, *senders, return_exceptions=True)
     for w in widgets:
         seqs = [e["seq"] for e in w.events]
         assert seqs == list(range(1, until + 1)), f"{w.kind} widget: gap, repeat or disorder"
@@ -217,3 +227,37 @@ async def test_tokens_are_scoped_to_their_conversation_on_every_node(redis_nodes
                 assert msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 4401
         for client in on:                              # nothing was written to A
             assert [e["type"] for e in (await client.events(a))["events"]] == ["status"]
+
+
+async def test_slow_websocket_reader_is_closed_4409_and_catches_up_with_after(tmp_path):
+    relay = RelayProcess(tmp_path, env={"RELAY_WS_SEND_TIMEOUT": "1"}).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            client = Client(relay, http)
+            conv = await client.create()
+            big = "x" * 50_000
+            count = 200                                  # ~20 MB of frames: more than the socket buffers hold
+            async with client.ws(conv, after=0) as ws:   # aiohttp stops reading the socket past 64 KiB queued
+                for i in range(count):
+                    await client.reply(conv, i + 1, f"{i} {big}")
+                await asyncio.sleep(3)                   # the relay gives up on this reader after 1 s
+                got: list[int] = []
+                while True:
+                    msg = await ws.receive(timeout=10)
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    frame = json.loads(msg.data)
+                    if frame["type"] == "event":
+                        got.append(frame["event"]["seq"])
+                assert ws.close_code == 4409, (msg, ws.close_code)
+            assert got == list(range(1, len(got) + 1)) and len(got) < count + 1
+            assert "ws reader too slow" in relay.logs()
+            async with client.ws(conv, after=got[-1]) as ws:   # the widget resumes where it was
+                assert (await ws.receive_json(timeout=5))["type"] == "hello"
+                while got[-1] < count + 1:
+                    frame = await ws.receive_json(timeout=10)
+                    if frame["type"] == "event":
+                        got.append(frame["event"]["seq"])
+            assert got == list(range(1, count + 2))
+    finally:
+        relay.stop()
