@@ -474,3 +474,14 @@ async def test_upstream_data_and_open_bound(store):
     await store.merge_upstream("c3", {"bus_last": 1})              # a conversation with no upstream data yet
     assert (await store.get_conversation("c3")).upstream == {"bus_last": 1}
     assert [c.id for c in await store.open_bound()] == ["c1"]
+
+
+async def test_a_value_the_backend_cannot_take_fails_alone(store):
+    """A write with an out-of-range integer either works or is a StoreError; the store keeps working
+    (found by the fuzz test: SQLite's writer was left inside a transaction)."""
+    try:
+        await store.create_conversation(conv("huge", livechat_channel_id=2 ** 70))
+    except StoreError:
+        pass
+    await new_conv(store, "c1")
+    assert (await store.append("c1", ev(1))).event["seq"] == 1
