@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import WSCloseCode, web
 
 from proxy import keys, signing
-from proxy.api import conversations, demo, health, middlewares, webhooks, ws
+from proxy.api import conversations, demo, health, middlewares, openapi, webhooks, ws
 from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
@@ -140,6 +140,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_get("/widget.js", demo.widget_js)
     r.add_get("/healthz", health.healthz)
     r.add_get("/metrics", health.metrics)
+    r.add_get("/v1/openapi.json", openapi.openapi)
     r.add_post("/v1/webhooks/odoo", webhooks.receive)
     r.add_route("OPTIONS", "/v1/conversations", conversations.create)   # preflight, answered by the CORS middleware
     r.add_post("/v1/conversations", conversations.create)
