@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sqlite3
 
 import aiohttp
@@ -229,14 +230,23 @@ async def test_tokens_are_scoped_to_their_conversation_on_every_node(redis_nodes
             assert [e["type"] for e in (await client.events(a))["events"]] == ["status"]
 
 
+def small_receive_buffer(addr_info) -> socket.socket:
+    """A client socket with a fixed 16 KiB receive buffer (no autotuning up to tcp_rmem's max), so
+    that a reader that stops reading fills the path quickly whatever the machine's settings."""
+    family, type_, proto, _, _ = addr_info
+    sock = socket.socket(family=family, type=type_, proto=proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    return sock
+
+
 async def test_slow_websocket_reader_is_closed_4409_and_catches_up_with_after(tmp_path):
     relay = RelayProcess(tmp_path, env={"RELAY_WS_SEND_TIMEOUT": "1"}).start()
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(socket_factory=small_receive_buffer)) as http:
             client = Client(relay, http)
             conv = await client.create()
             big = "x" * 50_000
-            count = 200                                  # ~20 MB of frames: more than the socket buffers hold
+            count = 200      # ~20 MB of frames: more than the relay's send buffer (tcp_wmem, 4 MiB) and ours
             async with client.ws(conv, after=0) as ws:   # aiohttp stops reading the socket past 64 KiB queued
                 for i in range(count):
                     await client.reply(conv, i + 1, f"{i} {big}")
