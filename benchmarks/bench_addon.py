@@ -1,7 +1,7 @@
 """Odoo addon benchmark (im_livechat_webhook) against one running Odoo 18.0 / 19.0 server.
 
     python -m benchmarks.bench_addon --odoo http://127.0.0.1:8018 --db relay18 [--n 50]
-           [--only latency,cost] [--base-db auto|none|<db>] [--out benchmarks/out]
+           [--only latency,cost] [--base-db auto|same|none|<db>] [--out benchmarks/out]
 
 1. ``latency``: one operator reply, two ways out. A webhook receiver (aiohttp, 127.0.0.1, free
    port, Standard Webhooks signature checked with ``standardwebhooks``) becomes the endpoint URL;
@@ -29,7 +29,6 @@ import configparser
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -45,6 +44,8 @@ import aiohttp
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tools.measure import machine, pct
+
 T0 = time.perf_counter()
 LIVECHAT_CHANNEL = 1
 ENDPOINT_XMLID = ("im_livechat_webhook", "endpoint_default")
@@ -57,15 +58,6 @@ def say(msg: str) -> None:
 # ---------------------------------------------------------------- stats / machine
 
 
-def pct(values, p):
-    """Nearest-rank percentile (p in 0..100)."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = max(0, min(len(s) - 1, math.ceil(p / 100 * len(s)) - 1))
-    return s[k]
-
-
 def summary(values):
     v = [x for x in values if x is not None]
     if not v:
@@ -73,31 +65,6 @@ def summary(values):
     return {"n": len(v), "mean": statistics.fmean(v), "median": statistics.median(v),
             "p50": pct(v, 50), "p95": pct(v, 95), "min": min(v), "max": max(v),
             "stdev": statistics.stdev(v) if len(v) > 1 else 0.0}
-
-
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    mem = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {"cpu_model": model, "cores": os.cpu_count(), "usable_cores": usable, "mem_gib": mem,
-            "python": platform.python_version(), "kernel": platform.release(),
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 class CpuMeter:
@@ -538,8 +505,9 @@ async def step_latency(odoo: Odoo, receiver: Receiver, n: int, gap: float, timeo
 class BaseServer:
     """A clone of the database without the addon, served by a second Odoo process."""
 
-    def __init__(self, proc_info: dict, template: str, clone: str, workdir: Path):
+    def __init__(self, proc_info: dict, template: str, clone: str, workdir: Path, uninstall: bool = False):
         self.info, self.template, self.clone, self.workdir = proc_info, template, clone, workdir
+        self.uninstall = uninstall     # the clone is of the database under test: take the addon out of it
         opts = proc_info["options"]
         self.pg_args = ["-h", opts.get("db_host") or "127.0.0.1", "-p", str(opts.get("db_port") or 5432)]
         if opts.get("db_user"):
@@ -571,13 +539,32 @@ class BaseServer:
             raise RuntimeError(f"database {self.clone} already exists; drop it first (dropdb {self.clone})")
         fs = self.filestore()
         self.filestore_existed = bool(fs and fs.exists())
-        subprocess.run(["createdb", *self.pg_args, "-T", self.template, self.clone],
-                       env=self.env, check=True, capture_output=True, text=True)
+        if self.uninstall:
+            # the database under test is in use by the running server: copy it with pg_dump, not -T
+            subprocess.run(["createdb", *self.pg_args, self.clone], env=self.env, check=True, capture_output=True, text=True)
+            self.created = True
+            dump = subprocess.Popen(["pg_dump", *self.pg_args, "--no-owner", self.template], env=self.env,
+                                    stdout=subprocess.PIPE)
+            subprocess.run(["psql", *self.pg_args, "-q", "-d", self.clone], env=self.env, stdin=dump.stdout,
+                           check=True, capture_output=True)
+            if dump.wait():
+                raise RuntimeError(f"pg_dump {self.template} failed")
+        else:
+            subprocess.run(["createdb", *self.pg_args, "-T", self.template, self.clone],
+                           env=self.env, check=True, capture_output=True, text=True)
         self.created = True
         self.port, self.gevent_port = free_port(), free_port()
         cmd = [self.info["python"], self.info["odoo_bin"]]
         if self.info["conf"]:
             cmd += ["-c", self.info["conf"]]
+        if self.uninstall:
+            script = ("env['ir.module.module'].search([('name', '=', 'im_livechat_webhook')])"
+                      ".button_immediate_uninstall()\nenv.cr.commit()\n")
+            done = subprocess.run([*cmd[:2], "shell", *cmd[2:], "-d", self.clone, "--no-http", "--logfile", self.log],
+                                  input=script, capture_output=True, text=True, timeout=600)
+            if done.returncode:
+                raise RuntimeError(f"uninstalling the addon from {self.clone} failed: {done.stderr[-500:]}")
+        cmd += ["--logfile", self.log]      # its own log: a config's logfile would mix it with the main server's
         cmd += ["-d", self.clone, "--db-filter", f"^{self.clone}$", "--http-interface", "127.0.0.1",
                 "--http-port", str(self.port), "--gevent-port", str(self.gevent_port),
                 "--max-cron-threads", "0", "--workers", "0", "--log-level", "info"]
@@ -846,6 +833,8 @@ async def run(args) -> int:
             if base_db != "none":
                 if not proc:
                     result["notes"].append("no-addon arm skipped: the running Odoo process was not found")
+                elif base_db == "same":        # the database under test, the addon uninstalled from a clone
+                    base_server = BaseServer(proc, odoo.db, odoo.db + "_noaddon", Path(args.workdir), uninstall=True)
                 else:
                     base_server = BaseServer(proc, base_db, base_db.replace("_base", "") + "_bench"
                                              if base_db.endswith("_base") else base_db + "_bench",
@@ -943,7 +932,9 @@ def main(argv=None) -> int:
     p.add_argument("--login", default="admin")
     p.add_argument("--password", default="admin")
     p.add_argument("--only", default="latency,cost")
-    p.add_argument("--base-db", default="auto", help="database without the addon to clone (auto: whk<major>_base; none)")
+    p.add_argument("--base-db", default="auto",
+                   help="database without the addon to clone (auto: whk<major>_base; same: a clone of the database "
+                        "under test with the addon uninstalled, the fairest baseline; none)")
     p.add_argument("--odoo-log", default="auto", help="the running server's log file (auto: from /proc)")
     p.add_argument("--gap", type=float, default=0.1, help="pause between latency replies (s)")
     p.add_argument("--settle", type=float, default=0.1, help="pause after each cost call (s)")

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_relay [--quick] [--only latency,idle,fanout] [--out benchmarks/out]
 
-Every step starts its own relay process (``tests.relayproc.RelayProcess``: ``python -m proxy`` on a
+Every step starts its own relay process (``tools.relayproc.RelayProcess``: ``python -m proxy`` on a
 free loopback port, its own SQLite file in a temporary directory, a known webhook secret), drives it
 over real HTTP and WebSocket connections with aiohttp from this process (the fan-out step reads its
 sockets from separate processes, ``benchmarks.frame_reader``), and stops it. Nothing is
@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import multiprocessing
-import platform
 import queue
 import resource
 import shutil
@@ -37,7 +36,9 @@ import aiohttp
 
 from benchmarks import frame_reader
 from proxy import signing
-from tests.relayproc import SECRET, RelayProcess, new_webhook_id, operator_message, webhook_body
+from tools import widget_client
+from tools.measure import machine, open_loop, pct
+from tools.relayproc import SECRET, RelayProcess, new_webhook_id, operator_message, webhook_body
 
 T0 = time.perf_counter()
 HOOK_PATH = "/v1/webhooks/odoo"
@@ -55,25 +56,6 @@ TARGETS = {"latency_p99_ms_at_500": 50.0, "idle_kib_per_conn": 20.0, "fanout_fra
 
 def say(msg: str) -> None:
     print(f"[{time.perf_counter() - T0:7.1f}s] {msg}", flush=True)
-
-
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {"cpu_model": model, "cores": os.cpu_count(), "usable_cores": usable,
-            "python": platform.python_version(), "implementation": platform.python_implementation(),
-            "aiohttp": aiohttp.__version__, "kernel": platform.release(),
-            "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def raise_nofile() -> tuple[int, int]:
@@ -123,14 +105,6 @@ def machine_cpu_s() -> dict[str, float]:
 def self_cpu_s() -> float:
     t = os.times()
     return t.user + t.system
-
-
-def pct(values: list[float], p: float) -> float | None:
-    """Nearest-rank percentile of an already sorted list."""
-    if not values:
-        return None
-    k = max(0, min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1))
-    return values[k]
 
 
 def ms(x: float | None) -> str:
@@ -223,19 +197,12 @@ def channels_of(relay: RelayProcess) -> dict[str, int]:
 
 
 def ws_url(relay: RelayProcess, conv: dict, after: int | None = None) -> str:
-    after = conv["last_seq"] if after is None else after
-    return f"{relay.ws_url}/v1/conversations/{conv['conversation_id']}/ws?token={conv['token']}&after={after}"
+    return widget_client.ws_url(relay.url, conv, after)
 
 
 async def open_ws(http: aiohttp.ClientSession, relay: RelayProcess, conv: dict) -> aiohttp.ClientWebSocketResponse:
     """Connect and consume the hello frame (``after=last_seq``: nothing to replay)."""
-    ws = await http.ws_connect(ws_url(relay, conv), autoping=True, heartbeat=None,
-                               timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5))
-    msg = await asyncio.wait_for(ws.receive(), 30)
-    if msg.type != aiohttp.WSMsgType.TEXT or json.loads(msg.data).get("type") != "hello":
-        code = ws.close_code
-        await ws.close()
-        raise RuntimeError(f"expected hello, got {msg.type} {msg.data!r} (close code {code})")
+    ws, _hello = await widget_client.open_ws(http, ws_url(relay, conv), timeout=30)
     return ws
 
 
@@ -407,15 +374,7 @@ async def run_rate(http: aiohttp.ClientSession, relay: RelayProcess, convs: list
             if 200 <= status < 300:
                 accepted.append(mid)
 
-    start = time.perf_counter() + 0.02
-    tasks = []
-    for i in range(n):
-        due = start + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(i, due)))
-    await asyncio.gather(*tasks)
+    start = await open_loop(n, rate, one)
     span = max(last_done[0] - (first_send[0] or start), 1e-9)
     lags.sort()
     return {"target_per_s": rate, "sent": n, "accepted": len(accepted), "accepted_ids": accepted,

@@ -20,6 +20,7 @@ from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
 from proxy.hub import Hub
 from proxy.metrics import Metrics
+from proxy.odoo.batch import BatchPoller, ExternalAPI
 from proxy.odoo.replies import Replies
 from proxy.odoo.rpc import OdooRPC
 from proxy.odoo.upstream import OdooUpstream
@@ -46,6 +47,8 @@ def check_odoo_settings(settings: Settings) -> None:
     """What the Odoo mode needs; each gap is a clear error at start-up."""
     if not settings.odoo_livechat_channel_id:
         raise ConfigError("RELAY_ODOO_LIVECHAT_CHANNEL_ID is required with RELAY_ODOO_URL")
+    if settings.odoo_password and not (settings.odoo_login and settings.odoo_db):
+        raise ConfigError("RELAY_ODOO_PASSWORD needs RELAY_ODOO_LOGIN and RELAY_ODOO_DB")
     if settings.odoo_replies == "webhook":
         if not settings.odoo_db:
             raise ConfigError("RELAY_ODOO_DB is required with RELAY_ODOO_REPLIES=webhook: the addon's "
@@ -95,7 +98,12 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                                         token_secret.encode())
         if not settings.demo:
             relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
-                                      webhooks_configured=bool(settings.webhook_secret), leases=leases)
+                                      webhooks_configured=bool(settings.webhook_secret),
+                                      auto_recheck=settings.odoo_auto_recheck, leases=leases)
+            if settings.odoo_replies == "poll" and (settings.odoo_password or settings.odoo_api_key):
+                relay.followers.batch = BatchPoller(relay.followers, ExternalAPI(
+                    http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
+                    settings.odoo_api_key), settings.odoo_poll_interval)
             await relay.followers.start()
             await upstream.resume()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",

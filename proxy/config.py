@@ -88,6 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("odoo_livechat_channel_id", None, _positive(int), "id of the im_livechat.channel visitors are routed to"),
     Setting("odoo_replies", "auto", str, "how operator replies reach the relay: webhook, bus, poll or auto"),
     Setting("odoo_poll_interval", "3", _positive(float), "seconds between polls of an Odoo session when replies are polled"),
+    Setting("odoo_auto_recheck", "60", _positive(float), "seconds between two looks at the addon's info route in auto mode (webhook while the addon sends, bus otherwise)"),
+    Setting("odoo_login", None, str, "an Odoo user's login: with RELAY_ODOO_PASSWORD or RELAY_ODOO_API_KEY, poll mode asks the external API once per interval for all sessions"),
+    Setting("odoo_password", None, str, "that user's password (JSON-RPC)"),
+    Setting("odoo_api_key", None, str, "that user's API key instead of the password (JSON-2 on 19.0, where no login is needed)"),
     Setting("allowed_origins", None, _words, "space-separated origins allowed to embed the widget; unset: only the relay's own origin"),
     Setting("token_ttl", "86400", _positive(int), "seconds a visitor token stays valid"),
     Setting("retention_days", "7", _positive(float), "days events and idle conversations are kept before the purge"),
@@ -117,6 +121,10 @@ class Settings:
     odoo_livechat_channel_id: int | None = None
     odoo_replies: str = "auto"
     odoo_poll_interval: float = 3.0
+    odoo_auto_recheck: float = 60.0
+    odoo_login: str | None = None
+    odoo_password: str | None = None
+    odoo_api_key: str | None = None
     allowed_origins: tuple[str, ...] | None = None
     token_ttl: int = 86400
     retention_days: float = 7.0

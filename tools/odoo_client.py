@@ -96,6 +96,13 @@ class Odoo:
             params.update(body=body, attachment_ids=[], attachment_tokens=[])
         self.call("/mail/message/update_content", params, self.web)
 
+    def operator_delete(self, message_id: int) -> None:
+        """What the web client's delete does: the content emptied (the record stays)."""
+        self.operator_edit(message_id, "")
+
+    def operator_leave(self, channel_id: int) -> None:
+        self.execute("discuss.channel", "action_unfollow", [[channel_id]])
+
     def visitor_leave(self, channel_id: int, guest_token: str) -> None:
         self.call("/im_livechat/cors/visitor_leave_session",
                   Adapter(self.major).leave_params(guest_token, channel_id, self.uuids.get(channel_id)))

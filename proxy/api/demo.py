@@ -66,6 +66,7 @@ async def state(request: web.Request) -> web.Response:
         replay = await store.events_after(conv.id, max(0, conv.last_seq - 100))
         out.append({"id": conv.id, "visitor_name": conv.visitor_name, "closed": conv.closed,
                     "created_at": conv.created_at, "last_activity": conv.last_activity,
+                    "odoo_database": conv.odoo_database, "odoo_channel_id": conv.odoo_channel_id,
                     "events": replay.events})
     return json_response({"operator_online": request.app[keys.DEMO].operator_online, "conversations": out})
 

@@ -3,6 +3,7 @@ down) and ``/metrics``."""
 from __future__ import annotations
 
 import asyncio
+import collections
 
 from aiohttp import web
 
@@ -32,6 +33,11 @@ async def healthz(request: web.Request) -> web.Response:
         "webhooks": bool(app[keys.WEBHOOK_SECRETS]),
         "connections": {"ws": len(app[keys.WEBSOCKETS]), "longpoll": len(app[keys.LONGPOLLS])},
     }
+    followers = app[keys.RELAY].followers if keys.RELAY in app else None
+    if followers is not None:
+        body["odoo"] = {"replies": followers.mode, "following": dict(collections.Counter(followers.via.values()))}
+        if followers.batch is not None:
+            body["odoo"]["batch_queries"] = followers.batch.api.queries
     if problems:
         body["problems"] = problems
     return json_response(body, status=200 if not problems else 503)

@@ -28,7 +28,7 @@ import aiohttp
 from proxy import events as ev
 from proxy import sanitize
 from proxy.odoo import payloads
-from proxy.odoo.rpc import OdooError, OdooUnavailable
+from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 
 if TYPE_CHECKING:
     from proxy.cluster.base import Leases
@@ -49,16 +49,22 @@ def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
 
 class Replies:
     def __init__(self, relay: "Relay", upstream: "OdooUpstream", http: aiohttp.ClientSession, mode: str,
-                 poll_interval: float = 3.0, webhooks_configured: bool = True, leases: "Leases | None" = None):
+                 poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0,
+                 leases: "Leases | None" = None):
         self.relay, self.upstream, self.http = relay, upstream, http
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
         # the bus client sends no User-Agent: Odoo 18/19 close a socket whose ?version= is outdated
         # only when the client has one (ODOO.md §4)
-        self.bus_http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",))
+        self.bus_http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",),
+                                              cookie_jar=aiohttp.CookieJar(unsafe=True))   # peek's session cookie
+        self.peek = OdooRPC(self.bus_http, upstream.rpc.base_url)
         self.tasks: dict[str, asyncio.Task] = {}
         self.worker_version: str | None = None
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
+        self.batch = None                        # batch.BatchPoller: poll mode with credentials
+        self.auto, self.auto_recheck = False, auto_recheck
+        self.watcher: asyncio.Task | None = None
         self.leases = leases
         self._keeper: asyncio.Task | None = None
 
@@ -66,20 +72,54 @@ class Replies:
 
     async def start(self) -> None:
         if self.mode == "auto":
-            addon = await self._addon_installed()
-            self.mode = "webhook" if addon and self.webhooks_configured else "bus"
-            log.info("odoo replies", extra={"mode": self.mode})
+            self.auto = True
+            self.mode = await self._auto_mode() or "bus"
+            log.info("odoo replies", extra={"mode": self.mode, "auto": True})
+            self.watcher = asyncio.create_task(self._watch_auto(), name="odoo-replies-auto")
+        if self.leases is not None:   # also in webhook mode: auto may switch to the bus later
+            self._keeper = asyncio.create_task(self._keep_leases(), name="odoo-replies-leases")
         if self.mode == "webhook":
             return
-        if self.leases is not None:
-            self._keeper = asyncio.create_task(self._keep_leases(), name="odoo-replies-leases")
         for conv in await self.relay.store.open_bound():
             self.follow(conv)
+
+    async def _auto_mode(self) -> str | None:
+        """``webhook`` when the addon answers its info route and says it is sending (an endpoint
+        URL set and enabled) and this relay holds a webhook secret; ``bus`` when Odoo answered
+        otherwise; None when Odoo could not be asked (keep what we have)."""
+        info = await self._addon_info()
+        if info is None:
+            return None
+        sending = info.get("addon") == "im_livechat_webhook" and info.get("enabled") is True
+        return "webhook" if sending and self.webhooks_configured else "bus"
+
+    async def _watch_auto(self) -> None:
+        """Auto mode follows the addon: switched off (by hand, or by a 410) → the bus takes over,
+        every open conversation first catching up by polling; switched back on → the bus
+        followers stop. A message both paths bring is one event (deduplicated by Odoo id)."""
+        while True:
+            await asyncio.sleep(self.auto_recheck)
+            mode = await self._auto_mode()
+            if mode is None or mode == self.mode:
+                continue
+            log.warning("odoo replies switch", extra={"from": self.mode, "to": mode})
+            self.mode = mode
+            if mode == "webhook":
+                for conversation_id in list(self.tasks):
+                    self.unfollow(conversation_id)
+            else:
+                for conv in await self.relay.store.open_bound():
+                    self.follow(conv)
 
     async def stop(self) -> None:
         if self._keeper is not None:
             self._keeper.cancel()
             await asyncio.gather(self._keeper, return_exceptions=True)
+        if self.watcher is not None:
+            self.watcher.cancel()
+            await asyncio.gather(self.watcher, return_exceptions=True)
+        if self.batch is not None:
+            await self.batch.stop()
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -89,20 +129,34 @@ class Replies:
     def follow(self, conv: "Conversation") -> None:
         if self.mode == "webhook" or conv.id in self.tasks or not conv.upstream:
             return
+        if self.mode == "poll" and self.batch is not None:
+            self.via[conv.id] = "batch"
+            self.batch.add(conv)
+            return
         self.tasks[conv.id] = asyncio.create_task(self._leased(conv), name=f"odoo-replies-{conv.id}")
 
     def unfollow(self, conversation_id: str) -> None:
+        if self.batch is not None:
+            self.batch.remove(conversation_id)
+            self.via.pop(conversation_id, None)
         task = self.tasks.pop(conversation_id, None)
         if task:
             task.cancel()
 
-    async def _addon_installed(self) -> bool:
+    async def _addon_info(self) -> dict | None:
+        """The addon's info route: its answer, {} when Odoo answered without it, None when Odoo
+        could not be reached."""
         try:
             async with self.http.get(self.upstream.rpc.base_url + "/im_livechat_webhook/info",
                                      timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                return resp.status == 200 and (await resp.json(content_type=None)).get("addon") == "im_livechat_webhook"
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            return False
+                if resp.status >= 500:
+                    return None
+                body = await resp.json(content_type=None) if resp.status == 200 else {}
+                return body if isinstance(body, dict) else {}
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        except ValueError:
+            return {}
 
     # ------------------------------------------------------------------ leases (several nodes)
 
@@ -139,6 +193,8 @@ class Replies:
                     if cid not in kept:
                         log.warning("odoo follower lease lost", extra={"conversation": cid})
                         self.unfollow(cid)
+                if self.mode == "webhook":         # nothing to follow (auto may switch back)
+                    continue
                 open_bound = await self.relay.store.open_bound()
                 still_open = {c.id for c in open_bound}
                 for cid in list(self.tasks):
@@ -175,7 +231,7 @@ class Replies:
                 self.via[conv.id] = "poll"
                 deadline = asyncio.get_running_loop().time() + (min(60.0, 2.0 * 2 ** min(failures, 5)) if failures else 0)
                 while asyncio.get_running_loop().time() < deadline:
-                    await self._poll_once(conv)
+                    await self._poll_tick(conv)
                     await asyncio.sleep(self.poll_interval)
         except asyncio.CancelledError:
             raise
@@ -190,8 +246,38 @@ class Replies:
     async def _poll_forever(self, conv: "Conversation") -> None:
         self.via[conv.id] = "poll"
         while True:
-            await self._poll_once(conv)
+            await self._poll_tick(conv)
             await asyncio.sleep(self.poll_interval)
+
+    async def _poll_tick(self, conv: "Conversation") -> None:
+        """One poll: the bus's HTTP twin (``/websocket/peek_notifications``, the guest's channel,
+        from the last bus id) carries new messages, edits, deletions, members leaving and the
+        closing, like the bus; when it fails, the messages route still brings new messages."""
+        if not await self._peek_once(conv):
+            await self._poll_once(conv)
+
+    async def _peek_once(self, conv: "Conversation") -> bool:
+        upstream = conv.upstream
+        try:
+            adapter = await self.upstream.version()
+            # is_first_poll every time: it (re)marks the relay's one cookie session as a bus session
+            result = await self.peek.call("/websocket/peek_notifications", {
+                "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0)),
+                "is_first_poll": True})
+            notifications = result.get("notifications") if isinstance(result, dict) else None
+            if not isinstance(notifications, list):
+                raise payloads.ShapeError("peek_notifications: no notifications list")
+            items = payloads.bus_items(adapter.major, notifications, conv.odoo_channel_id, self.upstream.rpc.base_url)
+        except (OdooError, OdooUnavailable, payloads.ShapeError) as exc:
+            log.warning("odoo peek failed", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+            return False
+        for item in items:
+            await self._bus_item(conv, item)
+        last = payloads.last_bus_id(notifications)
+        if last and last > int(upstream.get("bus_last", 0)):
+            upstream["bus_last"] = last
+            await self.relay.store.merge_upstream(conv.id, {"bus_last": last})
+        return True
 
     async def _poll_once(self, conv: "Conversation") -> None:
         upstream = conv.upstream

@@ -91,13 +91,16 @@ class OdooUpstream:
         for conv in await self.store.open_bound():
             done = int((conv.upstream or {}).get("posted_seq", 0))
             self._posted_id[conv.id] = int((conv.upstream or {}).get("posted_odoo_id", 0))
-            after = done
+            after, first = done, True
             while True:
                 replay = await self.store.events_after(conv.id, after)
                 for event in replay.events:
                     if event["type"] == "message" and event["message"]["author"]["kind"] == "visitor" \
                             and event["seq"] > done:
-                        await self.visitor_message(conv, event, verify=True)
+                        # the first may have reached Odoo just before the relay stopped; each one
+                        # found there makes the relay look for the next one too (see _drain)
+                        await self.visitor_message(conv, event, verify=first)
+                        first = False
                         queued += 1
                 if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
                     break

@@ -26,6 +26,8 @@ async def test_console_reply_goes_through_the_signed_webhook_path(client):
     _, state, _ = await client.call("GET", "/demo/api/state")
     mine = next(c for c in state["conversations"] if c["id"] == conv["conversation_id"])
     assert mine["visitor_name"] == "Grace" and mine["events"][-1]["message"]["text"] == "Is anyone there?"
+    # the Odoo session the conversation is bound to (tools.compare_modes signs its webhooks for it)
+    assert (mine["odoo_database"], mine["odoo_channel_id"]) == ("demo", await client.channel_of(conv["conversation_id"]))
 
     before = (await client.call("GET", "/metrics"))[1]
     async with client.ws(conv, after=2) as ws:

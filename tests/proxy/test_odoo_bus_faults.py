@@ -122,6 +122,13 @@ class FakeOdoo:
         self.post_faults: list[str] = []
         self.post_down = False
         self.post_calls = 0
+        # /websocket/peek_notifications (the poll mode's first choice): off by default (404, as on a
+        # server without it), so the tests above exercise the messages route
+        self.peek_enabled = False
+        self.peek_faults: list[str] = []
+        self.peek_calls: list[dict] = []
+        # /im_livechat_webhook/info: None → 404 (no addon), "500" → a server error, a dict → its JSON
+        self.addon_info: dict | str | None = None
 
     # -------------------------------------------------------------- operator side
 
@@ -181,6 +188,8 @@ class FakeOdoo:
         app.router.add_post("/im_livechat/cors/message/post", self.message_post)
         app.router.add_post("/im_livechat/cors/channel/messages", self.channel_messages)
         app.router.add_get("/im_livechat/loader/{channel}", self.loader)
+        app.router.add_post("/websocket/peek_notifications", self.peek_notifications)
+        app.router.add_get("/im_livechat_webhook/info", self.info)
         app.router.add_get("/websocket", self.websocket)
         app.on_shutdown.append(self._close_sockets)
         self.runner = web.AppRunner(app, shutdown_timeout=2)
@@ -261,6 +270,30 @@ class FakeOdoo:
         data["mail.guest"] = copy.deepcopy(POST_ANSWER["mail.guest"])
         return self.rpc({"data": data, "messages": sorted((m["id"] for m in rows), reverse=True)})
 
+    async def info(self, request: web.Request) -> web.Response:
+        if self.addon_info is None:
+            return web.Response(status=404, text="<html>404</html>", content_type="text/html")
+        if self.addon_info == "500":
+            return web.Response(status=500, text="<html>Internal Server Error</html>", content_type="text/html")
+        return web.json_response(self.addon_info)
+
+    async def peek_notifications(self, request: web.Request) -> web.Response:
+        params = (await request.json())["params"]
+        if not self.peek_enabled:
+            return web.Response(status=404, text="<html>404</html>", content_type="text/html")
+        assert params["channels"] == [f"mail.guest_{GUEST_TOKEN}"], params
+        self.peek_calls.append(params)
+        if self.peek_faults:
+            fault = self.peek_faults.pop(0)
+            if fault == "garbage":
+                return web.Response(text="<html>maintenance</html>", content_type="text/html")
+            if fault == "session_expired":
+                return web.json_response({"jsonrpc": "2.0", "id": 1, "error": {
+                    "code": 100, "message": "Odoo Session Expired", "data": {"name": "odoo.http.SessionExpiredException"}}})
+            raise AssertionError(fault)
+        last = int(params["last"])
+        return self.rpc({"channels": params["channels"], "notifications": [n for n in self.bus_log if n["id"] > last]})
+
     async def loader(self, request: web.Request) -> web.Response:
         self.loader_calls += 1
         return web.Response(text=LOADER_JS % self.url, content_type="application/javascript")
@@ -325,7 +358,8 @@ class Relay:
     def __init__(self, tmp_path: Path, odoo: FakeOdoo, mode: str):
         self.proc = RelayProcess(tmp_path, env={
             "RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_LIVECHAT_CHANNEL_ID": "1", "RELAY_ODOO_REPLIES": mode,
-            "RELAY_ODOO_POLL_INTERVAL": str(POLL_INTERVAL), "RELAY_LOG_LEVEL": "info"})
+            "RELAY_ODOO_POLL_INTERVAL": str(POLL_INTERVAL), "RELAY_LOG_LEVEL": "info",
+            "RELAY_ODOO_AUTO_RECHECK": "0.3"})
 
     async def start(self) -> RelayProcess:
         # off the loop: the stand-in shares this event loop with the test
@@ -668,3 +702,51 @@ async def test_a_relay_killed_between_odoo_committing_and_recording_posts_once(t
         assert odoo.visitor_texts() == ["<p>committed, answer lost</p>", "<p>never posted</p>"]
     finally:
         await asyncio.to_thread(relay.stop)
+
+
+async def test_poll_mode_follows_the_bus_over_http_and_falls_back_to_the_messages_route(odoo, relay_for, http):
+    odoo.peek_enabled = True
+    relay = await relay_for("poll")
+    client = Client(relay, http)
+    odoo.poll_shows_operator = False          # operator replies can come by peek only
+    conv = await client.create()
+    await wait_until(lambda: odoo.peek_calls, 5, "the relay did not peek")
+    first = await odoo.operator_reply("by peek")
+    await wait_for_message(client, conv, odoo, first, timeout=6)
+    assert odoo.peek_calls[-1]["is_first_poll"] is True
+    # the peek fails (garbage, then an expired session): the messages route brings the next reply
+    odoo.peek_faults = ["garbage", "session_expired"] * 20
+    odoo.poll_shows_operator = True
+    second = await odoo.operator_reply("by the messages route")
+    await wait_for_message(client, conv, odoo, second, timeout=6)
+    odoo.peek_faults = []
+    odoo.poll_shows_operator = False
+    third = await odoo.operator_reply("by peek again")
+    await wait_for_message(client, conv, odoo, third, timeout=6)
+    events = await settled_events(client, conv, 1.0)
+    assert message_ids(events) == [f"odoo:{first}", f"odoo:{second}", f"odoo:{third}"]     # each once
+    assert int(client.upstream_of(conv["conversation_id"])["bus_last"]) == odoo.bus_log[-1]["id"]
+    assert_follower_alive(relay)
+
+
+async def test_auto_mode_keeps_its_choice_while_odoo_errs_and_switches_when_the_addon_says_so(odoo, relay_for, http):
+    sending = {"addon": "im_livechat_webhook", "version": "18.0.1.0.0", "enabled": True}
+    odoo.addon_info = sending
+    relay = await relay_for("auto")
+    client = Client(relay, http)
+
+    async def replies_mode() -> str:
+        status, body, _ = await client.call("GET", "/healthz")
+        return body["odoo"]["replies"]
+    assert await replies_mode() == "webhook"
+    await client.create()
+    odoo.addon_info = "500"                        # Odoo errs: not a reason to change anything
+    await asyncio.sleep(1.2)
+    assert await replies_mode() == "webhook" and not odoo.subscribes
+    odoo.addon_info = dict(sending, enabled=False)  # switched off (by hand, or by a 410)
+    await wait_until(lambda: odoo.subscribes, 5, "the bus did not take over")
+    assert await replies_mode() == "bus"
+    odoo.addon_info = sending
+    await asyncio.sleep(1.2)
+    assert await replies_mode() == "webhook"
+    assert_follower_alive(relay)

@@ -92,9 +92,53 @@ def test_odoo_mode_settings_are_checked_at_start(tmp_path):
     cases = [({"RELAY_ODOO_REPLIES": "pigeon"}, "RELAY_ODOO_REPLIES"),
              ({"RELAY_ODOO_DB": ""}, "RELAY_ODOO_DB is required"),
              ({"RELAY_ODOO_LIVECHAT_CHANNEL_ID": ""}, "RELAY_ODOO_LIVECHAT_CHANNEL_ID is required"),
-             ({"RELAY_WEBHOOK_SECRET": ""}, "RELAY_WEBHOOK_SECRET is required")]
+             ({"RELAY_WEBHOOK_SECRET": ""}, "RELAY_WEBHOOK_SECRET is required"),
+             ({"RELAY_ODOO_PASSWORD": "pw", "RELAY_ODOO_REPLIES": "poll"}, "RELAY_ODOO_PASSWORD needs RELAY_ODOO_LOGIN")]
     for override, message in cases:
         env = {"PATH": "/usr/bin:/bin", **base, **override}
         run = subprocess.run([sys.executable, "-m", "proxy", "--listen", "127.0.0.1:0"], env=env, cwd=tmp_path,
                              capture_output=True, text=True, timeout=30)
         assert run.returncode == 2 and message in run.stderr, (override, run.stderr)
+
+
+async def test_external_api_sorts_failures():
+    """The batch poller's external API: refusals (401, a JSON-RPC error, a refused login) are
+    OdooError; 5xx, garbage and refused connections are OdooUnavailable (the next tick retries)."""
+    from proxy.odoo.batch import ExternalAPI
+
+    async def handler(request):
+        if request.path.startswith("/json/2/"):
+            kind = request.headers["Authorization"].split()[-1]
+            if kind == "bad":
+                return web.json_response({"name": "werkzeug.exceptions.Unauthorized", "message": "Invalid apikey"},
+                                         status=401)
+            if kind == "down":
+                return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
+            if kind == "garbage":
+                return web.Response(text="<html>maintenance</html>", content_type="text/html")
+            assert request.headers["X-Odoo-Database"] == "prod"
+            return web.json_response([{"id": 1}])
+        params = (await request.json())["params"]
+        if params["service"] == "common":
+            return web.json_response({"jsonrpc": "2.0", "id": 1, "result": params["args"][2] == "good" and 7})
+        assert params["args"][1] == 7
+        return web.json_response({"jsonrpc": "2.0", "id": 1, "result": [{"id": 2}]})
+    runner, url = await fault_server(handler)
+    try:
+        async with aiohttp.ClientSession() as http:
+            def api(**kw):
+                return ExternalAPI(http, url, "prod", kw.get("login"), kw.get("password"), kw.get("key"), timeout=2)
+            assert await api(key="good").search_read(19, "mail.message", [], ["id"]) == [{"id": 1}]
+            with pytest.raises(OdooError):
+                await api(key="bad").search_read(19, "mail.message", [], ["id"])
+            for key in ("down", "garbage"):
+                with pytest.raises(OdooUnavailable):
+                    await api(key=key).search_read(19, "mail.message", [], ["id"])
+            assert await api(login="admin", password="good").search_read(18, "mail.message", [], ["id"]) == [{"id": 2}]
+            assert await api(login="admin", key="good").search_read(18, "mail.message", [], ["id"]) == [{"id": 2}]
+            with pytest.raises(OdooError, match="refused the login"):
+                await api(login="admin", password="wrong").search_read(18, "mail.message", [], ["id"])
+            with pytest.raises(OdooUnavailable):
+                await ExternalAPI(http, "http://127.0.0.1:9", "prod", "a", "b", None).search_read(18, "x", [], [])
+    finally:
+        await runner.cleanup()

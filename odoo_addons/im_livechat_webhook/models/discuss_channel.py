@@ -5,7 +5,7 @@ until ``livechat_end_dt`` is set (19), so closing is caught in ``write``; ``_mes
 changes its signature between versions, so the override passes arguments through untouched;
 members joining and leaving are caught on ``discuss.channel.member`` create and unlink.
 """
-from odoo import fields, models, release
+from odoo import SUPERUSER_ID, fields, models, release
 
 from ..tools.text import html_to_text
 
@@ -46,6 +46,9 @@ class DiscussChannel(models.Model):
         self.ensure_one()
         if guest or not partner:
             return "visitor"
+        user = self.env.user
+        if partner == user.partner_id and not user.share and user.id != SUPERUSER_ID:
+            return "operator"                        # the operator posting: nothing to look up
         root = self.env.ref("base.partner_root")
         if partner != root and any(not user.share for user in partner.sudo().user_ids):
             return "operator"                        # an internal user: the common case, decided cheaply

@@ -28,6 +28,14 @@ USER_AGENT = "Odoo-im_livechat_webhook (Odoo %s)" % release.serie
 _local = threading.local()
 
 
+def signing_secrets(secret, previous_secret, previous_secret_until):
+    """The secrets that sign: the current one, and the previous one during its grace period."""
+    secrets = [secret]
+    if previous_secret and previous_secret_until and previous_secret_until > fields.Datetime.now():
+        secrets.append(previous_secret)
+    return [s for s in secrets if s]
+
+
 def _http():
     """One keep-alive HTTP session per thread: no new TCP connection for every event."""
     if getattr(_local, "session", None) is None:
@@ -78,10 +86,7 @@ class LivechatWebhookEndpoint(models.Model):
 
     def _signing_secrets(self):
         self.ensure_one()
-        secrets = [self.secret]
-        if self.previous_secret and self.previous_secret_until and self.previous_secret_until > fields.Datetime.now():
-            secrets.append(self.previous_secret)
-        return [s for s in secrets if s]
+        return signing_secrets(self.secret, self.previous_secret, self.previous_secret_until)
 
     def _post(self, webhook_id, body):
         """POST one signed body; return (status code or None, error text or "", Retry-After or None)."""

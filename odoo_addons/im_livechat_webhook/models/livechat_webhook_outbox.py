@@ -14,13 +14,14 @@ import uuid
 from datetime import timedelta
 
 import psycopg2
+from psycopg2 import sql as SQL
 from lxml import etree
 
 from odoo import _, api, fields, models
 from odoo.modules.registry import Registry
 
 from ..tools import standard_webhooks as sw
-from .livechat_webhook_endpoint import USER_AGENT as _USER_AGENT, _http as _endpoint_http
+from .livechat_webhook_endpoint import EVENT_FILTERS, USER_AGENT as _USER_AGENT, _http as _endpoint_http, signing_secrets
 
 _logger = logging.getLogger(__name__)
 
@@ -90,10 +91,12 @@ class LivechatWebhookOutbox(models.Model):
     @api.model
     def _enqueue(self, event_type, channel, data):
         """Write one event for ``channel`` in the current transaction; deliver it after COMMIT.
-        ``data`` may be a callable, called only when the endpoint wants this event."""
-        endpoint = self.env["livechat.webhook.endpoint"]._get()
-        if not endpoint or not endpoint._wants(event_type):
-            return self.browse()
+        ``data`` may be a callable (it builds the event's data).
+
+        This runs on the operator's request path for every livechat message, so it is one SQL
+        statement: read the endpoint in use (the first one), insert the row only if that endpoint
+        is enabled, has a URL and wants this type of event, and say whether an older event of this
+        session is still waiting (if none, this one is the head and may take the fast path)."""
         if callable(data):
             data = data()
         body = {
@@ -101,29 +104,38 @@ class LivechatWebhookOutbox(models.Model):
             "timestamp": fields.Datetime.now().isoformat(timespec="microseconds") + "Z",
             "data": dict(channel._webhook_header(), **data),
         }
-        # One statement on the operator's request path: the row, and whether an older event of this
-        # session is still waiting (if none, this one is the head and may take the fast path).
-        self.flush_model(["state", "session_key"])   # the raw SQL below must see this transaction's writes
+        # the raw SQL below must see this transaction's writes
+        self.flush_model(["state", "session_key"])
+        self.env["livechat.webhook.endpoint"].flush_model()
         webhook_id = "msg_" + uuid.uuid4().hex
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
-        self.env.cr.execute("""
-            WITH ins AS (
+        wanted = EVENT_FILTERS.get(event_type)
+        self.env.cr.execute(SQL.SQL("""
+            WITH ep AS (
+                SELECT e.url, e.secret, e.previous_secret, e.previous_secret_until, e.timeout
+                  FROM (SELECT * FROM livechat_webhook_endpoint ORDER BY id LIMIT 1) e
+                 WHERE e.enabled AND COALESCE(e.url, '') != '' AND {wanted}),
+            ins AS (
                 INSERT INTO livechat_webhook_outbox
                     (event_type, webhook_id, session_key, channel_id, payload, state, attempts, next_attempt_at,
                      create_uid, write_uid, create_date, write_date)
-                VALUES (%(type)s, %(wid)s, %(key)s, %(key)s, %(payload)s, 'pending', 0, %(now)s,
-                        %(uid)s, %(uid)s, %(now)s, %(now)s)
+                SELECT %(type)s, %(wid)s, %(key)s, %(key)s, %(payload)s, 'pending', 0, %(now)s,
+                       %(uid)s, %(uid)s, %(now)s, %(now)s FROM ep
                 RETURNING id)
             SELECT ins.id, NOT EXISTS (SELECT 1 FROM livechat_webhook_outbox o WHERE o.session_key = %(key)s
-                                       AND o.state IN ('pending', 'failed') AND o.id < ins.id)
-              FROM ins""", {"type": event_type, "wid": webhook_id, "key": channel.id, "payload": payload,
-                            "now": fields.Datetime.now(), "uid": self.env.uid})
-        row_id, first = self.env.cr.fetchone()
-        row = self.browse(row_id)
-        fast = (row_id, webhook_id, payload.encode(), endpoint.url, endpoint._signing_secrets(),
-                endpoint.timeout) if first else None
+                                       AND o.state IN ('pending', 'failed') AND o.id < ins.id),
+                   ep.url, ep.secret, ep.previous_secret, ep.previous_secret_until, ep.timeout
+              FROM ins, ep""").format(wanted=SQL.SQL("e.{}").format(SQL.Identifier(wanted)) if wanted else SQL.SQL("TRUE")),
+            {"type": event_type, "wid": webhook_id, "key": channel.id, "payload": payload,
+             "now": fields.Datetime.now(), "uid": self.env.uid})
+        found = self.env.cr.fetchone()
+        if not found:
+            return self.browse()     # no endpoint, switched off, or this type of event not wanted
+        row_id, first, url, secret, previous, until, timeout = found
+        fast = (row_id, webhook_id, payload.encode(), url, signing_secrets(secret, previous, until),
+                timeout) if first else None
         self._deliver_after_commit(channel.id, fast)
-        return row
+        return self.browse(row_id)
 
     def _deliver_after_commit(self, session_key, fast=None):
         """Collect the sessions touched by this transaction; one callback delivers them after COMMIT."""
