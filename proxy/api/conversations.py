@@ -48,7 +48,7 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:     # "²".isdigit() is True
         raise BadRequest(f"{name}: a non-negative integer", code="invalid_query")
     return int(raw)
 
