@@ -21,6 +21,7 @@ from proxy.conversations import Relay
 from proxy.hub import Hub
 from proxy.metrics import Metrics
 from proxy.odoo.batch import BatchPoller, ExternalAPI
+from proxy.odoo.posting import LeasedPoster
 from proxy.odoo.replies import Replies
 from proxy.odoo.rpc import OdooRPC
 from proxy.odoo.upstream import OdooUpstream
@@ -104,6 +105,9 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                 relay.followers.batch = BatchPoller(relay.followers, ExternalAPI(
                     http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
                     settings.odoo_api_key), settings.odoo_poll_interval)
+            if leases is not None:               # several nodes: one poster per conversation
+                upstream.poster = LeasedPoster(upstream, the_store, leases)
+                upstream.poster.start()
             await relay.followers.start()
             await upstream.resume()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",

@@ -75,3 +75,43 @@ async def test_follower_moves_to_a_live_node_after_kill_9(tmp_path, odoo: FakeOd
     finally:
         for node in nodes:
             await asyncio.to_thread(node.stop)
+
+
+def odoo_nodes(tmp_path, odoo: FakeOdoo, prefix: str, count: int) -> list[RelayProcess]:
+    return [RelayProcess(tmp_path / f"n{i}", env={
+        "RELAY_STORE": redisproc.shared_url(prefix), "RELAY_ODOO_URL": odoo.url,
+        "RELAY_ODOO_LIVECHAT_CHANNEL_ID": "1", "RELAY_ODOO_REPLIES": "poll",
+        "RELAY_ODOO_POLL_INTERVAL": str(POLL_INTERVAL), "RELAY_LEASE_TTL": str(LEASE_TTL),
+        "RELAY_LOG_LEVEL": "info"}) for i in range(count)]
+
+
+async def test_visitor_messages_sent_through_two_nodes_reach_odoo_once_in_order(tmp_path, odoo: FakeOdoo, http,
+                                                                               prefix):
+    """Odoo down while the visitor writes through node A, then B, then A; A is killed; Odoo comes
+    back: B posts all three, in order, once (A's lease on the conversation's posting expires)."""
+    nodes = odoo_nodes(tmp_path, odoo, prefix, 2)
+    for node in nodes:
+        node.workdir.mkdir()
+        await asyncio.to_thread(node.start)
+    a, b = nodes
+    try:
+        conv = await Client(a, http).create()
+        for i in range(4):                               # Odoo up: alternating nodes, in order, once
+            status, body, _ = await Client(nodes[i % 2], http).send(conv, f"up{i}", f"up {i}")
+            assert status == 201, body
+        await wait_until(lambda: len(odoo.visitor_texts()) == 4, 10, f"posted: {odoo.visitor_texts()}")
+        odoo.post_down = True
+        for i, node in enumerate((a, b, a)):
+            status, body, _ = await Client(node, http).send(conv, f"m{i}", f"m {i}")
+            assert status == 201, body
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(a.kill)
+        odoo.post_down = False
+        want = [f"<p>up {i}</p>" for i in range(4)] + [f"<p>m {i}</p>" for i in range(3)]
+        await wait_until(lambda: len(odoo.visitor_texts()) >= 7, LEASE_TTL * 6,
+                         f"posted: {odoo.visitor_texts()}\n{b.logs()[-3000:]}")
+        await asyncio.sleep(LEASE_TTL)                   # nothing more comes (no second post)
+        assert odoo.visitor_texts() == want
+    finally:
+        for node in nodes:
+            await asyncio.to_thread(node.stop)
