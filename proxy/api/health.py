@@ -33,6 +33,8 @@ async def healthz(request: web.Request) -> web.Response:
         "webhooks": bool(app[keys.WEBHOOK_SECRETS]),
         "connections": {"ws": len(app[keys.WEBSOCKETS]), "longpoll": len(app[keys.LONGPOLLS])},
     }
+    if fanout is not None:
+        body["node"] = fanout.node           # host:pid:random, the value of this node's leases in Redis
     followers = app[keys.RELAY].followers if keys.RELAY in app else None
     if followers is not None:
         body["odoo"] = {"replies": followers.mode, "following": dict(collections.Counter(followers.via.values()))}

@@ -116,6 +116,13 @@ async def test_typing_and_visitor_messages_cross_nodes(nodes, prefix):
             assert status == 201, body
             frame = await ws.receive_json(timeout=5)
             assert frame["event"]["seq"] == 2 and frame["event"]["message"]["text"] == "from node C"
+        nodes_seen = set()
+        for node in nodes:
+            async with http.get(node.url + "/healthz") as r:
+                body = await r.json()
+                assert r.status == 200 and body["store"] == "redis", body
+                nodes_seen.add(body["node"])
+        assert len(nodes_seen) == 3
         # the token issued by A opens the conversation everywhere (RELAY_SECRET is shared)
         for node in nodes:
             body = await on_a.on(node).events(conv)
