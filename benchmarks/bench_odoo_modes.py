@@ -34,7 +34,7 @@ from tools.odoo_client import Odoo
 MODES = ("webhook", "bus", "poll", "batch")
 
 
-async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str) -> dict:
+async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: float) -> dict:
     relay_url = relay.url
     latencies, rpc = [], []
     async with aiohttp.ClientSession() as http:
@@ -47,7 +47,9 @@ async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str) -> dict:
         async with http.ws_connect(ws_url) as ws:
             await asyncio.sleep(2.0)                     # the bus follower subscribes; the first poll runs
             for i in range(n):
-                await asyncio.sleep(random.uniform(0.2, 0.8))
+                # a random phase against the poll interval: each reply waits for its arrival first, so a
+                # fixed pause would always land at the same point of the poller's cycle
+                await asyncio.sleep(random.uniform(0.2, 0.8) + random.uniform(0, spread))
                 t0 = time.perf_counter()
                 message_id = await asyncio.to_thread(odoo.operator_reply, channel_id, f"<p>bench {mode} {i}</p>")
                 rpc.append((time.perf_counter() - t0) * 1000)
@@ -83,7 +85,8 @@ def run_mode(odoo: Odoo, mode: str, n: int, poll_interval: float, workdir: Path)
         env.update(RELAY_ODOO_LOGIN=odoo.login, RELAY_ODOO_PASSWORD=odoo.password)
     odoo.operator_online()
     with relay_for_addon(odoo, workdir / mode, env, enabled=mode == "webhook") as relay:
-        return asyncio.run(measure(odoo, relay, n, mode))
+        spread = poll_interval if mode in ("poll", "batch") else 0.0
+        return asyncio.run(measure(odoo, relay, n, mode, spread))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,12 +24,8 @@ import queue
 import resource
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -119,26 +115,10 @@ class BenchRelay(RelayProcess):
         self.profile = profile
 
     def start(self, timeout: float = 20) -> "BenchRelay":
-        if self.profile is None:
-            super().start(timeout)
-            return self
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        env.update(self.env)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cProfile", "-o", str(self.profile), "-m", "proxy"],
-                                     cwd=self.workdir, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"relay exited with {self.proc.returncode}: {self.logs()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.05)
-        raise RuntimeError("relay did not become healthy: " + self.logs()[-2000:])
+        if self.profile is not None:
+            self.command = ["-m", "cProfile", "-o", str(self.profile), "-m", "proxy"]
+        super().start(timeout)
+        return self
 
     @property
     def pid(self) -> int:

@@ -48,6 +48,7 @@ class RelayProcess:
             **(env or {}),
         }
         self.proc: subprocess.Popen | None = None
+        self.command = ["-m", "proxy"]          # what python runs (a benchmark may wrap it in cProfile)
         self.log_path = self.workdir / f"relay-{self.port}.log"
 
     @property
@@ -63,7 +64,7 @@ class RelayProcess:
         env.update(self.env)
         env["PYTHONPATH"] = str(ROOT)
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "proxy"], cwd=self.workdir, env=env,
+        self.proc = subprocess.Popen([sys.executable, *self.command], cwd=self.workdir, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

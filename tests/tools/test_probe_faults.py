@@ -99,6 +99,16 @@ async def run_probe(*argv: str) -> tuple[int, dict]:
     return proc.returncode, json.loads(out)
 
 
+async def probe_server(app: web.Application, *argv: str, ssl_context=None) -> tuple[int, dict, str]:
+    """Serve ``app`` on loopback, probe it, stop it: (exit code, report, its URL)."""
+    runner, url = await serve(app, ssl_context=ssl_context)
+    try:
+        rc, report = await run_probe(url, *argv)
+    finally:
+        await runner.cleanup()
+    return rc, report, url
+
+
 def check(report: dict, name: str) -> dict:
     found = [c for c in report["checks"] if c["name"] == name]
     assert found, f"no {name!r} check in {[c['name'] for c in report['checks']]}"
@@ -118,11 +128,7 @@ async def test_tls_certificate_not_valid():
     ca = trustme.CA()                       # a CA the probe does not trust: the certificate is not valid
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    runner, url = await serve(fake_odoo(), ssl_context=context)
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(fake_odoo(), ssl_context=context)
     assert rc == 1
     reachable = check(report, "reachable")
     assert reachable["status"] == "fail" and reachable["reason"].startswith("TLS certificate not valid")
@@ -130,11 +136,7 @@ async def test_tls_certificate_not_valid():
 
 
 async def test_http_500():
-    runner, url = await serve(page(500, "<html><body>Internal Server Error</body></html>"))
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(page(500, "<html><body>Internal Server Error</body></html>"))
     assert rc == 1
     assert check(report, "reachable")["status"] == "ok"
     odoo = check(report, "odoo")
@@ -142,11 +144,7 @@ async def test_http_500():
 
 
 async def test_a_web_page_that_is_not_odoo():
-    runner, url = await serve(page(200, HTML))
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(page(200, HTML))
     assert rc == 1
     odoo = check(report, "odoo")
     assert odoo["status"] == "fail" and odoo["reason"].startswith("not an Odoo server")
@@ -154,31 +152,19 @@ async def test_a_web_page_that_is_not_odoo():
 
 
 async def test_an_odoo_older_than_17_is_not_supported():
-    runner, url = await serve(fake_odoo(serie="16.0"))
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(fake_odoo(serie="16.0"))
     assert rc == 1 and "16.0 is not supported" in check(report, "odoo")["reason"]
 
 
 async def test_im_livechat_not_installed():
-    runner, url = await serve(fake_odoo(livechat=False))
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(fake_odoo(livechat=False))
     assert rc == 1
     livechat = check(report, "im_livechat")
     assert livechat["status"] == "fail" and "install the im_livechat app" in livechat["reason"]
 
 
 async def test_bus_closed_with_outdated_version_falls_back_to_polling():
-    runner, url = await serve(fake_odoo(bus="outdated"))
-    try:
-        rc, report = await run_probe(url, "--db", "prod")
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(fake_odoo(bus="outdated"), "--db", "prod")
     ws = check(report, "websocket")
     assert ws["status"] == "fail" and "OUTDATED_VERSION" in ws["reason"]
     assert check(report, "peek_notifications")["status"] == "ok"
@@ -189,22 +175,14 @@ async def test_bus_closed_with_outdated_version_falls_back_to_polling():
 
 
 async def test_a_working_bus_is_chosen_over_polling():
-    runner, url = await serve(fake_odoo(bus="ok"))
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(fake_odoo(bus="ok"))
     assert check(report, "websocket")["status"] == "ok"
     assert "?version=18.0-5" in check(report, "websocket")["reason"]     # read from the loader
     assert rc == 0 and report["verdict"]["mode"] == "bus"
 
 
 async def test_no_operator_available_is_usable_with_a_warning():
-    runner, url = await serve(fake_odoo(available=False, bus="ok"))
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(fake_odoo(available=False, bus="ok"))
     operator = check(report, "operator")
     assert operator["status"] == "info" and "no operator" in operator["reason"]
     assert rc == 0 and report["verdict"]["usable"] is True
@@ -258,11 +236,7 @@ async def test_relay_health_is_reported(tmp_path):
 
 @pytest.mark.parametrize("serie", ["17.0", "saas~18.3", "19.0"])
 async def test_each_series_asks_its_own_init_route(serie):
-    runner, url = await serve(fake_odoo(serie=serie, bus="ok"))
-    try:
-        rc, report = await run_probe(url)
-    finally:
-        await runner.cleanup()
+    rc, report, url = await probe_server(fake_odoo(serie=serie, bus="ok"))
     assert rc == 0, report
     assert check(report, "im_livechat")["status"] == "ok"
     if serie.startswith("saas~"):
