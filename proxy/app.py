@@ -14,19 +14,22 @@ import aiohttp
 from aiohttp import WSCloseCode, web
 
 from proxy import keys, signing
+from proxy.api import conversations, demo, health, middlewares, openapi, webhooks, ws
 from proxy.bot import BotClient
-from proxy.api import conversations, demo, health, middlewares, webhooks, ws
+from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
 from proxy.handoff import BotPhase
 from proxy.hub import Hub
 from proxy.metrics import Metrics
 from proxy.odoo.batch import BatchPoller, ExternalAPI
+from proxy.odoo.posting import LeasedPoster
 from proxy.odoo.replies import Replies
 from proxy.odoo.rpc import OdooRPC
 from proxy.odoo.upstream import OdooUpstream
 from proxy.ratelimit import RateLimiter
 from proxy.store.base import Store
+from proxy.store.redis import RedisStore
 from proxy.store.sqlite import SQLiteStore
 from proxy.upstream.demo import DemoUpstream
 
@@ -38,7 +41,9 @@ WEBHOOK_ID_DAYS = 4.0   # the addon retries for ~3 days; remember ids longer tha
 def open_store(url: str) -> Store:
     if url.startswith("sqlite:///"):
         return SQLiteStore(url[len("sqlite:///"):] or "relay.db")
-    raise ConfigError(f"store {url!r} is not available in this build (sqlite:///path is)")
+    if url.startswith("redis://"):
+        return RedisStore(url)
+    raise ConfigError(f"store {url!r}: expected sqlite:///path or redis://host:port/db")
 
 
 def check_odoo_settings(settings: Settings) -> None:
@@ -81,20 +86,31 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         if not hook_secrets and settings.demo:
             hook_secrets = (await the_store.meta_setdefault("demo_webhook_secret", signing.new_secret()),)
         app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
+        hub = Hub()
+        fanout = leases = None
+        if isinstance(the_store, RedisStore):    # several nodes may share it: fan out and lease through it
+            node = node_id()
+            fanout = RedisFanout(the_store.url, the_store.prefix, hub, node)
+            await fanout.start()
+            leases = RedisLeases(the_store.client, the_store.prefix, node, settings.lease_ttl)
+        app[keys.FANOUT] = fanout
         http = aiohttp.ClientSession()
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
             OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id,
             chatbot_script_id=settings.odoo_chatbot_script_id)
-        relay = app[keys.RELAY] = Relay(settings, the_store, Hub(), upstream, app[keys.METRICS],
+        relay = app[keys.RELAY] = Relay(settings, the_store, hub, upstream, app[keys.METRICS],
                                         token_secret.encode())
         if not settings.demo:
             relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
                                       webhooks_configured=bool(settings.webhook_secret),
-                                      auto_recheck=settings.odoo_auto_recheck)
+                                      auto_recheck=settings.odoo_auto_recheck, leases=leases)
             if settings.odoo_replies == "poll" and (settings.odoo_password or settings.odoo_api_key):
                 relay.followers.batch = BatchPoller(relay.followers, ExternalAPI(
                     http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
                     settings.odoo_api_key), settings.odoo_poll_interval)
+            if leases is not None:               # several nodes: one poster per conversation
+                upstream.poster = LeasedPoster(upstream, the_store, leases)
+                upstream.poster.start()
             await relay.followers.start()
             await upstream.resume()
         if settings.bot_url:
@@ -112,6 +128,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         if hasattr(upstream, "close"):
             await upstream.close()
         await http.close()
+        if fanout is not None:
+            await fanout.stop()
         await the_store.close()
 
     async def purge_task(app: web.Application):
@@ -143,6 +161,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_get("/widget.js", demo.widget_js)
     r.add_get("/healthz", health.healthz)
     r.add_get("/metrics", health.metrics)
+    r.add_get("/v1/openapi.json", openapi.openapi)
     r.add_post("/v1/webhooks/odoo", webhooks.receive)
     r.add_route("OPTIONS", "/v1/conversations", conversations.create)   # preflight, answered by the CORS middleware
     r.add_post("/v1/conversations", conversations.create)

@@ -80,7 +80,8 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("listen", "127.0.0.1:8080", _listen, "host:port to listen on"),
-    Setting("store", "sqlite:///./relay.db", str, "event store: sqlite:///path (redis:// comes with the Redis store)"),
+    Setting("store", "sqlite:///./relay.db", str, "event store: sqlite:///path (one node) or redis://host:port/db (several nodes share it)"),
+    Setting("lease_ttl", "15", _positive(float), "with Redis: seconds an Odoo follower's lease lasts unrenewed; a dead node's followers move to another within about this long"),
     Setting("secret", None, str, "key for visitor tokens, shared by all relay nodes; generated and kept in the store when unset"),
     Setting("webhook_secret", None, _words, "whsec_... secret(s) shared with the Odoo addon, space-separated while rotating; unset: webhooks refused (demo mode generates one)"),
     Setting("odoo_url", None, str, "Odoo base URL; unset: demo mode"),
@@ -103,6 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_webhook_bytes", "262144", _positive(int), "largest webhook body accepted (413 above)"),
     Setting("max_request_bytes", "16384", _positive(int), "largest widget request body accepted (413 above)"),
     Setting("ping_interval", "25", _positive(float), "seconds between server pings on a WebSocket; a client silent for a whole interval after a ping is closed with 4408"),
+    Setting("ws_send_timeout", "10", _positive(float), "seconds a WebSocket frame may wait for the widget to read; a slower reader is closed with 4409 and resumes with after=N"),
     Setting("rate_limit_ip", "600/60", _rate, "widget API requests allowed per client IP, N/SECONDS"),
     Setting("rate_limit_create", "20/60", _rate, "conversations a client IP may create, N/SECONDS"),
     Setting("rate_limit_messages", "30/60", _rate, "messages (and typing calls) per conversation, N/SECONDS"),
@@ -117,6 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
 class Settings:
     listen: tuple[str, int] = ("127.0.0.1", 8080)
     store: str = "sqlite:///./relay.db"
+    lease_ttl: float = 15.0
     secret: str | None = None
     webhook_secret: tuple[str, ...] | None = None
     odoo_url: str | None = None
@@ -139,6 +142,7 @@ class Settings:
     max_webhook_bytes: int = 262144
     max_request_bytes: int = 16384
     ping_interval: float = 25.0
+    ws_send_timeout: float = 10.0
     rate_limit_ip: tuple[int, float] = (600, 60.0)
     rate_limit_create: tuple[int, float] = (20, 60.0)
     rate_limit_messages: tuple[int, float] = (30, 60.0)

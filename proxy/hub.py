@@ -5,6 +5,10 @@ conversation, in a bounded queue. Correctness does not rest on it. ``Cursor`` re
 first, then the queue, and goes back to the store whenever it sees a gap (a ``seq`` more than one
 ahead) or its queue overflowed; so a reader gets every stored event once, in order, however the
 live path behaves, and a slow reader costs bounded memory.
+
+With several relay nodes, ``forward`` (set by app.py) carries each published event to the other
+nodes, which hand it to their own subscriptions with ``deliver``; ``resync`` makes every local
+reader go back to the store (after the link between nodes was down and messages may be lost).
 """
 from __future__ import annotations
 
@@ -60,6 +64,13 @@ class Subscription:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
+    def stale(self) -> None:
+        """Drop what is queued and make the reader read the store again."""
+        self._items = None
+        self.overflowed = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
     def drain(self) -> list[Item]:
         items, self._items = self._items or [], None
         return items
@@ -80,6 +91,8 @@ class Subscription:
 class Hub:
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = collections.defaultdict(set)
+        # other nodes: called with every event published here (not with those delivered from there)
+        self.forward: Callable[[str, dict], None] | None = None
 
     def subscribe(self, conversation_id: str) -> Subscription:
         sub = Subscription(conversation_id)
@@ -94,6 +107,21 @@ class Hub:
                 del self._subs[sub.conversation_id]
 
     def publish(self, conversation_id: str, event: dict, received_at: float | None = None) -> None:
+        """An event stored (or a typing event received) on this node: local readers, then other nodes."""
+        self.deliver(conversation_id, event, received_at)
+        if self.forward is not None:
+            self.forward(conversation_id, event)
+
+    def wanted(self, conversation_id: str) -> bool:
+        """Someone on this node reads that conversation."""
+        return conversation_id in self._subs
+
+    def resync(self) -> None:
+        """Every local reader checks the store again (live messages may have been lost)."""
+        for sub in list(self.subscriptions()):
+            sub.stale()
+
+    def deliver(self, conversation_id: str, event: dict, received_at: float | None = None) -> None:
         subs = self._subs.get(conversation_id)
         if not subs:
             return

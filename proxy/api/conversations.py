@@ -37,7 +37,8 @@ async def create(request: web.Request) -> web.Response:
     if page_url and not page_url.startswith(("http://", "https://")):
         raise BadRequest("page_url: an http(s) URL", code="invalid_body")
     channel = body.get("livechat_channel_id")
-    if channel is not None and (not isinstance(channel, int) or isinstance(channel, bool) or channel <= 0):
+    if channel is not None and (not isinstance(channel, int) or isinstance(channel, bool)
+                                or not 0 < channel < 2 ** 31):           # an Odoo id (PostgreSQL integer)
         raise BadRequest("livechat_channel_id: a positive integer", code="invalid_body")
     conv, token, expires_at = await app[keys.RELAY].create(name, lang or None, channel, page_url or None)
     return json_response({"conversation_id": conv.id, "token": token, "expires_at": expires_at,
@@ -48,7 +49,7 @@ def _int_param(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:     # "²".isdigit() is True
         raise BadRequest(f"{name}: a non-negative integer", code="invalid_query")
     return int(raw)
 

@@ -1,4 +1,5 @@
-"""``/healthz`` (the store answers, the relay is not shutting down) and ``/metrics``."""
+"""``/healthz`` (the store answers, other nodes' events reach this one, the relay is not shutting
+down) and ``/metrics``."""
 from __future__ import annotations
 
 import asyncio
@@ -20,6 +21,9 @@ async def healthz(request: web.Request) -> web.Response:
         await asyncio.wait_for(app[keys.STORE].ping(), 2)
     except (StoreError, asyncio.TimeoutError) as exc:
         problems.append(f"store: {exc or 'timeout'}")
+    fanout = app.get(keys.FANOUT)
+    if fanout is not None and not fanout.connected.is_set():
+        problems.append("fan-out: not subscribed to the other nodes' events")
     settings = app[keys.SETTINGS]
     body = {
         "status": "ok" if not problems else "unavailable",
@@ -29,6 +33,8 @@ async def healthz(request: web.Request) -> web.Response:
         "webhooks": bool(app[keys.WEBHOOK_SECRETS]),
         "connections": {"ws": len(app[keys.WEBSOCKETS]), "longpoll": len(app[keys.LONGPOLLS])},
     }
+    if fanout is not None:
+        body["node"] = fanout.node           # host:pid:random, the value of this node's leases in Redis
     followers = app[keys.RELAY].followers if keys.RELAY in app else None
     if followers is not None:
         body["odoo"] = {"replies": followers.mode, "following": dict(collections.Counter(followers.via.values()))}

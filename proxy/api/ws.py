@@ -14,7 +14,7 @@ import json
 import logging
 import time
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from proxy import keys
 from proxy.api.common import dumps, limit
@@ -26,6 +26,7 @@ from proxy.hub import event_frame
 log = logging.getLogger("relay.ws")
 MAX_FRAME = 16 * 1024
 CLOSE_TOKEN, CLOSE_UNKNOWN, CLOSE_NO_PONG, CLOSE_TOO_MANY = 4401, 4404, 4408, 4429
+CLOSE_TOO_SLOW = 4409     # the widget did not read its frames in time: it reconnects with after=N
 PING = '{"type":"ping"}'
 PONG = '{"type":"pong"}'
 
@@ -64,6 +65,9 @@ async def handler(request: web.Request) -> web.StreamResponse:
         return ws
     except NotFound as exc:
         await ws.close(code=CLOSE_UNKNOWN, message=exc.code.encode())
+        return ws
+    except StoreError:     # the store is away (Redis down): the widget reconnects with backoff
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"store_unavailable")
         return ws
     counts = app[PER_CONVERSATION]
     if counts[conv.id] >= app[keys.SETTINGS].max_ws_per_conversation:
@@ -175,19 +179,33 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
 async def _pump(conn: Connection, cursor, metrics) -> None:
     out = metrics.events_out.labels("ws")
     latency = metrics.latency.labels("ws")
+    send_timeout = conn.request.app[keys.SETTINGS].ws_send_timeout
     try:
         while True:
             items = await cursor.next(None)
             for event, t0, frame in items:
-                await conn.ws.send_str(frame or event_frame(event))
+                # a frame waits only when the socket's buffers are full: the reader is not reading
+                await asyncio.wait_for(conn.ws.send_str(frame or event_frame(event)), send_timeout)
                 if t0:
                     latency.observe(time.monotonic() - t0)
             out.inc(len(items))
     except asyncio.CancelledError:
         raise
+    except asyncio.TimeoutError:
+        log.warning("ws reader too slow", extra={"conversation": conn.conversation_id, "seq": cursor.last})
+        await _close(conn, CLOSE_TOO_SLOW, b"too_slow")
     except Exception as exc:  # store down or socket gone: close and let the widget resume from its seq
         log.warning("ws pump stopped", extra={"conversation": conn.conversation_id, "reason": repr(exc)})
-        await conn.ws.close(code=1011, message=b"relay_error")
+        await _close(conn, WSCloseCode.INTERNAL_ERROR, b"relay_error")
+
+
+async def _close(conn: Connection, code: int, reason: bytes) -> None:
+    """Close with ``code``; a peer that reads nothing gets its connection cut after 2 s."""
+    try:
+        await asyncio.wait_for(conn.ws.close(code=code, message=reason), 2)
+    except (asyncio.TimeoutError, ConnectionError):
+        if conn.request.transport is not None:
+            conn.request.transport.abort()
 
 
 async def pinger(app: web.Application):

@@ -11,6 +11,11 @@ Ids are assigned before commit order is settled, so each query also looks ``OVER
 by ``write_date``; the store dedupes messages by Odoo id (``msg:odoo:<id>``) across every path.
 Edits are told apart from other writes (pins, reactions) by the body: the poller remembers a hash
 of each body it has seen. An edit made while the relay was down is not replayed.
+
+With several relay nodes (``leases`` set) only one node polls: the holder of the ``odoo-batch``
+lease, renewed at every tick (so ``RELAY_ODOO_POLL_INTERVAL`` must stay well under
+``RELAY_LEASE_TTL``); the others skip their ticks until it is free. One poller means one memory of
+bodies, so an edit becomes one ``message_updated`` event, not one per node.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relay.odoo.batch")
 OVERLAP = 10.0
+LEASE = "odoo-batch"
 LIMIT = 500
 FIELDS = ["id", "res_id", "author_id", "author_guest_id", "body", "message_type", "attachment_ids",
           "write_date"]
@@ -104,6 +110,8 @@ class BatchPoller:
         self.bodies: dict[int, dict[int, str]] = {}         # session id → message id → body hash
         self.since: str | None = None                       # newest write_date seen (Odoo's clock)
         self.task: asyncio.Task | None = None
+        self.leases = replies.leases                        # several nodes: poll only while leader
+        self.leader = False
 
     def add(self, conv: "Conversation") -> None:
         self.convs[conv.odoo_channel_id] = conv
@@ -123,11 +131,34 @@ class BatchPoller:
         if self.task:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
+        if self.leader and self.leases is not None:   # let another node poll at once
+            self.leader = False
+            try:
+                await self.leases.release(LEASE)
+            except Exception:
+                pass
+
+    async def lead(self) -> bool:
+        """Whether this node polls now (always, alone; with several nodes, while it holds the lease)."""
+        if self.leases is None:
+            return True
+        try:
+            if self.leader:
+                self.leader = bool(await self.leases.renew([LEASE]))
+            if not self.leader:
+                self.leader = await self.leases.acquire(LEASE)
+                if self.leader:
+                    log.info("odoo batch poll lease taken")
+        except Exception as exc:   # Redis away: do not poll (another node may hold it by now)
+            log.warning("odoo batch poll lease unavailable", extra={"reason": repr(exc)[:200]})
+            self.leader = False
+        return self.leader
 
     async def _run(self) -> None:
         while self.convs:
             try:
-                await self.tick()
+                if await self.lead():
+                    await self.tick()
             except asyncio.CancelledError:
                 raise
             except (OdooUnavailable, OdooError, ValueError, KeyError, TypeError) as exc:

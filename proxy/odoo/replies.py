@@ -8,6 +8,12 @@ message becomes one event: the store dedupes by Odoo message id (``msg:odoo:<id>
 and restarts. Each follower keeps its cursor (last bus id, last message id) with the conversation,
 so a restarted relay resumes where it stopped; polling once at start-up catches what was committed
 while it was down (the bus only replays 50 s).
+
+With several relay nodes (``leases`` set), a conversation is followed only by the node holding its
+lease. The holder renews its leases every third of their ttl and drops a follower whose lease it
+lost; every node scans the open bound conversations at the same pace and follows those whose lease
+is free (a new conversation, or one whose node died), so followers move to a live node within
+about one ttl.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from proxy.odoo import payloads
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 
 if TYPE_CHECKING:
+    from proxy.cluster.base import Leases
     from proxy.conversations import Relay
     from proxy.odoo.upstream import OdooUpstream
     from proxy.store.base import Conversation
@@ -42,7 +49,8 @@ def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
 
 class Replies:
     def __init__(self, relay: "Relay", upstream: "OdooUpstream", http: aiohttp.ClientSession, mode: str,
-                 poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0):
+                 poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0,
+                 leases: "Leases | None" = None):
         self.relay, self.upstream, self.http = relay, upstream, http
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
@@ -57,6 +65,8 @@ class Replies:
         self.batch = None                        # batch.BatchPoller: poll mode with credentials
         self.auto, self.auto_recheck = False, auto_recheck
         self.watcher: asyncio.Task | None = None
+        self.leases = leases
+        self._keeper: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -66,6 +76,8 @@ class Replies:
             self.mode = await self._auto_mode() or "bus"
             log.info("odoo replies", extra={"mode": self.mode, "auto": True})
             self.watcher = asyncio.create_task(self._watch_auto(), name="odoo-replies-auto")
+        if self.leases is not None:   # also in webhook mode: auto may switch to the bus later
+            self._keeper = asyncio.create_task(self._keep_leases(), name="odoo-replies-leases")
         if self.mode == "webhook":
             return
         for conv in await self.relay.store.open_bound():
@@ -100,6 +112,9 @@ class Replies:
                     self.follow(conv)
 
     async def stop(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         if self.watcher is not None:
             self.watcher.cancel()
             await asyncio.gather(self.watcher, return_exceptions=True)
@@ -118,7 +133,7 @@ class Replies:
             self.via[conv.id] = "batch"
             self.batch.add(conv)
             return
-        self.tasks[conv.id] = asyncio.create_task(self._follow(conv), name=f"odoo-replies-{conv.id}")
+        self.tasks[conv.id] = asyncio.create_task(self._leased(conv), name=f"odoo-replies-{conv.id}")
 
     async def catch_up(self, conv: "Conversation") -> None:
         """Poll once now, whatever the mode: what Odoo posted before the conversation was bound
@@ -150,6 +165,56 @@ class Replies:
             return None
         except ValueError:
             return {}
+
+    # ------------------------------------------------------------------ leases (several nodes)
+
+    async def _leased(self, conv: "Conversation") -> None:
+        if self.leases is None:
+            return await self._follow(conv)
+        try:
+            held = await self.leases.acquire(conv.id)
+        except Exception as exc:   # the cluster is unreachable: the next scan tries again
+            log.warning("odoo follower lease unavailable", extra={"conversation": conv.id, "reason": repr(exc)[:200]})
+            held = False
+        if not held:
+            self.tasks.pop(conv.id, None)
+            return
+        log.info("odoo follower lease taken", extra={"conversation": conv.id})
+        try:
+            await self._follow(conv)
+        finally:
+            try:
+                await self.leases.release(conv.id)
+            except Exception:   # it expires on its own
+                pass
+
+    async def _keep_leases(self) -> None:
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
+        while True:
+            await asyncio.sleep(self.leases.ttl / 3)
+            try:
+                held = list(self.tasks)
+                kept = set(await self.leases.renew(held))
+                renewed = loop.time()
+                for cid in held:
+                    if cid not in kept:
+                        log.warning("odoo follower lease lost", extra={"conversation": cid})
+                        self.unfollow(cid)
+                if self.mode == "webhook":         # nothing to follow (auto may switch back)
+                    continue
+                open_bound = await self.relay.store.open_bound()
+                still_open = {c.id for c in open_bound}
+                for cid in list(self.tasks):
+                    if cid not in still_open:      # closed, perhaps through another node
+                        self.unfollow(cid)
+                for conv in open_bound:
+                    self.follow(conv)
+            except Exception as exc:
+                log.warning("odoo follower leases not renewed", extra={"reason": repr(exc)[:200]})
+                if loop.time() - renewed > self.leases.ttl:   # they have expired: another node may follow
+                    for cid in list(self.tasks):
+                        self.unfollow(cid)
 
     # ------------------------------------------------------------------ one conversation
 

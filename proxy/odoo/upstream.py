@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from proxy import events as ev
 from proxy import sanitize
@@ -20,6 +20,9 @@ from proxy.odoo.adapters import Adapter, ShapeError
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 from proxy.store.base import Conversation, Store
 from proxy.upstream.base import NoOperatorAvailable, UpstreamDown
+
+if TYPE_CHECKING:
+    from proxy.odoo.posting import LeasedPoster
 
 log = logging.getLogger("relay.odoo")
 
@@ -53,6 +56,7 @@ class OdooUpstream:
         self._queues: dict[str, asyncio.Queue] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._posted_id: dict[str, int] = {}      # conversation → highest Odoo id of the guest's posts
+        self.poster: "LeasedPoster | None" = None   # several relay nodes: posting.py does the posting
 
     async def version(self) -> Adapter:
         if self.adapter is None:
@@ -167,6 +171,8 @@ class OdooUpstream:
     # looks for it among the guest's messages in the session: found, it is recorded, not re-posted.
 
     async def visitor_message(self, conv: Conversation, event: dict, verify: bool = False) -> None:
+        if self.poster is not None:
+            return await self.poster.message_stored(conv, event)
         queue = self._queues.setdefault(conv.id, asyncio.Queue())
         queue.put_nowait((conv, event, verify))
         if conv.id not in self._workers or self._workers[conv.id].done():
@@ -289,6 +295,8 @@ class OdooUpstream:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
 
     async def close(self) -> None:
+        if self.poster is not None:
+            await self.poster.stop()
         for task in self._workers.values():
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)

@@ -94,7 +94,7 @@ class SQLiteStore:
                 raise StoreError("store is closed")
             try:
                 return fn(self._rdb)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OverflowError) as exc:
                 raise StoreError(f"sqlite: {exc}") from exc
         return await asyncio.get_running_loop().run_in_executor(self._reader, call)
 
@@ -137,12 +137,12 @@ class SQLiteStore:
                 db.execute("SAVEPOINT item")
                 try:
                     results.append(fn(db))
-                except (sqlite3.Error, StoreError) as exc:
+                except Exception as exc:   # also OverflowError & co. from a value SQLite cannot take
                     db.execute("ROLLBACK TO item")
                     results.append(exc if isinstance(exc, StoreError) else StoreError(f"sqlite: {exc}"))
                 db.execute("RELEASE item")
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:           # never leave the writer inside a transaction
             if db.in_transaction:
                 db.execute("ROLLBACK")
             return [StoreError(f"sqlite: {exc}")] * len(fns)

@@ -155,6 +155,7 @@ async def test_bad_input_changes_nothing(client):
         ("POST", "/v1/conversations", {"json": {"livechat_channel_id": "1"}}, 400, "invalid_body"),
         ("GET", path(conv, "events") + "?after=-1", {}, 400, "invalid_query"),
         ("GET", path(conv, "events") + "?after=abc", {}, 400, "invalid_query"),
+        ("GET", path(conv, "events") + "?after=%C2%B2", {}, 400, "invalid_query"),   # "²": a Unicode digit
         ("GET", path(conv, "events") + "?wait=26", {}, 400, "invalid_query"),
         ("GET", path(conv, "events") + "?wait=nan", {}, 400, "invalid_query"),
         ("POST", path(conv, "typing"), {"json": {}}, 400, "invalid_typing"),

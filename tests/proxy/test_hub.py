@@ -285,3 +285,31 @@ async def test_direct_delivery_only_while_the_reader_is_parked(store, hub):
         await waiting
     finally:
         cursor.close()
+
+
+# ---------------------------------------------------------------- several nodes
+
+
+async def test_forward_gets_what_is_published_not_what_is_delivered(hub):
+    forwarded = []
+    hub.forward = lambda cid, event: forwarded.append((cid, event["message"]["text"]))
+    hub.publish(CID, {**ev("here"), "seq": 1})
+    hub.deliver(CID, {**ev("from another node"), "seq": 2})
+    assert forwarded == [(CID, "here")]
+
+
+async def test_resync_wakes_a_waiting_reader_which_reads_the_store(store, hub):
+    """Messages between nodes were lost (the pub/sub link was down): resync makes every reader go
+    back to the store, so a long poll waiting for nothing gets what another node stored."""
+    cursor = Cursor(hub, store, CID, 0)
+    try:
+        assert await cursor.next(0) == []
+        waiting = asyncio.ensure_future(cursor.next(5))
+        await asyncio.sleep(0.05)
+        await store_only(store, 2)                 # stored by another node; its message never came
+        assert not waiting.done()
+        hub.resync()
+        assert seqs(await asyncio.wait_for(waiting, 1)) == [1, 2]
+    finally:
+        cursor.close()
+    assert not hub.wanted(CID)

@@ -1,0 +1,93 @@
+"""``GET /v1/openapi.json``: the HTTP side of PROTOCOL §1–2 as OpenAPI 3.0 (the WebSocket is
+described in words: OpenAPI has no place for it). Used by the fuzz test (tests/proxy/test_fuzz.py)."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy import __version__
+from proxy.api.common import json_response
+
+_ERROR = {"type": "object", "required": ["error", "message"],
+          "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}
+_EVENT = {"type": "object", "required": ["seq", "type", "at"],
+          "properties": {"seq": {"type": "integer", "nullable": True, "minimum": 1}, "type": {"type": "string"},
+                         "at": {"type": "string"}}}
+
+
+def _errors(*codes: int) -> dict:
+    return {str(c): {"description": "error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+
+
+def _json_body(schema: dict, required: bool = True) -> dict:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+_CONV_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_AUTH = [{"token": []}]
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "Odoo Livechat Relay", "version": __version__,
+             "description": "Widget API and Odoo webhook receiver. WebSocket: GET /v1/conversations/{id}/ws"
+                            "?token=…&after=N (see docs/protocol.md)."},
+    "components": {"securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
+    "paths": {
+        "/healthz": {"get": {"operationId": "healthz", "responses": {
+            "200": {"description": "healthy"}, **_errors(503)}}},
+        "/v1/conversations": {"post": {
+            "operationId": "createConversation",
+            "requestBody": _json_body({"type": "object", "properties": {
+                "visitor_name": {"type": "string", "maxLength": 64},
+                "lang": {"type": "string", "maxLength": 16},
+                "livechat_channel_id": {"type": "integer", "minimum": 1},
+                "page_url": {"type": "string", "maxLength": 2048}}}, required=False),
+            "responses": {"201": {"description": "created", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["conversation_id", "token", "expires_at", "last_seq"],
+                "properties": {"conversation_id": {"type": "string"}, "token": {"type": "string"},
+                               "expires_at": {"type": "integer"}, "last_seq": {"type": "integer"}}}}}},
+                **_errors(400, 403, 413, 429, 503)}}},
+        "/v1/conversations/{id}/events": {"get": {
+            "operationId": "events", "security": _AUTH,
+            "parameters": [_CONV_ID,
+                           {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                           {"name": "wait", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 25}}],
+            "responses": {"200": {"description": "events after N", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["events", "last_seq"],
+                "properties": {"events": {"type": "array", "items": _EVENT}, "last_seq": {"type": "integer"},
+                               "reset": {"type": "boolean"}}}}}},
+                **_errors(400, 401, 403, 404, 429, 503)}}},
+        "/v1/conversations/{id}/messages": {"post": {
+            "operationId": "sendMessage", "security": _AUTH, "parameters": [_CONV_ID],
+            "requestBody": _json_body({"type": "object", "required": ["client_id", "text"], "properties": {
+                "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
+                "text": {"type": "string", "minLength": 1, "maxLength": 4000}}}),
+            "responses": {"200": {"description": "the same client_id again"}, "201": {"description": "stored"},
+                          **_errors(400, 401, 403, 404, 409, 413, 429, 503)}}},
+        "/v1/conversations/{id}/typing": {"post": {
+            "operationId": "typing", "security": _AUTH, "parameters": [_CONV_ID],
+            "requestBody": _json_body({"type": "object", "required": ["typing"],
+                                       "properties": {"typing": {"type": "boolean"}}}),
+            "responses": {"204": {"description": "sent, best effort"}, **_errors(400, 401, 403, 404, 429, 503)}}},
+        "/v1/conversations/{id}/close": {"post": {
+            "operationId": "close", "security": _AUTH, "parameters": [_CONV_ID],
+            "responses": {"204": {"description": "closed"}, **_errors(401, 403, 404, 429, 503)}}},
+        "/v1/webhooks/odoo": {"post": {
+            "operationId": "odooWebhook",
+            "description": "Signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature).",
+            "parameters": [{"name": n, "in": "header", "required": True, "schema": {"type": "string"}}
+                           for n in ("webhook-id", "webhook-timestamp", "webhook-signature")],
+            "requestBody": _json_body({"type": "object", "required": ["type", "data"], "properties": {
+                "type": {"type": "string", "enum": [
+                    "livechat.message.created", "livechat.message.updated", "livechat.message.deleted",
+                    "livechat.member.joined", "livechat.member.left", "livechat.session.closed",
+                    "livechat.typing", "webhook.test"]},
+                "timestamp": {"type": "string"},
+                "data": {"type": "object"}}}),
+            "responses": {"200": {"description": "stored, duplicate or dropped"},
+                          **_errors(400, 401, 413, 429, 503)}}},
+    },
+}
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(SPEC)

@@ -1,0 +1,146 @@
+"""Visitor messages to Odoo with several relay nodes: one poster per conversation, under a lease.
+
+With one node, ``OdooUpstream`` posts each conversation's visitor messages from an in-memory queue.
+With several, a conversation's messages may arrive on different nodes (two tabs, a reconnect), and
+two nodes posting at once would break Odoo's order and could post one message twice. So here the
+store is the queue: whichever node receives a message asks for the conversation's ``post:`` lease;
+the holder posts every stored visitor message above ``posted_seq``, in order, re-reading the store
+until none is left; a node that does not get the lease retries every second until its message is
+posted (by the holder, or by itself once the lease is free). The holder renews the lease while it
+posts (Odoo may be down for a long time) and stops if it loses it.
+
+The first message of each run is looked for in Odoo before it is posted (``verify``): the previous
+holder may have died between Odoo committing its post and the relay recording it. A periodic scan
+(every lease ttl) picks up conversations whose messages were stranded by a dead node.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from proxy.cluster.base import Leases
+    from proxy.odoo.upstream import OdooUpstream
+    from proxy.store.base import Conversation, Store
+
+log = logging.getLogger("relay.odoo.posting")
+
+
+class LeasedPoster:
+    def __init__(self, upstream: "OdooUpstream", store: "Store", leases: "Leases"):
+        self.upstream, self.store, self.leases = upstream, store, leases
+        self.workers: dict[str, asyncio.Task] = {}
+        self._scanner: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._scanner = asyncio.create_task(self._scan(), name="odoo-posting-scan")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._scanner, *self.workers.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def message_stored(self, conv: "Conversation", event: dict) -> None:
+        """A visitor message was stored on this node: make sure it is posted, and note it for the
+        scan (which finds it should this node die before it is posted)."""
+        self.kick(conv.id)
+        try:
+            await self.store.merge_upstream(conv.id, {"visitor_seq": event["seq"]})
+        except Exception as exc:   # the worker posts it all the same; only the scan would miss it
+            log.warning("visitor messages: not noted for the scan", extra={"conversation": conv.id,
+                                                                           "reason": repr(exc)[:200]})
+
+    def kick(self, conversation_id: str) -> None:
+        task = self.workers.get(conversation_id)
+        if task is None or task.done():
+            self.workers[conversation_id] = asyncio.create_task(self._run(conversation_id),
+                                                                name=f"odoo-post-{conversation_id}")
+
+    async def _unposted(self, conv: "Conversation") -> list[dict]:
+        done = int((conv.upstream or {}).get("posted_seq", 0))
+        pending, after = [], done
+        while True:
+            replay = await self.store.events_after(conv.id, after)
+            pending += [e for e in replay.events if e["seq"] > done and e["type"] == "message"
+                        and e["message"]["author"]["kind"] == "visitor"]
+            if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
+                return pending
+            after = replay.events[-1]["seq"]
+
+    async def _run(self, conversation_id: str) -> None:
+        name, failures = "post:" + conversation_id, 0
+        try:
+            while True:
+                try:
+                    if await self.leases.acquire(name):
+                        try:
+                            await self._drain(conversation_id, name)
+                        finally:
+                            await asyncio.shield(self._release(name))
+                        return
+                    conv = await self.store.get_conversation(conversation_id)
+                    if conv is None or not await self._unposted(conv):
+                        return                      # the holder posted ours
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:           # Redis away: try again, backing off
+                    failures += 1
+                    log.warning("visitor messages: lease or store unavailable",
+                                extra={"conversation": conversation_id, "reason": repr(exc)[:200]})
+                await asyncio.sleep(min(5.0, 0.5 * 2 ** failures) if failures else 1.0)
+        finally:
+            if self.workers.get(conversation_id) is asyncio.current_task():
+                del self.workers[conversation_id]
+
+    async def _release(self, name: str) -> None:
+        try:
+            await self.leases.release(name)
+        except Exception:   # it expires on its own
+            pass
+
+    async def _drain(self, conversation_id: str, name: str) -> None:
+        renewer = asyncio.create_task(self._renew(name, asyncio.current_task()))
+        try:
+            while True:
+                conv = await self.store.get_conversation(conversation_id)
+                if conv is None or not conv.upstream:
+                    return
+                pending = await self._unposted(conv)
+                if not pending:
+                    return
+                posted_id = self.upstream._posted_id
+                posted_id[conv.id] = max(posted_id.get(conv.id, 0), int(conv.upstream.get("posted_odoo_id", 0)))
+                verify = True
+                for event in pending:
+                    verify = await self.upstream._post_with_retry(conv, event, verify)
+        finally:
+            renewer.cancel()
+
+    async def _renew(self, name: str, poster: asyncio.Task) -> None:
+        loop = asyncio.get_running_loop()
+        renewed = loop.time()
+        while True:
+            await asyncio.sleep(self.leases.ttl / 3)
+            try:
+                kept = await self.leases.renew([name])
+                renewed = loop.time()
+            except Exception:
+                kept = [name] if loop.time() - renewed < self.leases.ttl else []
+            if not kept:   # another node may be posting now: stop before posting anything twice
+                log.warning("visitor messages: lease lost, stopping", extra={"lease": name})
+                poster.cancel()
+                return
+
+    async def _scan(self) -> None:
+        while True:
+            await asyncio.sleep(self.leases.ttl)
+            try:
+                for conv in await self.store.open_bound():
+                    up = conv.upstream or {}
+                    if int(up.get("visitor_seq", 0)) > int(up.get("posted_seq", 0)):
+                        self.kick(conv.id)
+            except Exception as exc:
+                log.warning("visitor messages: scan failed", extra={"reason": repr(exc)[:200]})
