@@ -11,7 +11,7 @@ Keys, all under a prefix (``relay`` by default, ``?prefix=`` in the URL):
 ``{p}:conv:{id}`` hash of the conversation's fields; ``{p}:convs`` zset id by last activity;
 ``{p}:ev:{id}`` zset of event JSON by seq; ``{p}:dd:{id}`` hash dedupe key → seq;
 ``{p}:evat`` zset ``{seq}:{id}`` by time stored (for the purge); ``{p}:bound`` hash
-``{database}\\0{channel}`` → id; ``{p}:open`` set of bound, open ids; ``{p}:wh`` zset webhook id by
+``{database}\\0{channel}`` → id; ``{p}:open`` set of bound, open ids; ``{p}:unbound`` set of open ids bound to nothing yet (the bot phase); ``{p}:wh`` zset webhook id by
 first seen; ``{p}:meta`` hash. The scripts build keys from the prefix, so this needs one Redis,
 not a cluster.
 
@@ -70,6 +70,7 @@ redis.call('ZADD', p .. ':convs', now, cid)
 if closes == '1' then
   redis.call('HSET', ck, 'closed', '1')
   redis.call('SREM', p .. ':open', cid)
+  redis.call('SREM', p .. ':unbound', cid)
 end
 return {1, cid, stored}
 """
@@ -89,6 +90,8 @@ local db, ch = redis.call('HGET', ck, 'odoo_database'), redis.call('HGET', ck, '
 if db and ch then
   redis.call('HSET', p .. ':bound', db .. '\\0' .. ch, cid)
   if ARGV[4] ~= '1' then redis.call('SADD', p .. ':open', cid) end
+elseif ARGV[4] ~= '1' then
+  redis.call('SADD', p .. ':unbound', cid)
 end
 return 1
 """
@@ -99,6 +102,7 @@ local ck = p .. ':conv:' .. cid
 if redis.call('EXISTS', ck) == 0 then return 0 end
 redis.call('HSET', ck, 'odoo_database', ARGV[3], 'odoo_channel_id', ARGV[4])
 redis.call('HSET', p .. ':bound', ARGV[3] .. '\\0' .. ARGV[4], cid)
+redis.call('SREM', p .. ':unbound', cid)
 if redis.call('HGET', ck, 'closed') ~= '1' then redis.call('SADD', p .. ':open', cid) end
 return 1
 """
@@ -108,6 +112,7 @@ local ck = ARGV[1] .. ':conv:' .. ARGV[2]
 if redis.call('EXISTS', ck) == 0 then return 0 end
 redis.call('HSET', ck, 'closed', '1')
 redis.call('SREM', ARGV[1] .. ':open', ARGV[2])
+redis.call('SREM', ARGV[1] .. ':unbound', ARGV[2])
 return 1
 """
 
@@ -139,6 +144,7 @@ if db and ch and redis.call('HGET', p .. ':bound', db .. '\\0' .. ch) == cid the
 end
 redis.call('DEL', ck, ek, p .. ':dd:' .. cid)
 redis.call('SREM', p .. ':open', cid)
+redis.call('SREM', p .. ':unbound', cid)
 redis.call('ZREM', p .. ':convs', cid)
 return 1
 """
@@ -318,6 +324,12 @@ class RedisStore:
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
         ids = await self._run(self.client.smembers(self._k("open")))
         convs = [c for c in await self._many(sorted(ids)) if not c.closed and c.odoo_channel_id is not None]
+        convs.sort(key=lambda c: c.last_activity, reverse=True)
+        return convs[:limit]
+
+    async def open_unbound(self, limit: int = 100_000) -> list[Conversation]:
+        ids = await self._run(self.client.smembers(self._k("unbound")))
+        convs = [c for c in await self._many(sorted(ids)) if not c.closed and c.odoo_channel_id is None]
         convs.sort(key=lambda c: c.last_activity, reverse=True)
         return convs[:limit]
 

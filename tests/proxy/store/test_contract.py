@@ -456,6 +456,18 @@ async def test_concurrent_writes_fail_alone(store):
     assert await store.get_conversation("ghost") is None
 
 
+async def test_open_unbound_lists_open_conversations_not_yet_bound(store):
+    await new_conv(store, "c1")
+    await new_conv(store, "c2")
+    await new_conv(store, "c3")
+    await store.create_conversation(conv("c4", odoo_database="prod", odoo_channel_id=9))
+    await store.bind("c2", "prod", 2)
+    await store.set_closed("c3")
+    assert [c.id for c in await store.open_unbound()] == ["c1"]
+    await store.append("c1", ev(1, "closed"), closes=True)
+    assert await store.open_unbound() == []
+
+
 async def test_upstream_data_and_open_bound(store):
     await store.create_conversation(conv("c1", upstream={"guest_token": "1|abc"}))
     await new_conv(store, "c2")
