@@ -130,6 +130,8 @@ def start_relay(workdir: Path, name: str, env: dict[str, str], args) -> BenchRel
     d = workdir / name
     d.mkdir(parents=True, exist_ok=True)
     profile = (Path(args.out) / f"profile-{name}.pstats").resolve() if args.profile else None
+    if args.store:
+        env = {**env, "RELAY_STORE": args.store}
     relay = BenchRelay(d, {"RELAY_LOG_LEVEL": "warning", **env}, profile=profile).start()
     say(f"{name}: relay pid {relay.pid} on {relay.url}, store {relay.db}")
     return relay
@@ -771,6 +773,17 @@ async def main_async(args) -> dict:
     return report
 
 
+def drop_prefix(url: str, prefix: str) -> None:
+    import redis
+    client = redis.Redis.from_url(url.split("?")[0])
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i:i + 500])
+    finally:
+        client.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_relay", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny numbers: a smoke check in well under a minute")
@@ -790,9 +803,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fanout-aiohttp", action="store_true",
                    help="fan-out: the former measurement, aiohttp readers in this (posting) process")
     p.add_argument("--keep", action="store_true", help="keep the relays' directories (SQLite files, logs)")
+    p.add_argument("--store", metavar="URL",
+                   help="the relays' RELAY_STORE instead of a SQLite file each, e.g. redis://127.0.0.1:6379/0: "
+                        "its keys go under a prefix of this run's own, deleted at the end")
     args = p.parse_args(argv)
+    prefix = None
+    if args.store and args.store.startswith("redis://") and "prefix=" not in args.store:
+        prefix = f"bench-{os.getpid()}"
+        args.store += ("&" if "?" in args.store else "?") + f"prefix={prefix}"
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    report = asyncio.run(main_async(args))
+    try:
+        report = asyncio.run(main_async(args))
+    finally:
+        if prefix:
+            drop_prefix(args.store, prefix)
+    report["store"] = args.store or "sqlite (one file per relay)"
     m = report["machine"]
     print()
     print(f"machine: {m['cpu_model']}, {m['cores']} cores, Python {m['python']}, aiohttp {m['aiohttp']}, "

@@ -113,6 +113,30 @@ def trigger_step(major: int, result) -> Step | None:
         return None
 
 
+def bus_step(notifications, channel_id: int) -> Step | None:
+    """19: the step ``/chatbot/step/trigger`` sent to the guest's bus, answers included: the newest
+    ``mail.record/insert`` carrying this session's ``Chatbot`` (read with peek_notifications)."""
+    for note in reversed(notifications if isinstance(notifications, list) else []):
+        try:
+            message = note["message"]
+            if message["type"] != "mail.record/insert" or "Chatbot" not in message["payload"]:
+                continue
+            data = message["payload"]
+            bots = [b for b in data["Chatbot"] if (b.get("thread") or {}).get("id") == channel_id]
+            if not bots:
+                continue
+            current = bots[-1]["currentStep"]
+            step = next(s for s in data["chatbot.script.step"] if s["id"] == current["scriptStep"])
+            info = next((i for i in data.get("ChatbotStep") or () if i.get("message") == current.get("message")), {})
+            answers = {a["id"]: a for a in data.get("chatbot.script.answer") or ()}
+            return Step(int(step["id"]), step.get("step_type") or "text", current.get("message"),
+                        _answers(step.get("answer_ids"), answers), bool(info.get("isLast", step.get("is_last"))),
+                        bool(info.get("operatorFound")))
+        except (KeyError, TypeError, ValueError, StopIteration, AttributeError):
+            continue
+    return None
+
+
 def messages_step(result) -> Step | None:
     """19: the newest step found among the session's messages (``cors/channel/messages``); no answers."""
     try:

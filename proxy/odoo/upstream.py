@@ -109,6 +109,17 @@ class OdooUpstream:
             events.append(choices_event(step))
         return events
 
+    async def _bus_step(self, guest_token: str, channel_id: int) -> "chatbot.Step | None":
+        """19: the chatbot step on the guest's bus, by its HTTP twin (``last`` 0: the last seconds'
+        notifications, the trigger's among them; ``is_first_poll``: no session cookie to keep)."""
+        try:
+            result = await self.rpc.call("/websocket/peek_notifications", {
+                "channels": [f"mail.guest_{guest_token}"], "last": 0, "is_first_poll": True})
+        except (OdooUnavailable, OdooError) as exc:
+            log.warning("odoo chatbot step not read from the bus", extra={"reason": str(exc)[:200]})
+            return None
+        return chatbot.bus_step((result or {}).get("notifications") if isinstance(result, dict) else None, channel_id)
+
     async def _chatbot_turn(self, conversation_id: str, text: str) -> None:
         """After a visitor message reached a session Odoo's chatbot script is running: save the
         chosen answer, move the script on (past plain text steps), offer the next answer buttons."""
@@ -135,9 +146,12 @@ class OdooUpstream:
             for _ in range(20):
                 before = step
                 result = await self.rpc.call("/chatbot/step/trigger", params(chatbot_script_id=state["script"]), cookies)
-                if major >= 19:      # the step went to the guest's bus: read it from the session
-                    step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages",
-                                                                     payloads.poll_params(major, up["guest_token"], conv.odoo_channel_id, 0)))
+                if major >= 19:      # the step went to the guest's bus only: read it there (with its
+                    # answers), or, failing that, its type from the session's messages
+                    step = await self._bus_step(up["guest_token"], conv.odoo_channel_id)
+                    if step is None:
+                        step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages",
+                                                                         payloads.poll_params(major, up["guest_token"], conv.odoo_channel_id, 0)))
                     if step and before and step.message_id == before.message_id:
                         step = None  # nothing new: the script is over
                 else:

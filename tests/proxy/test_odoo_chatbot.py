@@ -24,6 +24,12 @@ def test_the_step_after_an_answer():
     assert chatbot.trigger_step(18, None) is None                              # the script is over
     step = chatbot.messages_step(sample(19, "chatbot_messages"))
     assert (step.type, step.answers) == ("question_selection", ())
+    # 19: the trigger's step, answers included, on the guest's bus (peek_notifications)
+    peek = sample(19, "chatbot_peek_after_trigger")["notifications"]
+    session = next(n["message"]["payload"]["Chatbot"][0]["thread"]["id"] for n in peek if "Chatbot" in n["message"]["payload"])
+    step = chatbot.bus_step(peek, session)
+    assert (step.type, [label for _, label in step.answers], step.is_last) == ("question_selection", ["Red", "Blue"], False)
+    assert step.message_id and chatbot.bus_step(peek, session + 1) is None and chatbot.bus_step(None, session) is None
 
 
 def test_answers_match_whatever_the_case_and_spaces_and_round_trip():
