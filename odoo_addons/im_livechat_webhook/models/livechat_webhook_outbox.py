@@ -44,7 +44,7 @@ LIST_ARCH = """<{tag} string="Webhook deliveries" create="0" edit="0"
 </{tag}>"""
 
 SHORT_RETRY = 30.0   # seconds the delivery thread itself waits for a retry
-YIELD_TO_REQUEST = 0.004   # seconds the delivery thread waits before its first POST
+YIELD_TO_REQUEST = 0.002   # seconds the delivery thread waits before its first POST
 STATES = [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed, will retry"), ("dead", "Dead")]
 
 
