@@ -163,14 +163,28 @@ async def create_conversations(http: aiohttp.ClientSession, relay: RelayProcess,
 
     t = time.perf_counter()
     convs = await asyncio.gather(*(one(i) for i in range(n)))
-    channels = channels_of(relay)
+    channels = channels_of(relay, [c["conversation_id"] for c in convs])
     for c in convs:
         c["channel"] = channels[c["conversation_id"]]
     say(f"  {n} conversations created in {time.perf_counter() - t:.1f} s")
     return list(convs)
 
 
-def channels_of(relay: RelayProcess) -> dict[str, int]:
+def channels_of(relay: RelayProcess, ids: list[str]) -> dict[str, int]:
+    """Each conversation's (demo) Odoo session id, read from the relay's store."""
+    url = relay.env.get("RELAY_STORE", "")
+    if url.startswith("redis://"):
+        import redis
+        from proxy.store.redis import parse_url
+        plain, prefix = parse_url(url)
+        client = redis.Redis.from_url(plain)
+        try:
+            pipe = client.pipeline(transaction=False)
+            for cid in ids:
+                pipe.hget(f"{prefix}:conv:{cid}", "odoo_channel_id")
+            return {cid: int(ch) for cid, ch in zip(ids, pipe.execute())}
+        finally:
+            client.close()
     db = sqlite3.connect(relay.db)
     try:
         return dict(db.execute("SELECT id, odoo_channel_id FROM conversations").fetchall())
