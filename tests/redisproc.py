@@ -96,3 +96,13 @@ class RedisServer:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.shutdown()
+
+
+@pytest.fixture
+def prefix():
+    """A key prefix of the test's own on the shared Redis, deleted afterwards (skips without Redis,
+    which fails in CI)."""
+    shared_redis_or_skip()
+    p = new_prefix()
+    yield p
+    delete_prefix(p)

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from tests import redisproc
+from tests.redisproc import prefix  # noqa: F401  (fixture)
 from tests.conftest import Client
 from tests.relayproc import RelayProcess, operator_message, webhook_body
 
@@ -36,14 +37,6 @@ class RedisClient(Client):
 
     def on(self, relay: RelayProcess) -> "RedisClient":
         return RedisClient(relay, self.http, self.prefix, self.port)
-
-
-@pytest.fixture
-def prefix():
-    redisproc.shared_redis_or_skip()
-    p = redisproc.new_prefix()
-    yield p
-    redisproc.delete_prefix(p)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tests import redisproc
+from tests.redisproc import prefix  # noqa: F401  (fixture)
 from tests.conftest import Client
 from tests.proxy.test_odoo_bus_faults import POLL_INTERVAL, FakeOdoo, message_ids, wait_for_message
 from tests.proxy.test_odoo_bus_faults import http, odoo  # noqa: F401  (fixtures)
@@ -17,14 +18,6 @@ from tests.relayproc import RelayProcess
 
 pytestmark = pytest.mark.slow
 LEASE_TTL = 2.0
-
-
-@pytest.fixture
-def prefix():
-    redisproc.shared_redis_or_skip()
-    p = redisproc.new_prefix()
-    yield p
-    redisproc.delete_prefix(p)
 
 
 def lease_holder_pid(prefix: str, conversation_id: str) -> int | None:
