@@ -21,7 +21,6 @@ import asyncio
 import itertools
 import json
 import multiprocessing
-import queue
 import time
 from pathlib import Path
 
@@ -117,18 +116,8 @@ async def bench_fanout(nodes: list[RelayProcess], prefix: str, cfg: dict) -> dic
     procs = []
     loop = asyncio.get_running_loop()
 
-    def collect(kind: str, count: int, timeout: float) -> dict:
-        got, deadline = {}, time.monotonic() + timeout
-        while len(got) < count:
-            try:
-                what, i, payload = results.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if what == "error":
-                raise RuntimeError(payload)
-            if what == kind:
-                got[i] = payload
-        return got
+    def collect(kind: str, n: int, timeout: float) -> dict[int, dict]:
+        return frame_reader.collect(results, kind, n, timeout)
 
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as http:

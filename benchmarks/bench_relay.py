@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import multiprocessing
-import queue
 import resource
 import shutil
 import sqlite3
@@ -483,18 +482,7 @@ async def bench_fanout(args, cfg: dict, workdir: Path) -> dict:
     loop = asyncio.get_running_loop()
 
     def collect(kind: str, n: int, timeout: float) -> dict[int, dict]:
-        got: dict[int, dict] = {}
-        deadline = time.monotonic() + timeout
-        while len(got) < n:
-            try:
-                what, i, payload = results.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if what == "error":
-                raise RuntimeError(f"frame reader {i} failed:\n{payload}")
-            if what == kind:
-                got[i] = payload
-        return got
+        return frame_reader.collect(results, kind, n, timeout)
 
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as http:

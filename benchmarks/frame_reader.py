@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import queue
 import selectors
 import socket
 import time
@@ -26,6 +27,23 @@ import traceback
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PING_PAYLOAD = b'{"type":"ping"}'
+
+
+def collect(results, kind: str, n: int, timeout: float) -> dict[int, dict]:
+    """Up to ``n`` reports of ``kind`` ("ready", "done") from the readers' results queue, by reader
+    index, waiting at most ``timeout`` seconds; a reader's "error" report is raised."""
+    got: dict[int, dict] = {}
+    deadline = time.monotonic() + timeout
+    while len(got) < n:
+        try:
+            what, i, payload = results.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if what == "error":
+            raise RuntimeError(f"frame reader {i} failed:\n{payload}")
+        if what == kind:
+            got[i] = payload
+    return got
 
 
 def masked_frame(opcode: int, payload: bytes) -> bytes:
