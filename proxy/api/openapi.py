@@ -71,6 +71,10 @@ SPEC = {
         "/v1/conversations/{id}/close": {"post": {
             "operationId": "close", "security": _AUTH, "parameters": [_CONV_ID],
             "responses": {"204": {"description": "closed"}, **_errors(401, 403, 404, 429, 503)}}},
+        "/v1/conversations/{id}/handoff": {"post": {
+            "operationId": "handoff", "security": _AUTH, "parameters": [_CONV_ID],
+            "responses": {"200": {"description": "who has the conversation now: operator, bot, message or retrying"},
+                          **_errors(401, 403, 404, 409, 429, 503)}}},
         "/v1/webhooks/odoo": {"post": {
             "operationId": "odooWebhook",
             "description": "Signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature).",

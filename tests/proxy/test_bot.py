@@ -138,6 +138,24 @@ async def test_handoff_asked_by_the_visitor(bclient, bot):
     assert (await bclient.call("POST", f"/v1/conversations/{other['conversation_id']}/handoff", conv["token"]))[0] == 401
 
 
+async def test_handoff_bad_requests_change_nothing(bclient, bot):
+    conv = await bclient.create()
+    path = f"/v1/conversations/{conv['conversation_id']}/handoff"
+    before = (await bclient.events(conv))["events"]
+    status, body, _ = await bclient.call("POST", path)                                   # no token
+    assert status == 401 and body["error"] == "token_missing"
+    status, body, _ = await bclient.call("POST", path, "v1.garbage")
+    assert status == 401 and "Traceback" not in str(body)
+    status, body, _ = await bclient.call("POST", "/v1/conversations/c_nope/handoff", conv["token"])
+    assert status == 401                                                                # another conversation's token
+    status, body, _ = await bclient.call("POST", path, conv["token"], data=b"\xff{not json",
+                                         headers={"Content-Type": "application/json"})
+    assert status == 400 and body["error"] == "invalid_json"                            # a body, if any, is JSON
+    await asyncio.sleep(0.3)
+    assert (await bclient.events(conv))["events"] == before                             # nothing changed
+    assert bot.requests == []
+
+
 async def test_handoff_without_a_bot_says_operator(client):
     conv = await client.create()
     status, body, _ = await handoff(client, conv)
