@@ -58,17 +58,6 @@ class LeasedPoster:
             self.workers[conversation_id] = asyncio.create_task(self._run(conversation_id),
                                                                 name=f"odoo-post-{conversation_id}")
 
-    async def _unposted(self, conv: "Conversation") -> list[dict]:
-        done = int((conv.upstream or {}).get("posted_seq", 0))
-        pending, after = [], done
-        while True:
-            replay = await self.store.events_after(conv.id, after)
-            pending += [e for e in replay.events if e["seq"] > done and e["type"] == "message"
-                        and e["message"]["author"]["kind"] == "visitor"]
-            if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
-                return pending
-            after = replay.events[-1]["seq"]
-
     async def _run(self, conversation_id: str) -> None:
         name, failures = "post:" + conversation_id, 0
         try:
@@ -81,7 +70,7 @@ class LeasedPoster:
                             await asyncio.shield(self._release(name))
                         return
                     conv = await self.store.get_conversation(conversation_id)
-                    if conv is None or not await self._unposted(conv):
+                    if conv is None or not await self.upstream.unposted(conv):
                         return                      # the holder posted ours
                     failures = 0
                 except asyncio.CancelledError:
@@ -108,7 +97,7 @@ class LeasedPoster:
                 conv = await self.store.get_conversation(conversation_id)
                 if conv is None or not conv.upstream:
                     return
-                pending = await self._unposted(conv)
+                pending = await self.upstream.unposted(conv)
                 if not pending:
                     return
                 posted_id = self.upstream._posted_id
@@ -116,6 +105,7 @@ class LeasedPoster:
                 verify = True
                 for event in pending:
                     verify = await self.upstream._post_with_retry(conv, event, verify)
+                    await self.upstream.after_post(conv, event)
         finally:
             renewer.cancel()
 

@@ -192,32 +192,35 @@ class OdooUpstream:
         if conv.id not in self._workers or self._workers[conv.id].done():
             self._workers[conv.id] = asyncio.create_task(self._drain(conv.id))
 
+    async def unposted(self, conv: Conversation) -> list[dict]:
+        """What is still to go to Odoo for this conversation, in order: a bot transcript not posted
+        yet (a handoff), then the stored visitor messages above ``posted_seq``."""
+        up = conv.upstream or {}
+        done = int(up.get("posted_seq", 0))
+        pending = []
+        transcript = up.get("transcript")
+        if transcript and done < int(transcript["seq"]):   # handed off by the bot, not posted yet
+            pending.append(_transcript_event(int(transcript["seq"]), transcript["text"]))
+            done = int(transcript["seq"])
+        after = done
+        while True:
+            replay = await self.store.events_after(conv.id, after)
+            pending += [e for e in replay.events if e["seq"] > done and e["type"] == "message"
+                        and e["message"]["author"]["kind"] == "visitor"]
+            if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
+                return pending
+            after = replay.events[-1]["seq"]
+
     async def resume(self) -> int:
         """After a restart: queue every stored visitor message not yet known to be in Odoo."""
         queued = 0
         for conv in await self.store.open_bound():
-            done = int((conv.upstream or {}).get("posted_seq", 0))
             self._posted_id[conv.id] = int((conv.upstream or {}).get("posted_odoo_id", 0))
-            after, first = done, True
-            transcript = (conv.upstream or {}).get("transcript")
-            if transcript and done < int(transcript["seq"]):   # handed off by the bot, not posted yet
-                await self.visitor_message(conv, _transcript_event(int(transcript["seq"]), transcript["text"]), verify=True)
+            for n, event in enumerate(await self.unposted(conv)):
+                # the first may have reached Odoo just before the relay stopped; each one found
+                # there makes the relay look for the next one too (see _drain)
+                await self.visitor_message(conv, event, verify=n == 0)
                 queued += 1
-                after = done = int(transcript["seq"])
-                first = False      # found or posted, the transcript decides for the ones after it (_drain)
-            while True:
-                replay = await self.store.events_after(conv.id, after)
-                for event in replay.events:
-                    if event["type"] == "message" and event["message"]["author"]["kind"] == "visitor" \
-                            and event["seq"] > done:
-                        # the first may have reached Odoo just before the relay stopped; each one
-                        # found there makes the relay look for the next one too (see _drain)
-                        await self.visitor_message(conv, event, verify=first)
-                        first = False
-                        queued += 1
-                if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
-                    break
-                after = replay.events[-1]["seq"]
         if queued:
             log.info("visitor messages resumed", extra={"messages": queued})
         return queued
@@ -229,9 +232,13 @@ class OdooUpstream:
             conv, event, must_verify = queue.get_nowait()
             # once one message is posted afresh, the ones queued after it cannot be in Odoo yet
             verify = await self._post_with_retry(conv, event, verify or must_verify)
-            if self.chatbot_script_id and event["message"].get("client_id"):   # not a bot transcript
-                await self._chatbot_turn(conv.id, event["message"]["text"])
+            await self.after_post(conv, event)
         self._queues.pop(conversation_id, None)
+
+    async def after_post(self, conv: Conversation, event: dict) -> None:
+        """A visitor message is in Odoo: where Odoo's chatbot script runs the session, its turn."""
+        if self.chatbot_script_id and event["message"].get("client_id"):   # not a bot transcript
+            await self._chatbot_turn(conv.id, event["message"]["text"])
 
     async def _post_with_retry(self, conv: Conversation, event: dict, verify: bool) -> bool:
         """Post ``event`` to Odoo exactly once; returns whether the next message must be verified."""

@@ -108,3 +108,34 @@ async def test_visitor_messages_sent_through_two_nodes_reach_odoo_once_in_order(
     finally:
         for node in nodes:
             await asyncio.to_thread(node.stop)
+
+
+async def test_a_bot_transcript_handed_off_through_another_node_is_posted_once(tmp_path, odoo: FakeOdoo, http,
+                                                                               prefix):
+    """Two nodes with a bot: the visitor talks to the bot through A, asks for a person through B; the
+    bot part reaches Odoo once, as one guest message, before the visitor's next words."""
+    from tests.botserver import BOT_SECRET, BotServer
+    bot = await BotServer().start()
+    nodes = odoo_nodes(tmp_path, odoo, prefix, 2)
+    for node in nodes:
+        node.env.update(RELAY_BOT_URL=bot.url, RELAY_BOT_SECRET=BOT_SECRET)
+        node.workdir.mkdir()
+        await asyncio.to_thread(node.start)
+    a, b = nodes
+    try:
+        conv = await Client(a, http).create()
+        assert (await Client(a, http).send(conv, "c1", "where is my order?"))[0] == 201
+        await wait_until(lambda: len(bot.requests) == 1, 10, "the bot was not asked")
+        assert (await Client(b, http).send(conv, "c2", "I want a person"))[0] == 201
+        await wait_until(lambda: odoo.sessions == 1 and odoo.visitor_texts(), 15,
+                         f"no transcript in Odoo\n{a.logs()[-2000:]}\n{b.logs()[-2000:]}")
+        assert (await Client(a, http).send(conv, "c3", "hello person"))[0] == 201
+        await wait_until(lambda: len(odoo.visitor_texts()) >= 2, 15, f"posted: {odoo.visitor_texts()}")
+        await asyncio.sleep(LEASE_TTL)                   # nothing more comes (no second post)
+        texts = odoo.visitor_texts()
+        assert len(texts) == 2 and texts[0].startswith("<p>Conversation with the bot so far:")
+        assert "where is my order?" in texts[0] and texts[1] == "<p>hello person</p>"
+    finally:
+        for node in nodes:
+            await asyncio.to_thread(node.stop)
+        await bot.stop()
