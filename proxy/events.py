@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from proxy import sanitize
+from proxy import jsonsafe, sanitize
 from proxy.errors import BadRequest
 
 STORED_TYPES = ("message", "message_updated", "message_deleted", "member_joined", "member_left", "closed", "status")
@@ -82,7 +82,7 @@ def _obj(value: Any, where: str) -> dict:
 
 
 def _int(value: Any, where: str) -> int:
-    _need(isinstance(value, int) and not isinstance(value, bool) and value > 0, where, "must be a positive integer")
+    _need(jsonsafe.odoo_id(value), where, f"must be a positive integer up to {jsonsafe.MAX_ODOO_ID} (an Odoo id)")
     return value
 
 
@@ -150,9 +150,9 @@ def _member(value: Any, where: str) -> dict:
 def parse_webhook(raw: bytes) -> Webhook:
     """Parse and check a webhook body; raise BadRequest (400) for anything off-schema."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("body is not valid JSON", code="invalid_json") from None
+        body = jsonsafe.loads(raw)
+    except jsonsafe.UnsafeJSON as exc:
+        raise BadRequest(f"body: {exc.message}", code=exc.code) from None
     body = _obj(body, "body")
     type_ = body.get("type")
     _need(type_ in WEBHOOK_TYPES, "type", "unknown event type")

@@ -1,13 +1,14 @@
 """Helpers shared by the routes: bounded body reading, JSON answers, client IP, rate limits."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
-from proxy import keys
-from proxy.errors import BadRequest, PayloadTooLarge, TooManyRequests
+from proxy import jsonsafe, keys
+from proxy.errors import BadRequest, PayloadTooLarge, RequestTimeout, TooManyRequests
 from proxy.ratelimit import RateLimiter
 
 
@@ -24,14 +25,18 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body over {limit} bytes", code="body_too_large")
     chunks, size = [], 0
-    while True:
-        chunk = await request.content.readany()
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body over {limit} bytes", code="body_too_large")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(request.app[keys.SETTINGS].body_timeout):
+            while True:
+                chunk = await request.content.readany()
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"body over {limit} bytes", code="body_too_large")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout("The request body did not arrive in time.", code="body_timeout") from None
     return b"".join(chunks)
 
 
@@ -40,19 +45,23 @@ async def read_json_object(request: web.Request, limit: int, allow_empty: bool =
     if not raw.strip() and allow_empty:
         return {}
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BadRequest("body is not valid JSON", code="invalid_json") from None
+        value = jsonsafe.loads(raw)
+    except jsonsafe.UnsafeJSON as exc:
+        raise BadRequest(f"body: {exc.message}", code=exc.code) from None
     if not isinstance(value, dict):
         raise BadRequest("body must be a JSON object", code="invalid_body")
     return value
 
 
 def client_ip(request: web.Request) -> str:
-    if request.app[keys.SETTINGS].trust_forwarded:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+    """The client's address. Behind ``forwarded_hops`` trusted proxies that each append to
+    X-Forwarded-For, the entry that many places from the right is what the outermost one saw;
+    anything left of it was written by the client and is not trusted."""
+    settings = request.app[keys.SETTINGS]
+    if settings.trust_forwarded:
+        hops = [h.strip() for h in ",".join(request.headers.getall("X-Forwarded-For", [])).split(",") if h.strip()]
+        if len(hops) >= settings.forwarded_hops:
+            return hops[-settings.forwarded_hops]
     return request.remote or "unknown"
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
-import json
 import logging
 import time
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from proxy import keys
+from proxy import jsonsafe, keys, tokens
 from proxy.api.common import dumps, limit
 from proxy.api.conversations import _int_param
 from proxy.api.middlewares import origin_allowed
@@ -57,22 +57,38 @@ async def handler(request: web.Request) -> web.StreamResponse:
     # no permessage-deflate: chat frames are small, and the fan-out fast path writes frames as is
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, autoping=True, compress=False)
     await ws.prepare(request)
-    relay = app[keys.RELAY]
     try:
-        conv = await relay.authorize(request.match_info["id"], request.query.get("token"))
+        await _serve(request, ws, after)
+    except asyncio.CancelledError:
+        raise
+    except Exception:   # after the upgrade nothing may reach aiohttp: it would write HTTP into the socket
+        log.exception("ws handler failed", extra={"path": request.path})
+        if not ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"relay_error"), 2)
+    return ws
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse, after: int) -> None:
+    app = request.app
+    relay = app[keys.RELAY]
+    token = request.query.get("token")
+    try:
+        conv = await relay.authorize(request.match_info["id"], token)
+        expires_at = tokens.verify(relay.token_key, token or "", conv.id)
     except Unauthorized as exc:
         await ws.close(code=CLOSE_TOKEN, message=exc.code.encode())
-        return ws
+        return
     except NotFound as exc:
         await ws.close(code=CLOSE_UNKNOWN, message=exc.code.encode())
-        return ws
+        return
     except StoreError:     # the store is away (Redis down): the widget reconnects with backoff
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"store_unavailable")
-        return ws
+        return
     counts = app[PER_CONVERSATION]
     if counts[conv.id] >= app[keys.SETTINGS].max_ws_per_conversation:
         await ws.close(code=CLOSE_TOO_MANY, message=b"too_many_connections")
-        return ws
+        return
 
     conn = Connection(request, ws, conv.id)
     counts[conv.id] += 1
@@ -83,6 +99,9 @@ async def handler(request: web.Request) -> web.StreamResponse:
     cursor = relay.cursor(conv.id, after)
     cursor.sub.direct = _direct_writer(request, ws, cursor, metrics)
     pump = None
+    # the token is checked for as long as the socket lives: at its expiry the socket closes with 4401
+    expiry = asyncio.get_running_loop().call_later(
+        max(0.0, expires_at - time.time()), lambda: asyncio.ensure_future(_expire(conn)))
     try:
         await conn.send({"type": "hello", "last_seq": conv.last_seq,
                          "ping_interval": int(interval) if interval == int(interval) else interval})
@@ -90,12 +109,20 @@ async def handler(request: web.Request) -> web.StreamResponse:
         async for msg in ws:
             conn.last_heard = time.monotonic()
             if msg.type == WSMsgType.TEXT:
-                await _on_frame(conn, msg.data)
+                try:
+                    await _on_frame(conn, msg.data)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:   # never let an exception reach aiohttp after the upgrade
+                    log.exception("ws frame failed", extra={"conversation": conn.conversation_id})
+                    await _close(conn, WSCloseCode.INTERNAL_ERROR, b"relay_error")
+                    break
             elif msg.type == WSMsgType.BINARY:
                 await conn.send({"type": "error", "code": "bad_frame", "message": "Frames are JSON text."})
             elif msg.type == WSMsgType.ERROR:
                 break
     finally:   # bookkeeping first: the await below may be cut short if this handler is cancelled
+        expiry.cancel()
         cursor.close()
         app[keys.WEBSOCKETS].discard(conn)
         counts[conv.id] -= 1
@@ -105,7 +132,6 @@ async def handler(request: web.Request) -> web.StreamResponse:
         if pump is not None:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
-    return ws
 
 
 def flush_metrics(app: web.Application) -> None:
@@ -199,6 +225,11 @@ async def _pump(conn: Connection, cursor, metrics) -> None:
         await _close(conn, WSCloseCode.INTERNAL_ERROR, b"relay_error")
 
 
+async def _expire(conn: Connection) -> None:
+    log.info("ws token expired", extra={"conversation": conn.conversation_id})
+    await _close(conn, CLOSE_TOKEN, b"token_expired")
+
+
 async def _close(conn: Connection, code: int, reason: bytes) -> None:
     """Close with ``code``; a peer that reads nothing gets its connection cut after 2 s."""
     try:
@@ -239,9 +270,10 @@ async def pinger(app: web.Application):
 
 async def _on_frame(conn: Connection, data: str) -> None:
     try:
-        frame = json.loads(data)
-    except (ValueError, RecursionError):
-        await conn.send({"type": "error", "code": "invalid_json", "message": "Frames are JSON objects."})
+        frame = jsonsafe.loads(data)
+    except jsonsafe.UnsafeJSON as exc:
+        message = "Frames are JSON objects." if exc.code == "invalid_json" else f"Frame refused: {exc.message}."
+        await conn.send({"type": "error", "code": exc.code, "message": message})
         return
     kind = frame.get("type") if isinstance(frame, dict) else None
     if kind == "pong":
