@@ -6,9 +6,7 @@ import logging
 import os
 import sys
 
-from aiohttp import web
-
-from proxy import __version__, logs
+from proxy import __version__, logs, server
 from proxy.config import SETTINGS, ConfigError, from_sources
 
 
@@ -39,6 +37,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     host, port = settings.listen
     logging.getLogger("relay").info("listening", extra={"host": host, "port": port})
-    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=10,
-                handler_cancellation=True)
+    server.run(app, host, port, header_timeout=settings.header_timeout, shutdown_timeout=10,
+               max_connections_per_ip=None if settings.trust_forwarded else settings.max_connections_per_ip)
     return 0

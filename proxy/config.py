@@ -7,6 +7,7 @@ setting cannot exist in one place and be missing from another.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 from typing import Any, Callable, Mapping
@@ -38,6 +39,16 @@ def _listen(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not (0 <= int(port) < 65536):
         raise ConfigError(f"listen {text!r}: expected HOST:PORT")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost (a name: what it resolves to is checked when listening)."""
+    if host.lower() in ("localhost", "localhost.", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -110,7 +121,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_messages", "30/60", _rate, "messages (and typing calls) per conversation, N/SECONDS"),
     Setting("max_ws_per_conversation", "10", _positive(int), "open WebSockets per conversation (4429 above)"),
     Setting("webhook_max_inflight", "256", _positive(int), "webhooks processed at once; more are answered 429 with Retry-After"),
+    Setting("header_timeout", "10", _positive(float), "seconds a connection may take to send a request's headers (from its start or its previous response); slower connections are closed"),
+    Setting("body_timeout", "10", _positive(float), "seconds a request body may take to arrive (408 above)"),
+    Setting("max_connections_per_ip", "256", _positive(int), "open connections per client address, checked before the headers are read (429 and closed above); not applied with RELAY_TRUST_FORWARDED, where the proxy's own limit holds"),
     Setting("trust_forwarded", "false", _bool, "take the client IP from X-Forwarded-For (only behind your own reverse proxy)"),
+    Setting("forwarded_hops", "1", _positive(int), "with RELAY_TRUST_FORWARDED: how many reverse proxies of yours stand in front of the relay; the client IP is the X-Forwarded-For entry that many places from the right (what your outermost proxy saw)"),
     Setting("log_level", "info", str, "debug, info, warning or error"),
 )
 
@@ -148,7 +163,11 @@ class Settings:
     rate_limit_messages: tuple[int, float] = (30, 60.0)
     max_ws_per_conversation: int = 10
     webhook_max_inflight: int = 256
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_connections_per_ip: int = 256
     trust_forwarded: bool = False
+    forwarded_hops: int = 1
     log_level: str = "info"
 
     @property
@@ -177,6 +196,10 @@ class Settings:
             raise ConfigError("RELAY_BOT_URL and RELAY_ODOO_CHATBOT_SCRIPT_ID: choose one bot (yours, or Odoo's chatbot script)")
         if self.bot_no_operator not in BOT_NO_OPERATOR:
             raise ConfigError("RELAY_BOT_NO_OPERATOR / --bot-no-operator: must be stay or message")
+        if self.demo and not is_loopback(self.listen[0]):
+            raise ConfigError(f"demo mode (RELAY_ODOO_URL unset) listens only on a loopback address, not "
+                              f"{self.listen[0]!r}: its operator console has no login. Set RELAY_ODOO_URL to serve "
+                              "visitors, or listen on 127.0.0.1 / ::1 to try the demo")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ConfigError("RELAY_LOG_LEVEL / --log-level: must be debug, info, warning or error")
         return self

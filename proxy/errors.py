@@ -6,6 +6,7 @@
         ├── Unauthorized      401
         ├── Forbidden         403
         ├── NotFound          404
+        ├── RequestTimeout    408  (a body too slow; the connection is closed)
         ├── Conflict          409
         ├── PayloadTooLarge   413
         ├── TooManyRequests   429  (Retry-After)
@@ -51,6 +52,10 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, default_code = 409, "conflict"
+
+
+class RequestTimeout(ApiError):
+    status, default_code = 408, "request_timeout"
 
 
 class PayloadTooLarge(ApiError):

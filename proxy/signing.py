@@ -51,6 +51,26 @@ def _is_v1(part: str) -> bool:
         return False
 
 
+TOLERANCE = 300
+
+
+def check_headers(headers: Mapping[str, str], now: float | None = None) -> None:
+    """What can be checked before the body is read: the three headers are there, the signature has
+    a well-formed v1 entry, the timestamp is within ±300 s. Raise SignatureError otherwise."""
+    wanted = {k: headers.get(k, "") for k in HEADERS}
+    if not all(wanted.values()):
+        raise SignatureError("missing webhook-id, webhook-timestamp or webhook-signature header")
+    if len(wanted["webhook-id"]) > 256:
+        raise SignatureError("webhook-id longer than 256 characters")
+    if not any(_is_v1(part) for part in wanted["webhook-signature"].split()):
+        raise SignatureError("no v1 signature in webhook-signature")
+    stamp = wanted["webhook-timestamp"]
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise SignatureError("invalid webhook-timestamp")
+    if abs(int(stamp) - (time.time() if now is None else now)) > TOLERANCE:
+        raise SignatureError("webhook-timestamp outside ±300 s")
+
+
 def verify(secrets: Sequence[str], body: bytes, headers: Mapping[str, str]) -> str:
     """Verify against any of ``secrets``; return the ``webhook-id`` or raise SignatureError."""
     wanted = {k: headers.get(k, "") for k in HEADERS}

@@ -34,7 +34,8 @@ class WebhookReplies:
     def __init__(self, client: WidgetClient, secret: str):
         self.client, self.secret = client, secret
         self.bindings: dict[str, tuple[str, int]] = {}     # conversation id -> (database, channel id)
-        self._ids = itertools.count(random.randint(1 << 31, 1 << 40))
+        # Odoo ids are PostgreSQL integers (the relay refuses more); above the demo console's own ids
+        self._ids = itertools.count(random.randint(1 << 30, (1 << 31) - (1 << 24)))
 
     async def prepare(self, convs: list[dict]) -> None:
         try:

@@ -21,6 +21,8 @@ def _error(exc: ApiError) -> web.Response:
     resp = json_response(exc.body(), status=exc.status)
     if exc.retry_after is not None:
         resp.headers["Retry-After"] = str(int(exc.retry_after))
+    if exc.status == 408:    # the rest of a slow body is not waited for
+        resp.force_close()
     return resp
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import NoReturn
 
 from aiohttp import web
 
@@ -14,6 +15,9 @@ log = logging.getLogger("relay.webhooks")
 
 
 async def receive(request: web.Request) -> web.Response:
+    """Headers and timestamp first, then the body (under RELAY_BODY_TIMEOUT), then the signature;
+    only a verified webhook takes one of the RELAY_WEBHOOK_MAX_INFLIGHT slots, so slow or forged
+    bodies can never crowd out the addon's genuine ones."""
     received_at = time.monotonic()
     app = request.app
     metrics = app[keys.METRICS]
@@ -22,34 +26,42 @@ async def receive(request: web.Request) -> web.Response:
     if app[keys.STOPPING].is_set():
         metrics.webhooks.labels("shutting_down").inc()
         raise Unavailable("The relay is shutting down; retry shortly.", code="shutting_down", retry_after=5)
-    if inflight[0] >= app[keys.SETTINGS].webhook_max_inflight:
-        metrics.webhooks.labels("shed").inc()
-        raise TooManyRequests("Too many webhooks at once; retry shortly.", retry_after=1)
-    inflight[0] += 1
-    try:
-        return await _receive(request, secrets, received_at)
-    finally:
-        inflight[0] -= 1
-
-
-async def _receive(request: web.Request, secrets: tuple[str, ...], received_at: float) -> web.Response:
-    app = request.app
-    metrics = app[keys.METRICS]
     if not secrets:
         metrics.webhooks.labels("no_secret").inc()
         raise Unauthorized("No webhook secret is configured on this relay (RELAY_WEBHOOK_SECRET).",
                            code="webhooks_disabled")
     try:
+        signing.check_headers(request.headers)
+    except signing.SignatureError as exc:
+        _refused(metrics, exc)
+    try:
         raw = await read_body(request, app[keys.SETTINGS].max_webhook_bytes)
-    except Exception:
-        metrics.webhooks.labels("too_large").inc()
+    except Exception as exc:
+        metrics.webhooks.labels("too_large" if getattr(exc, "status", 0) == 413 else "bad_body").inc()
         raise
     try:
         webhook_id = signing.verify(secrets, raw, request.headers)
     except signing.SignatureError as exc:
-        metrics.webhooks.labels("bad_signature").inc()
-        log.warning("webhook refused", extra={"reason": str(exc)})
-        raise Unauthorized(f"Signature check failed: {exc}.", code="invalid_signature") from None
+        _refused(metrics, exc)
+    if inflight[0] >= app[keys.SETTINGS].webhook_max_inflight:
+        metrics.webhooks.labels("shed").inc()
+        raise TooManyRequests("Too many webhooks at once; retry shortly.", retry_after=1)
+    inflight[0] += 1
+    try:
+        return await _ingest(request, raw, webhook_id, received_at)
+    finally:
+        inflight[0] -= 1
+
+
+def _refused(metrics, exc: signing.SignatureError) -> NoReturn:
+    metrics.webhooks.labels("bad_signature").inc()
+    log.warning("webhook refused", extra={"reason": str(exc)})
+    raise Unauthorized(f"Signature check failed: {exc}.", code="invalid_signature") from None
+
+
+async def _ingest(request: web.Request, raw: bytes, webhook_id: str, received_at: float) -> web.Response:
+    app = request.app
+    metrics = app[keys.METRICS]
     try:
         hook = events.parse_webhook(raw)
     except Exception:

@@ -71,7 +71,8 @@ def test_flag_wins_over_env():
 
 
 def test_unset_flag_falls_back_to_env():
-    assert from_sources({"listen": None}, {"RELAY_LISTEN": "0.0.0.0:9000"}).listen == ("0.0.0.0", 9000)
+    env = {"RELAY_LISTEN": "0.0.0.0:9000", "RELAY_ODOO_URL": "https://odoo.example"}
+    assert from_sources({"listen": None}, env).listen == ("0.0.0.0", 9000)
 
 
 def test_empty_value_means_default():

@@ -8,6 +8,7 @@ import time
 import aiohttp
 
 from proxy import signing
+from tests.conftest import Client
 from tests.relayproc import SECRET, RelayProcess, new_webhook_id, operator_message, webhook_body
 
 OTHER = "whsec_" + "b3RoZXItc2VjcmV0LW5vdC10aGUtcmVsYXlzLTE="
@@ -213,25 +214,25 @@ async def test_operator_html_is_sanitized(client):
 
 
 async def test_webhook_load_shedding_answers_429_with_retry_after(tmp_path):
-    """With one webhook slot busy (a slow sender), the next webhook is shed with 429 + Retry-After."""
+    """With one webhook slot, verified webhooks arriving together beyond it are shed with 429 +
+    Retry-After (a slow unauthenticated sender takes no slot: tests/proxy/test_hardening.py)."""
     relay = RelayProcess(tmp_path, env={"RELAY_WEBHOOK_MAX_INFLIGHT": "1"}).start()
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
-        writer.write(b"POST /v1/webhooks/odoo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 1000\r\n\r\n{")
-        await writer.drain()
-        await asyncio.sleep(0.3)
-        async with aiohttp.ClientSession() as http:
-            raw = json.dumps({"type": "webhook.test", "data": {}}).encode()
-            async with http.post(relay.url + "/v1/webhooks/odoo", data=raw,
-                                 headers=signing.headers_for([SECRET], new_webhook_id(), raw)) as r:
-                assert r.status == 429
-                assert int(r.headers["Retry-After"]) >= 1
-                assert (await r.json())["error"] == "rate_limited"
-            writer.close()
-            await asyncio.sleep(0.3)
-            async with http.post(relay.url + "/v1/webhooks/odoo", data=raw,
-                                 headers=signing.headers_for([SECRET], new_webhook_id(), raw)) as r:
-                assert r.status == 200   # the slot is free again
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            client = Client(relay, http)
+            conv = await client.create()
+            channel = await client.channel_of(conv["conversation_id"])
+            ids = iter(range(1, 1000))
+
+            async def post():     # a stored reply: the slot is held while the store writes it
+                raw = webhook_body("livechat.message.created", channel, message=operator_message(next(ids), "hi"))
+                async with http.post(relay.url + "/v1/webhooks/odoo", data=raw,
+                                     headers=signing.headers_for([SECRET], new_webhook_id(), raw)) as r:
+                    return r.status, r.headers.get("Retry-After"), await r.json()
+            answers = await asyncio.gather(*(post() for _ in range(100)))
+            shed = [a for a in answers if a[0] == 429]
+            assert shed and all(int(a[1]) >= 1 and a[2]["error"] == "rate_limited" for a in shed)
+            assert {a[0] for a in answers} <= {200, 429}
+            assert (await post())[0] == 200   # the slot is free again
     finally:
         relay.stop()
