@@ -64,7 +64,10 @@ def check_odoo_settings(settings: Settings) -> None:
 def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     if not settings.demo:
         check_odoo_settings(settings)
-    app = web.Application(middlewares=[middlewares.access_log, middlewares.errors, middlewares.cors],
+    chain = [middlewares.access_log, middlewares.errors, middlewares.cors]
+    if settings.demo:
+        chain.append(demo.loopback_only)
+    app = web.Application(middlewares=chain,
                           client_max_size=max(settings.max_webhook_bytes, settings.max_request_bytes) + 1)
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = Metrics()

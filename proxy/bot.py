@@ -25,7 +25,7 @@ from typing import Iterable
 import aiohttp
 
 from proxy import events as ev
-from proxy import sanitize, signing
+from proxy import jsonsafe, sanitize, signing
 
 HISTORY = 20                  # earlier messages sent with each request
 MAX_ANSWER_BYTES = 65536
@@ -52,9 +52,9 @@ class BotAnswer:
 def parse_answer(raw: bytes) -> BotAnswer:
     """Check the bot's answer; raise BotFailed for anything off-schema."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise BotFailed("answer is not JSON") from None
+        body = jsonsafe.loads(raw)
+    except jsonsafe.UnsafeJSON as exc:
+        raise BotFailed(f"answer: {exc.message}") from None
     if not isinstance(body, dict):
         raise BotFailed("answer is not a JSON object")
     handoff = body.get("handoff", False)
@@ -122,15 +122,30 @@ class BotClient:
         body = request_body(conv, event, history)
         headers = signing.headers_for([self.secret], f"bot_{conv.id}_{event['seq']}", body)
         try:
-            async with self.http.post(self.url, data=body, headers=headers,
+            # never follow a redirect: a 307 would re-send the signed body elsewhere, a 302 turn into a GET
+            async with self.http.post(self.url, data=body, headers=headers, allow_redirects=False,
                                       timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
                 if resp.status // 100 != 2:
-                    raise BotFailed(f"HTTP {resp.status}")
-                raw = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                    raise BotFailed(f"HTTP {resp.status}" + (" (redirects are not followed)"
+                                                             if resp.status // 100 == 3 else ""))
+                raw = await read_capped(resp.content, MAX_ANSWER_BYTES)
         except (asyncio.TimeoutError, TimeoutError):
             raise BotFailed(f"no answer within {self.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise BotFailed(f"unreachable ({exc.__class__.__name__})") from None
-        if len(raw) > MAX_ANSWER_BYTES:
+        if raw is None:
             raise BotFailed("answer too large")
         return parse_answer(raw)
+
+
+async def read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes | None:
+    """The whole body, however many chunks it comes in; None as soon as it passes ``cap`` bytes."""
+    chunks, size = [], 0
+    while True:
+        chunk = await stream.readany()
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)

@@ -18,8 +18,20 @@ _BLOCK = re.compile(r"</?(p|div|li|ul|ol|blockquote|pre|h[1-6]|tr|table|section|
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
+# a link keeps its href only with an absolute URL of an allowed scheme: no relative
+# ("account/logout", "/x"), scheme-relative ("//evil.example") or fragment-only links
+_ABSOLUTE_LINK = re.compile(r"^(https?://[^/\\\s?#]|mailto:[^\s])", re.I)
+
+
+def _attribute_filter(element: str, attribute: str, value: str) -> str | None:
+    if element == "a" and attribute == "href":
+        return value if _ABSOLUTE_LINK.match(value.strip()) else None
+    return value
+
+
 def clean_html(value: str) -> str:
-    """Sanitize to the allow-list; links get ``rel="noopener noreferrer nofollow"``."""
+    """Sanitize to the allow-list; links get ``rel="noopener noreferrer nofollow"`` and keep their
+    ``href`` only with an absolute http, https or mailto URL."""
     return nh3.clean(
         value or "",
         tags=TAGS,
@@ -27,6 +39,7 @@ def clean_html(value: str) -> str:
         url_schemes=URL_SCHEMES,
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_attribute_filter,
     )
 
 

@@ -5,9 +5,13 @@ the very path the Odoo addon uses, so the demo exercises the real pipeline end t
 """
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import itertools
 import json
 import random
+import re
 import uuid
 from importlib import resources
 from pathlib import Path
@@ -18,6 +22,7 @@ from aiohttp import web
 from proxy import events, keys, signing
 from proxy.api.common import json_response, read_json_object
 from proxy.api.middlewares import origin_allowed, own_origin
+from proxy.config import is_loopback
 from proxy.errors import BadRequest, Forbidden, NotFound
 from proxy.upstream.demo import DEMO_DATABASE
 
@@ -48,8 +53,46 @@ async def widget_js(request: web.Request) -> web.StreamResponse:
                                            "Cache-Control": "public, max-age=300"})
 
 
+def _inline_hashes(page: str, tag: str) -> str:
+    """CSP source expressions for each inline <tag>…</tag> of ``page``."""
+    found = re.findall(rf"<{tag}>(.*?)</{tag}>", page, re.S)
+    return " ".join("'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+                    for body in found)
+
+
+@functools.lru_cache(maxsize=1)
+def _console_page() -> tuple[str, str]:
+    page = static_text("console.html")
+    csp = ("default-src 'none'; connect-src 'self'; img-src 'self' data:; "
+           f"script-src {_inline_hashes(page, 'script')}; style-src {_inline_hashes(page, 'style')}; "
+           "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+    return page, csp
+
+
 async def console(request: web.Request) -> web.Response:
-    return web.Response(text=static_text("console.html"), content_type="text/html")
+    page, csp = _console_page()
+    return web.Response(text=page, content_type="text/html",
+                        headers={"Content-Security-Policy": csp, "X-Frame-Options": "DENY",
+                                 "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"})
+
+
+def loopback_host(request: web.Request) -> bool:
+    """The Host header names this machine's loopback (a DNS-rebinding page sends its own name)."""
+    host = request.host.lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    return is_loopback(name)
+
+
+@web.middleware
+async def loopback_only(request: web.Request, handler):
+    """``/demo`` and its API answer only requests addressed to a loopback name (421 otherwise)."""
+    if request.path == "/demo" or request.path.startswith("/demo/"):
+        if not loopback_host(request):
+            return json_response({"error": "host_not_allowed",
+                                  "message": "The demo console answers only on localhost."}, status=421)
+    return await handler(request)
 
 
 def _same_origin(request: web.Request) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from typing import Any, Callable
@@ -81,6 +83,18 @@ class SQLiteStore:
         self._flusher: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ plumbing
+
+    def _make_private(self) -> None:
+        """The file holds the token key, Odoo guest tokens and transcripts: owner-only (0600), as
+        SQLite gives its -wal and -shm files the database file's mode. Files made by an older
+        version are tightened too."""
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(self.path + suffix, 0o600)
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=5)
@@ -151,6 +165,7 @@ class SQLiteStore:
     async def open(self) -> None:
         def connect() -> None:
             try:
+                self._make_private()
                 db = self._connect()
                 db.executescript(SCHEMA)
                 for table, column, sql in MIGRATIONS:   # files written by older versions
@@ -159,7 +174,7 @@ class SQLiteStore:
                 self._wdb = db
                 self._rdb = self._connect()
                 self._rdb.execute("PRAGMA query_only=ON")
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"sqlite: cannot open {self.path}: {exc}") from exc
         await asyncio.get_running_loop().run_in_executor(self._writer, connect)
 
