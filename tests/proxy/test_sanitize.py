@@ -164,3 +164,18 @@ def test_text_to_html_newlines():
 def test_text_to_html_roundtrips_through_html_to_text():
     text = 'x < y && "z"\nsecond line'
     assert sanitize.html_to_text(sanitize.text_to_html(text)) == text
+
+
+@pytest.mark.parametrize("href", ["relative", "//evil.example/phish", "/account/logout", "#top", "?x=1",
+                                  "https:///no-host", "http:\\\\evil.example", "ftp://files.example/x",
+                                  "  //evil.example", "data:text/html,x"])
+def test_links_without_an_absolute_http_https_or_mailto_url_lose_their_href(href):
+    out = sanitize.clean_html(f'<a href="{href}">link</a>')
+    assert "href" not in out and ">link</a>" in out, out
+
+
+@pytest.mark.parametrize("href", ["https://shop.example/a?b=1#c", "http://shop.example", "mailto:help@shop.example",
+                                  "HTTPS://SHOP.EXAMPLE/"])
+def test_absolute_allowed_links_keep_their_href(href):
+    out = sanitize.clean_html(f'<a href="{href}">link</a>')
+    assert f'href="{href.replace("&", "&amp;")}"' in out and 'rel="noopener noreferrer nofollow"' in out, out
