@@ -125,7 +125,7 @@ class BatchPoller:
                 self.bodies.pop(channel_id, None)
 
     def follows(self, conversation_id: str) -> bool:
-        return any(conv.id == conversation_id for conv in self.convs.values())
+        return any(conv.id == conversation_id for conv in list(self.convs.values()))
 
     async def stop(self) -> None:
         if self.task:
@@ -172,7 +172,7 @@ class BatchPoller:
             return
         adapter = await self.replies.upstream.version()
         ids = sorted(self.convs)
-        floor = min(int((c.upstream or {}).get("poll_last", 0)) for c in self.convs.values())
+        floor = min(int((c.upstream or {}).get("poll_last", 0)) for c in list(self.convs.values()))
         domain: list = [["model", "=", "discuss.channel"], ["res_id", "in", ids],
                         ["message_type", "in", ["comment", "notification"]]]
         if self.since:
@@ -193,7 +193,7 @@ class BatchPoller:
                 self.since = row["write_date"]
             if await self._row(conv, row, attachments):
                 advanced[conv.id] = max(advanced.get(conv.id, 0), row["id"])
-        for conv in self.convs.values():
+        for conv in list(self.convs.values()):     # conversations open and close while we await
             if conv.id in advanced:
                 conv.upstream["poll_last"] = advanced[conv.id]
                 await self.replies.relay.store.merge_upstream(conv.id, {"poll_last": advanced[conv.id]})

@@ -56,12 +56,16 @@ class Replies:
         self.webhooks_configured = webhooks_configured
         # the bus client sends no User-Agent: Odoo 18/19 close a socket whose ?version= is outdated
         # only when the client has one (ODOO.md §4)
+        # no pool cap (aiohttp's default is 100 connections): every open conversation keeps its own
+        # bus socket, and a 101st must not wait for a slot forever
         self.bus_http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",),
+                                              connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
                                               cookie_jar=aiohttp.CookieJar(unsafe=True))   # peek's session cookie
         self.peek = OdooRPC(self.bus_http, upstream.rpc.base_url)
         self.tasks: dict[str, asyncio.Task] = {}
         self.worker_version: str | None = None
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
+        self.connected_at: dict[str, float] = {}   # conversation → when its bus socket opened
         self.batch = None                        # batch.BatchPoller: poll mode with credentials
         self.auto, self.auto_recheck = False, auto_recheck
         self.watcher: asyncio.Task | None = None
@@ -225,14 +229,15 @@ class Replies:
             while True:
                 if self.mode == "poll":
                     await self._poll_forever(conv)
-                started = asyncio.get_running_loop().time()
+                self.connected_at.pop(conv.id, None)
                 try:
-                    self.via[conv.id] = "bus"
+                    self.via[conv.id] = "connecting"      # counted as "bus" only once the socket is open
                     await self._bus(conv)
                 except (aiohttp.ClientError, TimeoutError, OdooUnavailable, ValueError) as exc:   # ShapeError too
                     # Odoo closes sockets routinely (4002 after an hour): a long healthy connection
-                    # resets the back-off, a quick failure grows it
-                    healthy = asyncio.get_running_loop().time() - started > 60
+                    # resets the back-off, a quick failure (or a connection never made) grows it
+                    opened = self.connected_at.pop(conv.id, None)
+                    healthy = opened is not None and asyncio.get_running_loop().time() - opened > 60
                     failures = 0 if healthy else failures + 1
                     log.warning("odoo bus failed", extra={"conversation": conv.id, "reason": repr(exc)[:200]})
                 # the bus is down: poll meanwhile (auto and bus modes), then try the bus again
@@ -250,6 +255,7 @@ class Replies:
         finally:
             self.tasks.pop(conv.id, None)
             self.via.pop(conv.id, None)
+            self.connected_at.pop(conv.id, None)
 
     async def _poll_forever(self, conv: "Conversation") -> None:
         self.via[conv.id] = "poll"
@@ -342,6 +348,8 @@ class Replies:
         # Origin is required (ODOO.md §4)
         async with self.bus_http.ws_connect(url, headers={"Origin": self.upstream.rpc.base_url}, heartbeat=30,
                                             timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+            self.connected_at[conv.id] = asyncio.get_running_loop().time()
+            self.via[conv.id] = "bus"
             await ws.send_str(json.dumps({"event_name": "subscribe", "data": {
                 "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0))}}))
             await self._poll_once(conv)            # anything between the last poll and the subscription
