@@ -12,6 +12,7 @@
       title: "Chat with us", open: "Open chat", close: "Close chat", send: "Send", message: "Message",
       placeholder: "Type a message…", connected: "Real-time connected", polling: "Using polling mode",
       error: "Connection error", idle: "Not connected yet", sending: "sending…", failed: "not sent",
+      resend: "Retry", resendLabel: "Retry sending: {text}",
       noOperator: "No operator is available right now. Please try again later.", retry: "Try again",
       waiting: "Waiting for an operator…", joined: "{name} joined the conversation",
       left: "{name} left the conversation", closed: "The conversation has ended.", newChat: "Start a new chat",
@@ -29,6 +30,7 @@
       message: "Message", placeholder: "Écrivez un message…", connected: "Connecté en temps réel",
       polling: "Mode interrogation (polling)", error: "Erreur de connexion", idle: "Pas encore connecté",
       sending: "envoi…", failed: "non envoyé",
+      resend: "Renvoyer", resendLabel: "Renvoyer le message : {text}",
       noOperator: "Aucun opérateur n'est disponible pour le moment. Réessayez plus tard.", retry: "Réessayer",
       waiting: "En attente d'un opérateur…", joined: "{name} a rejoint la conversation",
       left: "{name} a quitté la conversation", closed: "La conversation est terminée.",
@@ -81,22 +83,81 @@
   Fallback.prototype.httpOk = function () { this.httpFailures = 0; };
   Fallback.prototype.canUpgrade = function () { return this.configured === "auto" && this.mode !== "ws"; };
 
-  /** Messages typed by the visitor, kept in order until the relay has them; never doubled. */
-  function SendQueue(items, save) {
+  /** Messages typed by the visitor, kept in order until the relay has them; never doubled.
+   *  ``failed``: those refused as bad input, out of the line until retried (then at its end). */
+  function SendQueue(items, save, failed) {
     this.items = (items || []).slice();
+    this.failed = (failed || []).slice();
     this.save = save || function () {};
   }
   SendQueue.prototype.push = function (clientId, text) {
     this.items.push({ client_id: clientId, text: text });
-    this.save(this.items);
+    this.save(this.items, this.failed);
   };
+  SendQueue.prototype.move = function (from, to, clientId) {
+    var item = null;
+    this[from] = this[from].filter(function (m) { if (m.client_id !== clientId) return true; item = m; return false; });
+    if (item) { if (to) this[to].push(item); this.save(this.items, this.failed); }
+    return item;
+  };
+  SendQueue.prototype.fail = function (clientId) { return this.move("items", "failed", clientId); };
+  SendQueue.prototype.retry = function (clientId) { return this.move("failed", "items", clientId); };
+  /** The relay has it after all (another tab): no longer "not sent". */
+  SendQueue.prototype.forget = function (clientId) { this.move("failed", null, clientId); };
   SendQueue.prototype.head = function () { return this.items[0] || null; };
   SendQueue.prototype.done = function (clientId) {
     var before = this.items.length;
     this.items = this.items.filter(function (m) { return m.client_id !== clientId; });
-    if (this.items.length !== before) this.save(this.items);
+    if (this.items.length !== before) this.save(this.items, this.failed);
     return this.items.length !== before;
   };
+
+  /** Text the relay takes (1–4000 characters, valid Unicode): lone surrogates become U+FFFD, cut at
+   *  ``max`` code points, never inside a pair (``slice`` counts UTF-16 units: it splits emoji). */
+  var MAX_TEXT = 4000;
+  function cleanText(text, max) {
+    var s = String(text == null ? "" : text), limit = max == null ? MAX_TEXT : max, out = "", n = 0;
+    for (var i = 0; i < s.length && n < limit; i++, n++) {
+      var c = s.charCodeAt(i);
+      if (c >= 0xD800 && c <= 0xDBFF) {
+        var d = s.charCodeAt(i + 1);
+        if (d >= 0xDC00 && d <= 0xDFFF) { out += s.charAt(i) + s.charAt(i + 1); i++; } else out += "\uFFFD";
+      } else if (c >= 0xDC00 && c <= 0xDFFF) out += "\uFFFD";
+      else out += s.charAt(i);
+    }
+    return out;
+  }
+
+  /** A message the relay did not take (``err.status``: HTTP, or what a WebSocket error or close
+   *  stands for): "fatal" 401/404, start over; "wait" 429/408; "refused" other 4xx (bad input:
+   *  "not sent", with a retry, out of the line); "retry" 5xx, network, no ack: kept first in line. */
+  function sendOutcome(err) {
+    var status = err && err.status;
+    if (status === 401 || status === 404) return "fatal";
+    if (status === 429 || status === 408) return "wait";
+    if (status >= 400 && status < 500) return "refused";
+    return "retry";
+  }
+
+  /** WebSocket ``error`` codes as the HTTP status of the same refusal; any other is bad input. */
+  var WS_ERROR_STATUS = { rate_limited: 429, unauthorized: 401, token_expired: 401, unknown_conversation: 404,
+                          not_found: 404, request_timeout: 408, internal_error: 500 };
+  /** Codes sent without ``client_id`` for a frame the relay could not read: our typing and pong
+   *  frames never cause them, so they are about the ``send`` waiting for its ack. */
+  var WS_FRAME_REFUSED = { invalid_json: true, invalid_unicode: true, number_out_of_range: true, bad_frame: true };
+  function wsError(frame) {
+    var err = new Error(frame.message || frame.code || "error");
+    err.code = frame.code;
+    err.status = WS_ERROR_STATUS[frame.code] || (/unavailable$/.test(frame.code || "") ? 503 : 400);
+    return err;
+  }
+  /** Closed while a ``send`` waited for its ack: 1007 (invalid payload), 1009 (too big) refuse it. */
+  function closeError(code) {
+    var err = new Error(code === 1007 ? "invalid frame" : code === 1009 ? "message too big" : "closed");
+    if (code === 1007) err.status = 400; else if (code === 1009) err.status = 413;
+    err.code = "ws_close_" + code;
+    return err;
+  }
 
   /** Accepts each stored event once (dedupe by seq); typing (seq null) always passes. */
   function SeqTracker(last) { this.last = last || 0; }
@@ -124,7 +185,9 @@
   }
 
   var pure = { STRINGS: STRINGS, strings: strings, backoff: backoff, Fallback: Fallback, SendQueue: SendQueue,
-               SeqTracker: SeqTracker, newClientId: newClientId, offersPerson: offersPerson, BOT_STATUS: BOT_STATUS };
+               SeqTracker: SeqTracker, newClientId: newClientId, offersPerson: offersPerson, BOT_STATUS: BOT_STATUS,
+               MAX_TEXT: MAX_TEXT, cleanText: cleanText, sendOutcome: sendOutcome, wsError: wsError,
+               WS_FRAME_REFUSED: WS_FRAME_REFUSED, closeError: closeError };
   if (typeof module === "object" && module.exports) { module.exports = pure; return; }
 
   // ------------------------------------------------------------------ DOM helpers
@@ -190,6 +253,9 @@
     ".choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 12px;font-size:14px;cursor:pointer;min-height:32px}",
     ".log li.note{background:none;color:#6b7280;font-size:13px;text-align:center;max-width:100%}",
     ".log li.pending{opacity:.6}",
+    ".log li.failed{outline:2px solid #b91c1c;outline-offset:1px}",
+    ".log li.failed .meta{font-weight:600;opacity:1}",
+    ".log .retry{margin-left:6px;background:#fff;color:#b91c1c;border:1px solid #b91c1c;border-radius:6px;padding:2px 10px;font-size:13px;cursor:pointer;min-height:28px}",
     ".log .who{display:block;font-size:12px;font-weight:600;opacity:.8}",
     ".log .meta{display:block;font-size:11px;opacity:.7}",
     ".log p{margin:0}",
@@ -213,7 +279,7 @@
     this.conv = saved.conv || null;
     this.history = saved.history || [];
     this.seq = new SeqTracker(saved.last || 0);
-    this.queue = new SendQueue(saved.queue, this.persist.bind(this));
+    this.queue = new SendQueue(saved.queue, this.persist.bind(this), saved.failed);
     this.fallback = new Fallback(opts.transport, saved.mode);
     this.mode = this.fallback.mode;
     this.status = "idle";
@@ -221,9 +287,11 @@
     this.ws = null;
     this.timers = {};
     this.attempt = 0;
+    this.sendAttempt = 0;
     this.sending = null;
     this.build();
     for (var i = 0; i < this.history.length; i++) this.render(this.history[i], true);
+    for (var f = 0; f < this.queue.failed.length; f++) this.renderFailed(this.queue.failed[f]);
     for (var j = 0; j < this.queue.items.length; j++) this.renderPending(this.queue.items[j]);
     this.setStatus("idle");
     this.listen();
@@ -238,6 +306,7 @@
     try {
       root.sessionStorage.setItem(this.key, JSON.stringify({
         conv: this.conv, last: this.seq.last, history: this.history.slice(-200), queue: this.queue.items,
+        failed: this.queue.failed,
         mode: this.fallback.configured === "auto" ? this.fallback.mode : null
       }));
     } catch (e) { /* storage full or blocked: the session still works, it just won't survive a reload */ }
@@ -317,7 +386,11 @@
       body: body === undefined ? undefined : JSON.stringify(body) }).then(function (r) {
       if (r.status === 204) return null;
       return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) { var err = new Error(data.message || ("HTTP " + r.status)); err.status = r.status; err.code = data.error; throw err; }
+        if (!r.ok) {
+          var err = new Error(data.message || ("HTTP " + r.status)); err.status = r.status; err.code = data.error;
+          err.retryAfter = +r.headers.get("Retry-After") || 0;   // readable where the relay exposes it
+          throw err;
+        }
         return data;
       });
     });
@@ -331,7 +404,9 @@
     if (this.opts.name) body.visitor_name = this.opts.name;
     if (this.opts.channel) body.livechat_channel_id = +this.opts.channel;
     this.starting = this.api("POST", "/v1/conversations", body).then(function (conv) {
-      self.conv = conv; self.starting = null; self.persist(); self.connect();
+      // a new conversation's events count from 1: the seq of an ended one must not hide them
+      self.conv = conv; self.starting = null; self.seq = new SeqTracker(0); self.history = [];
+      self.persist(); self.connect();
     }, function (err) {
       self.starting = null;
       self.note(err.code === "no_operator_available" ? self.t("noOperator") : self.t("error"), "retry");
@@ -341,47 +416,77 @@
   };
 
   Widget.prototype.submit = function (given) {
-    var text = String(given != null ? given : this.input.value).trim();
-    if (!text) return;
+    var text = cleanText(String(given != null ? given : this.input.value).trim());   // code points, valid Unicode
+    if (!text.trim()) return;
     if (given == null) this.input.value = "";
-    var item = { client_id: newClientId(), text: text.slice(0, 4000) };
+    var item = { client_id: newClientId(), text: text };
     this.queue.push(item.client_id, item.text);
     this.renderPending(item);
     this.sendTyping(false);
     if (!this.conv) this.start().catch(function () {}); else this.flush();
   };
 
-  /** Send queued messages one at a time, in order; each waits for its ack (or 201/200). */
+  /** Send queued messages one at a time, in order; each waits for its ack (or 201/200). One refused
+   *  as bad input leaves the line, so the next ones go out (see sendOutcome). */
   Widget.prototype.flush = function () {
     var self = this, item = this.queue.head();
     if (!item || this.sending || !this.conv || this.status === "error" || this.status === "idle") return;
+    clearTimeout(this.timers.flush);
     this.sending = item.client_id;
+    var body = { client_id: item.client_id, text: cleanText(item.text) };   // also for a queue saved by an older widget
     var sent;
     if (this.ws && this.ws.readyState === 1 && this.fallback.mode === "ws") {
+      var ws = this.ws;
       sent = new Promise(function (resolve, reject) {
-        self.pendingAck = { id: item.client_id, resolve: resolve, reject: reject };
-        self.ws.send(JSON.stringify({ type: "send", client_id: item.client_id, text: item.text }));
-        setTimeout(function () { reject(new Error("ack timeout")); }, 10000);
+        var timer = setTimeout(function () { reject(new Error("ack timeout")); }, 10000);
+        self.pendingAck = { id: item.client_id,
+          resolve: function (v) { clearTimeout(timer); resolve(v); },
+          reject: function (e) { clearTimeout(timer); reject(e); } };
+        ws.send(JSON.stringify({ type: "send", client_id: body.client_id, text: body.text }));
       });
     } else {
-      sent = this.api("POST", this.path("messages"), item);
+      sent = this.api("POST", this.path("messages"), body);
     }
     sent.then(function () {
-      self.sending = null; self.pendingAck = null;
+      self.sending = null; self.pendingAck = null; self.sendAttempt = 0;
       self.queue.done(item.client_id);
       self.markSent(item.client_id);   // the event itself comes through the stream, in seq order
       self.flush();
     }, function (err) {
       self.sending = null; self.pendingAck = null;
-      if (err.status >= 400 && err.status < 500 && err.status !== 429 && err.status !== 401 && err.status !== 404 || err.permanent) {
-        self.queue.done(item.client_id);               // the relay refused it for good: say so
-        var li = self.log.querySelector('[data-client-id="' + item.client_id + '"]');
-        if (li) { li.classList.add("failed"); li.querySelector(".meta").textContent = self.t("failed") + ": " + err.message; }
+      var outcome = sendOutcome(err), delay;
+      if (outcome === "refused") {
+        self.sendAttempt = 0;
+        self.refused(item, err);
         self.flush();
-      } else {
-        setTimeout(function () { self.flush(); }, 1000);  // kept: retried, in order, when the link is back
+        return;
       }
+      if (outcome === "fatal") {         // kept: sent in the next conversation the visitor starts
+        if (self.conv) self.fatal(err.status === 401 ? 4401 : 4404);
+        return;
+      }
+      delay = outcome === "wait" && err.retryAfter ? err.retryAfter * 1000 : backoff(self.sendAttempt++);
+      self.log_("message not taken (" + (err.code || err.status || err.message) + "): trying again in " + delay + " ms");
+      clearTimeout(self.timers.flush);   // kept first in line: retried, in order, when the link is back
+      self.timers.flush = setTimeout(function () { self.flush(); }, Math.min(delay, 30000));
     });
+  };
+
+  /** The relay refused this message as bad input: out of the line, marked "not sent" with a Retry. */
+  Widget.prototype.refused = function (item, err) {
+    this.log_("message refused by the relay (" + (err.code || err.status) + "): " + err.message);
+    if (!this.queue.fail(item.client_id)) return;
+    this.renderFailed(item, this.log.querySelector('li[data-client-id="' + item.client_id + '"]'));
+  };
+  /** Retry a refused message: back at the end of the line, pending again. */
+  Widget.prototype.resend = function (clientId) {
+    var li = this.log.querySelector('li.failed[data-client-id="' + clientId + '"]');
+    var item = this.queue.retry(clientId);
+    if (li) li.remove();
+    this.input.focus();                  // the button is gone: keep the focus in the widget
+    if (!item) return;
+    this.renderPending(item);
+    if (!this.conv) this.start().catch(function () {}); else this.flush();
   };
 
   Widget.prototype.typing = function () {
@@ -405,7 +510,7 @@
   };
   Widget.prototype.reset = function () {
     this.stop();
-    this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = [];
+    this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = []; this.queue.failed = [];
     this.log.textContent = "";
     this.form.hidden = false;
     this.offerPerson(false); this.showChoices(null);
@@ -506,7 +611,7 @@
     }, function (code, helloed) {
       if (id !== self.transportId) return;
       self.ws = null;
-      if (self.pendingAck) self.pendingAck.reject(new Error("closed"));
+      if (self.pendingAck) self.pendingAck.reject(closeError(code));
       if (self.fatal(code)) return;
       self.setStatus("error");
       if (!helloed && self.fallback.wsFailed()) {
@@ -537,6 +642,8 @@
   /** Close codes that mean "this conversation is over for this token": never retried as is. */
   Widget.prototype.fatal = function (code) {
     if (code !== 4401 && code !== 4404) return false;
+    if (!this.conv) return true;         // already over (the stream and a send both said so)
+    this.log_("conversation over for this token (" + code + "): the next message starts a new one");
     this.stop();
     this.note(this.t("ended"));
     this.conv = null; this.persist();
@@ -568,9 +675,9 @@
     if (frame.type === "event") this.handle(frame.event);
     else if (frame.type === "ping") this.ws.send('{"type":"pong"}');
     else if (frame.type === "ack" && this.pendingAck && this.pendingAck.id === frame.client_id) this.pendingAck.resolve(null);
-    else if (frame.type === "error" && this.pendingAck && frame.client_id === this.pendingAck.id) {
-      var err = new Error(frame.message); err.permanent = frame.code !== "rate_limited" && frame.code !== "store_unavailable";
-      this.pendingAck.reject(err);
+    else if (frame.type === "error" && this.pendingAck && (frame.client_id === this.pendingAck.id ||
+             (frame.client_id == null && WS_FRAME_REFUSED[frame.code]))) {
+      this.pendingAck.reject(wsError(frame));   // a frame the relay could not read was that send
     }
   };
 
@@ -617,7 +724,9 @@
         self.fallback.wsConnected();
         ws.onclose = function (e) {          // from now on this socket is the main transport
           if (newId !== self.transportId) return;
-          self.ws = null; self.setStatus("error"); if (!self.fatal(e.code)) self.retryLater();
+          self.ws = null;
+          if (self.pendingAck) self.pendingAck.reject(closeError(e.code));
+          self.setStatus("error"); if (!self.fatal(e.code)) self.retryLater();
         };
         self.adoptWs(ws, hello);
       }, function () { self.probe = null; self.scheduleUpgrade(); });
@@ -634,6 +743,7 @@
 
   Widget.prototype.restart = function () {
     this.history = []; this.log.textContent = ""; this.seq = new SeqTracker(0); this.offerPerson(false); this.showChoices(null);
+    for (var f = 0; f < this.queue.failed.length; f++) this.renderFailed(this.queue.failed[f]);
     for (var i = 0; i < this.queue.items.length; i++) this.renderPending(this.queue.items[i]);
   };
 
@@ -660,6 +770,25 @@
     this.append(li);
   };
 
+  /** "not sent" and a Retry button labelled with the message; a new node, so aria-live announces it. */
+  Widget.prototype.renderFailed = function (item, li) {
+    var self = this;
+    if (!li) {
+      li = el("li", { "class": "visitor", "data-client-id": item.client_id });
+      li.appendChild(el("span", { "class": "body" }, item.text));
+      this.appendBeforePending(li);
+    }
+    li.classList.remove("pending"); li.classList.add("failed");
+    var old = li.querySelector(".meta"); if (old) old.remove();
+    var meta = el("span", { "class": "meta" }, this.t("failed") + " ");
+    var snippet = cleanText(item.text, 40);
+    if (snippet.length < item.text.length) snippet += "…";
+    var b = el("button", { type: "button", "class": "retry", "aria-label": this.t("resendLabel", { text: snippet }) }, this.t("resend"));
+    b.addEventListener("click", function () { self.resend(item.client_id); });
+    meta.appendChild(b);
+    li.appendChild(meta);
+  };
+
   Widget.prototype.markSent = function (clientId) {
     var li = this.log.querySelector('.pending[data-client-id="' + clientId + '"]');
     if (li) { li.classList.remove("pending"); var meta = li.querySelector(".meta"); if (meta) meta.textContent = ""; }
@@ -683,6 +812,7 @@
       case "message":
         var pending = m.client_id && this.log.querySelector('[data-client-id="' + m.client_id + '"]');
         if (pending) pending.remove();            // the stored event takes its place, in seq order
+        if (m.client_id) this.queue.forget(m.client_id);
         var li = el("li", { "class": m.author.kind === "visitor" ? "visitor" : m.author.kind });
         li.setAttribute("data-message-id", m.id);
         if (m.client_id) li.setAttribute("data-client-id", m.client_id);
