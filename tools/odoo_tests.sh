@@ -39,7 +39,9 @@ if [ -d "$odoo" ]; then
   bin="$odoo/odoo-bin"
   [ -n "$python" ] || { [ -x "$odoo/.venv/bin/python" ] && python="$odoo/.venv/bin/python" || python=python3; }
   cmd=("$python" "$bin")
-  addons_path="$odoo/odoo/addons,$odoo/addons,$here/odoo_addons"
+  addons_path="$odoo/odoo/addons"
+  [ -d "$odoo/addons" ] && addons_path="$addons_path,$odoo/addons"   # a source package (17.0's) has no addons/
+  addons_path="$addons_path,$here/odoo_addons"
 else
   cmd=("$odoo")
   [ -n "$python" ] && cmd=("$python" "$odoo")

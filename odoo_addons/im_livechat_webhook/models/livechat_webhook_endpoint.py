@@ -43,6 +43,19 @@ def _http():
     return _local.session
 
 
+def post(url, secrets, webhook_id, body, timeout=None):
+    """POST one signed body; return (status code or None, error text or "", Retry-After or None).
+    Plain Python, no database: the delivery thread calls it before it opens a cursor."""
+    headers = sw.headers(secrets, webhook_id, body)
+    headers["User-Agent"] = USER_AGENT
+    try:
+        response = _http().post(url, data=body, headers=headers, timeout=timeout or 5.0, allow_redirects=False)
+    except requests.RequestException as exc:
+        return None, "%s: %s" % (type(exc).__name__, exc), None
+    error = "" if 200 <= response.status_code < 300 else (response.text or "")[:500]
+    return response.status_code, error, sw.retry_after_seconds(response.headers.get("Retry-After"))
+
+
 class LivechatWebhookEndpoint(models.Model):
     _name = "livechat.webhook.endpoint"
     _description = "Livechat webhook endpoint"
@@ -91,15 +104,7 @@ class LivechatWebhookEndpoint(models.Model):
     def _post(self, webhook_id, body):
         """POST one signed body; return (status code or None, error text or "", Retry-After or None)."""
         self.ensure_one()
-        headers = sw.headers(self._signing_secrets(), webhook_id, body)
-        headers["User-Agent"] = USER_AGENT
-        try:
-            response = _http().post(self.url, data=body, headers=headers, timeout=self.timeout or 5.0,
-                                    allow_redirects=False)
-        except requests.RequestException as exc:
-            return None, "%s: %s" % (type(exc).__name__, exc), None
-        error = "" if 200 <= response.status_code < 300 else (response.text or "")[:500]
-        return response.status_code, error, sw.retry_after_seconds(response.headers.get("Retry-After"))
+        return post(self.url, self._signing_secrets(), webhook_id, body, self.timeout)
 
     # ------------------------------------------------------------------ buttons
 

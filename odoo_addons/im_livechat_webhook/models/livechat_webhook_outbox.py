@@ -13,15 +13,14 @@ import time
 import uuid
 from datetime import timedelta
 
-import psycopg2
-from psycopg2 import sql as SQL
+from psycopg2 import errors as pg_errors, sql as SQL
 from lxml import etree
 
 from odoo import _, api, fields, models
 from odoo.modules.registry import Registry
 
 from ..tools import standard_webhooks as sw
-from .livechat_webhook_endpoint import EVENT_FILTERS, USER_AGENT as _USER_AGENT, _http as _endpoint_http, signing_secrets
+from .livechat_webhook_endpoint import EVENT_FILTERS, post as _post, signing_secrets
 
 _logger = logging.getLogger(__name__)
 
@@ -209,13 +208,23 @@ class LivechatWebhookOutbox(models.Model):
         return heads, soonest
 
     def _lock(self):
-        """Take this row for delivery; False if another worker has it or has just delivered it."""
+        """Take this row for delivery; False if another worker (the delivery thread, the cron) has
+        it, or has written it since this transaction's snapshot (it has just delivered it).
+
+        Losing that race is expected, not an error. The second case is PostgreSQL's serialization
+        failure (Odoo's transactions are REPEATABLE READ; SKIP LOCKED skips rows locked now, not
+        rows changed since the snapshot), which Odoo's cursor would log at ERROR ("bad query")
+        before raising it: the query runs with ``log_exceptions=False`` and only that failure is
+        caught, in a savepoint, so the transaction goes on."""
+        self.ensure_one()
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute("SELECT id FROM livechat_webhook_outbox WHERE id = %s "
-                                    "AND state IN ('pending', 'failed') FOR UPDATE SKIP LOCKED", (self.id,))
+                                    "AND state IN ('pending', 'failed') FOR UPDATE SKIP LOCKED", (self.id,),
+                                    log_exceptions=False)
                 return bool(self.env.cr.fetchone())
-        except psycopg2.Error:   # updated by another transaction since our snapshot
+        except pg_errors.SerializationFailure:
+            _logger.debug("livechat webhook %s: delivered by another worker meanwhile", self.id)
             return False
 
     @api.model
@@ -252,6 +261,12 @@ class LivechatWebhookOutbox(models.Model):
         self.ensure_one()
         now = fields.Datetime.now()
         status, error, retry_after = endpoint._post(self.webhook_id, self.payload.encode())
+        self._record(endpoint, now, status, error, retry_after)
+
+    def _record(self, endpoint, now, status, error, retry_after):
+        """Record one POST made at ``now`` (one attempt) and what the receiver answered: sent, or
+        the next attempt (``Retry-After`` on 429/503, else the standard schedule), or dead."""
+        self.ensure_one()
         values = {"last_attempt_at": now, "last_status_code": status or 0, "last_error": error or False}
         if status is not None and 200 <= status < 300:
             values.update(state="sent", sent_at=now, attempts=self.attempts + 1, last_error=False)
@@ -302,30 +317,30 @@ class LivechatWebhookOutbox(models.Model):
 
 def _deliver_in_new_cursor(dbname, session_keys, posts=()):
     """Thread body: first POST the heads known at commit time (no database work before the
-    network), then, with a fresh cursor, record them and deliver whatever else is due."""
+    network), then, with a fresh cursor, record each answer as that event's first attempt,
+    whatever it was (a failure is retried on schedule, or after the receiver's ``Retry-After``,
+    not POSTed again at once), and deliver whatever else is due."""
     from odoo import SUPERUSER_ID, api as odoo_api
     # let the operator's request, which committed a moment ago, finish first: this thread
     # shares the interpreter with it and would otherwise slow its response down
     time.sleep(YIELD_TO_REQUEST)
-    done = []
-    for row_id, webhook_id, body, url, secrets, timeout in posts:
-        try:
-            response = _endpoint_http().post(url, data=body, timeout=timeout or 5.0, allow_redirects=False,
-                                             headers=dict(sw.headers(secrets, webhook_id, body), **{"User-Agent": _USER_AGENT}))
-        except Exception:  # noqa: BLE001 - any failure: the regular path below retries it
-            _logger.debug("livechat webhook fast path failed for %s", webhook_id)
-            continue
-        if 200 <= response.status_code < 300:
-            done.append((response.status_code, row_id))
     try:
+        answers = []
+        for row_id, webhook_id, body, url, secrets, timeout in posts:
+            now = fields.Datetime.now()
+            answers.append((row_id, now) + _post(url, secrets, webhook_id, body, timeout))
         with Registry(dbname).cursor() as cr:
-            if done:
-                cr.executemany("UPDATE livechat_webhook_outbox SET state = 'sent', attempts = attempts + 1, "
-                               "sent_at = (now() at time zone 'UTC'), last_attempt_at = (now() at time zone 'UTC'), "
-                               "last_status_code = %s, last_error = NULL "
-                               "WHERE id = %s AND state IN ('pending', 'failed')", done)
-                cr.commit()  # pylint: disable=invalid-commit
             env = odoo_api.Environment(cr, SUPERUSER_ID, {})
-            env["livechat.webhook.outbox"]._deliver_sessions(session_keys, commit=True, budget=30.0)
+            outbox = env["livechat.webhook.outbox"]
+            if answers:
+                endpoint = env["livechat.webhook.endpoint"]._get()
+                for row_id, now, status, error, retry_after in answers:
+                    row = outbox.browse(row_id)
+                    # not taken: the cron has it (its own POST is the attempt recorded) or has
+                    # just finished it
+                    if row._lock():
+                        row._record(endpoint, now, status, error, retry_after)
+                cr.commit()  # pylint: disable=invalid-commit
+            outbox._deliver_sessions(session_keys, commit=True, budget=30.0)
     except Exception:   # never lost: the rows stay pending and the cron picks them up
         _logger.exception("livechat webhook delivery thread failed; the cron will retry")

@@ -99,6 +99,36 @@ class TestLivechatWebhookDelivery(LivechatWebhookCase):
         self.assertTrue(6 <= delay <= 8, delay)
         self.assertEqual(row.state, "failed")
 
+    def test_delivery_thread_fast_path_records_its_2xx(self):
+        with self.delivery_thread():
+            self.reply()
+            self.commit_hooks()
+        row = self.rows()
+        self.assertEqual(len(self.receiver.requests), 1)
+        self.assertEqual((row.state, row.attempts, row.last_status_code), ("sent", 1, 200))
+        self.assertTrue(row.sent_at)
+
+    def test_delivery_thread_posts_a_failed_first_delivery_once_and_honours_retry_after(self):
+        """The delivery thread's first POST (its fast path, before any database work) is attempt
+        1: a 503 + Retry-After is recorded as such, and not POSTed again at once. To the last
+        attempt: one POST per attempt, no more than the attempt limit."""
+        self.receiver.script = [(503, {"Retry-After": "120"}, b"busy")] * (sw.MAX_ATTEMPTS + 1)
+        with self.delivery_thread():
+            self.reply()
+            self.commit_hooks()
+        row = self.rows()
+        self.assertEqual(len(self.receiver.requests), 1, "one POST for the first attempt")
+        self.assertEqual((row.state, row.attempts, row.last_status_code), ("failed", 1, 503))
+        delay = (row.next_attempt_at - row.last_attempt_at).total_seconds()
+        self.assertTrue(119 <= delay <= 121, delay)
+        while row.state == "failed":
+            row.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
+            self.Outbox._cron_deliver()
+        self.assertEqual(row.state, "dead")
+        self.assertEqual(row.attempts, sw.MAX_ATTEMPTS)
+        self.assertEqual(len(self.receiver.requests), sw.MAX_ATTEMPTS)
+        self.assertEqual(len({r["headers"]["webhook-id"] for r in self.receiver.requests}), 1)
+
     def test_410_disables_the_endpoint_and_says_so(self):
         self.receiver.script = [(410, {}, b"gone")]
         self.reply()
