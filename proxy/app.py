@@ -97,20 +97,26 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
             await fanout.start()
             leases = RedisLeases(the_store.client, the_store.prefix, node, settings.lease_ttl)
         app[keys.FANOUT] = fanout
-        http = aiohttp.ClientSession()
+        # no cookie jar: whatever Odoo sets for one guest must never go with another guest's
+        # request (cookies a route needs are passed per request); no pool cap of aiohttp's own:
+        # requests to Odoo are bounded by one semaphore (RELAY_ODOO_MAX_REQUESTS, rpc.py)
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                     connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
+        odoo_limit = asyncio.Semaphore(settings.odoo_max_requests)
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
-            OdooRPC(http, settings.odoo_url), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id,
+            OdooRPC(http, settings.odoo_url, limit=odoo_limit), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id,
             chatbot_script_id=settings.odoo_chatbot_script_id)
         relay = app[keys.RELAY] = Relay(settings, the_store, hub, upstream, app[keys.METRICS],
                                         token_secret.encode())
         if not settings.demo:
             relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
                                       webhooks_configured=bool(settings.webhook_secret),
-                                      auto_recheck=settings.odoo_auto_recheck, leases=leases)
+                                      auto_recheck=settings.odoo_auto_recheck, leases=leases,
+                                      bus_max=settings.odoo_bus_max)
             if settings.odoo_replies == "poll" and (settings.odoo_password or settings.odoo_api_key):
                 relay.followers.batch = BatchPoller(relay.followers, ExternalAPI(
                     http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
-                    settings.odoo_api_key), settings.odoo_poll_interval)
+                    settings.odoo_api_key, limit=odoo_limit), settings.odoo_poll_interval)
             if leases is not None:               # several nodes: one poster per conversation
                 upstream.poster = LeasedPoster(upstream, the_store, leases)
                 upstream.poster.start()

@@ -101,6 +101,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("odoo_replies", "auto", str, "how operator replies reach the relay: webhook, bus, poll or auto"),
     Setting("odoo_poll_interval", "3", _positive(float), "seconds between polls of an Odoo session when replies are polled"),
     Setting("odoo_auto_recheck", "60", _positive(float), "seconds between two looks at the addon's info route in auto mode (webhook while the addon sends, bus otherwise)"),
+    Setting("odoo_max_requests", "16", _positive(int), "most requests in flight from this relay node to Odoo at once (posts, polls, bus handshakes), well under Odoo's database pool (db_maxconn, 64 by default); more wait their turn, each conversation's in order"),
+    Setting("odoo_bus_max", "1000", _positive(int), "most bus sockets this relay node keeps open to Odoo (one per conversation in bus mode); conversations past it are followed by polling, said in /healthz and the log"),
     Setting("odoo_login", None, str, "an Odoo user's login: with RELAY_ODOO_PASSWORD or RELAY_ODOO_API_KEY, poll mode asks the external API once per interval for all sessions"),
     Setting("odoo_password", None, str, "that user's password (JSON-RPC)"),
     Setting("odoo_api_key", None, str, "that user's API key instead of the password (JSON-2 on 19.0, where no login is needed)"),
@@ -143,6 +145,8 @@ class Settings:
     odoo_replies: str = "auto"
     odoo_poll_interval: float = 3.0
     odoo_auto_recheck: float = 60.0
+    odoo_max_requests: int = 16
+    odoo_bus_max: int = 1000
     odoo_login: str | None = None
     odoo_password: str | None = None
     odoo_api_key: str | None = None

@@ -37,7 +37,10 @@ async def healthz(request: web.Request) -> web.Response:
         body["node"] = fanout.node           # host:pid:random, the value of this node's leases in Redis
     followers = app[keys.RELAY].followers if keys.RELAY in app else None
     if followers is not None:
-        body["odoo"] = {"replies": followers.mode, "following": dict(collections.Counter(followers.via.values()))}
+        body["odoo"] = {"replies": followers.mode, "following": dict(collections.Counter(followers.via.values())),
+                        "bus_max": followers.bus_max}
+        if followers.capped:   # past RELAY_ODOO_BUS_MAX: followed by polling until a socket is free
+            body["odoo"]["polled_past_bus_max"] = len(followers.capped)
         if followers.batch is not None:
             body["odoo"]["batch_queries"] = followers.batch.api.queries
     if problems:

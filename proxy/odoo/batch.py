@@ -5,10 +5,18 @@ queries whatever the number of open sessions, instead of one request per session
 ``mail.message`` ``search_read`` (new messages of every open session, and those written again in
 the last seconds: edits and deletions) and a ``discuss.channel`` ``search_read`` (which sessions
 have ended). 19.0 with an API key speaks JSON-2 (``/json/2/<model>/<method>``, bearer key);
-otherwise JSON-RPC ``execute_kw`` (the key stands in for the password). ODOO.md §5.
+with a password, 19.0 is asked through the web client's own ``/web/dataset/call_kw`` with a session
+(its ``/jsonrpc`` logs a deprecation warning at every call); 17.0 and 18.0 speak JSON-RPC
+``execute_kw`` (a key stands in for the password). ODOO.md §5.
 
-Ids are assigned before commit order is settled, so each query also looks ``OVERLAP`` seconds back
-by ``write_date``; the store dedupes messages by Odoo id (``msg:odoo:<id>``) across every path.
+The poller keeps one reading position for all sessions (``cursor``: the highest message id it has
+read) and pages forward from it, ``LIMIT`` rows a query, until a page comes back short: however the
+sessions' own positions are spread (one quiet session among hundreds of busy ones), the window
+always moves. A session added behind the cursor (opened while a poll ran, or after a restart) is
+read once on its own from its own position. Ids are assigned before commit order is settled, so
+each tick also reads what was written in the last ``OVERLAP`` seconds behind the cursor (late
+commits, edits, deletions); the store dedupes messages by Odoo id (``msg:odoo:<id>``) across every
+path, so reading a row twice never shows it twice.
 Edits are told apart from other writes (pins, reactions) by the body: the poller remembers a hash
 of each body it has seen. An edit made while the relay was down is not replayed.
 
@@ -29,9 +37,10 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from proxy import events as ev
+from proxy import sanitize
 from proxy.odoo import payloads
 from proxy.odoo.replies import message_event
-from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
+from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 
 if TYPE_CHECKING:
     from proxy.odoo.replies import Replies
@@ -41,27 +50,38 @@ log = logging.getLogger("relay.odoo.batch")
 OVERLAP = 10.0
 LEASE = "odoo-batch"
 LIMIT = 500
+MAX_PAGES = 20            # pages read per tick at most (10,000 rows); the next tick goes on from there
 FIELDS = ["id", "res_id", "author_id", "author_guest_id", "body", "message_type", "attachment_ids",
           "write_date"]
 ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"
 
 
 class ExternalAPI:
-    """``search_read`` as a user: JSON-2 on 19+ with an API key, JSON-RPC ``execute_kw`` otherwise."""
+    """``search_read`` as a user: JSON-2 on 19+ with an API key, the web client's ``call_kw`` with a
+    session on 19+ with a password, JSON-RPC ``execute_kw`` before 19."""
 
     def __init__(self, http: aiohttp.ClientSession, base_url: str, database: str | None, login: str | None,
-                 password: str | None, api_key: str | None, timeout: float = 10.0):
+                 password: str | None, api_key: str | None, timeout: float = 10.0,
+                 limit: asyncio.Semaphore | None = None):
         self.http, self.base_url, self.database = http, base_url.rstrip("/"), database
         self.login, self.secret, self.api_key = login, api_key or password, api_key
-        self.rpc = OdooRPC(http, base_url, timeout)
+        self.rpc = OdooRPC(http, base_url, timeout, limit=limit)
+        self.limit = limit
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.uid: int | None = None
+        self.session: dict[str, str] = {}      # 19+ with a password: the web session's cookie
         self.queries = 0
+        self.via = ""                          # "json2", "call_kw" or "jsonrpc": the last way asked
 
     async def search_read(self, major: int, model: str, domain: list, fields: list[str], **kw: Any) -> list[dict]:
         self.queries += 1
         if major >= 19 and self.api_key:
+            self.via = "json2"
             return await self._json2(model, "search_read", {"domain": domain, "fields": fields, **kw})
+        if major >= 19:
+            self.via = "call_kw"
+            return await self._call_kw(model, "search_read", [domain], {"fields": fields, **kw})
+        self.via = "jsonrpc"
         if self.uid is None:
             if not (self.login and self.database):
                 raise OdooError(None, "config", "RELAY_ODOO_LOGIN and RELAY_ODOO_DB are needed for JSON-RPC")
@@ -73,13 +93,32 @@ class ExternalAPI:
         return await self.rpc.call("/jsonrpc", {"service": "object", "method": "execute_kw", "args": [
             self.database, self.uid, self.secret, model, "search_read", [domain], {"fields": fields, **kw}]})
 
+    async def _call_kw(self, model: str, method: str, args: list, kwargs: dict) -> Any:
+        for attempt in (1, 2):
+            if not self.session:
+                if not (self.login and self.database):
+                    raise OdooError(None, "config", "RELAY_ODOO_LOGIN and RELAY_ODOO_DB are needed with a password")
+                info = await self.rpc.call("/web/session/authenticate", {
+                    "db": self.database, "login": self.login, "password": self.secret}, jar=self.session)
+                if not isinstance(info, dict) or not info.get("uid"):
+                    self.session.clear()
+                    raise OdooError(None, "AccessDenied", f"Odoo refused the login {self.login!r}")
+            try:
+                return await self.rpc.call(f"/web/dataset/call_kw/{model}/{method}", {
+                    "model": model, "method": method, "args": args, "kwargs": kwargs}, jar=self.session)
+            except OdooError as exc:
+                if attempt == 2 or "SessionExpired" not in exc.name:
+                    raise
+                self.session.clear()           # expired (or Odoo restarted without its sessions): log in again
+        raise AssertionError("unreachable")
+
     async def _json2(self, model: str, method: str, body: dict) -> Any:
         headers = {"Authorization": f"bearer {self.api_key}"}
         if self.database:
             headers["X-Odoo-Database"] = self.database
         try:
-            async with self.http.post(f"{self.base_url}/json/2/{model}/{method}", json=body, headers=headers,
-                                      timeout=self.timeout) as resp:
+            async with bounded(self.limit), self.http.post(f"{self.base_url}/json/2/{model}/{method}", json=body,
+                                                           headers=headers, timeout=self.timeout) as resp:
                 status, text = resp.status, await resp.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise OdooUnavailable(f"/json/2: {type(exc).__name__}: {exc}") from None
@@ -109,12 +148,15 @@ class BatchPoller:
         self.convs: dict[int, "Conversation"] = {}          # Odoo session id → conversation
         self.bodies: dict[int, dict[int, str]] = {}         # session id → message id → body hash
         self.since: str | None = None                       # newest write_date seen (Odoo's clock)
+        self.cursor: int | None = None                      # highest message id read (all sessions)
+        self.fresh: set[int] = set()                        # sessions added since: read once on their own
         self.task: asyncio.Task | None = None
         self.leases = replies.leases                        # several nodes: poll only while leader
         self.leader = False
 
     def add(self, conv: "Conversation") -> None:
         self.convs[conv.odoo_channel_id] = conv
+        self.fresh.add(conv.odoo_channel_id)
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="odoo-batch-poll")
 
@@ -123,6 +165,7 @@ class BatchPoller:
             if conv.id == conversation_id:
                 del self.convs[channel_id]
                 self.bodies.pop(channel_id, None)
+                self.fresh.discard(channel_id)
 
     def follows(self, conversation_id: str) -> bool:
         return any(conv.id == conversation_id for conv in list(self.convs.values()))
@@ -171,40 +214,67 @@ class BatchPoller:
         if not self.convs:
             return
         adapter = await self.replies.upstream.version()
-        ids = sorted(self.convs)
-        floor = min(int((c.upstream or {}).get("poll_last", 0)) for c in list(self.convs.values()))
-        domain: list = [["model", "=", "discuss.channel"], ["res_id", "in", ids],
-                        ["message_type", "in", ["comment", "notification"]]]
-        if self.since:
-            back = dt.datetime.strptime(self.since, ODOO_DATETIME) - dt.timedelta(seconds=OVERLAP)
-            domain += ["|", ["id", ">", floor], ["write_date", ">=", back.strftime(ODOO_DATETIME)]]
-        else:
-            domain.append(["id", ">", floor])
-        rows = await self.api.search_read(adapter.major, "mail.message", domain, FIELDS, order="id asc", limit=LIMIT)
-        ended = "livechat_end_dt" if adapter.major >= 19 else "livechat_active"
-        channels = await self.api.search_read(adapter.major, "discuss.channel", [["id", "in", ids]], ["id", ended])
-        attachments = await self._attachments(adapter.major, rows)
+        convs = dict(self.convs)                      # conversations open and close while we await
+        ids = sorted(convs)
+        base: list = [["model", "=", "discuss.channel"], ["message_type", "in", ["comment", "notification"]]]
+        if self.cursor is None:                       # start: from the lowest position of all, once
+            self.cursor = min(int((c.upstream or {}).get("poll_last", 0)) for c in convs.values())
+            self.fresh.clear()
         advanced: dict[str, int] = {}
-        for row in rows:
-            conv = self.convs.get(row.get("res_id"))
-            if conv is None:
-                continue
-            if isinstance(row.get("write_date"), str) and (self.since is None or row["write_date"] > self.since):
-                self.since = row["write_date"]
-            if await self._row(conv, row, attachments):
-                advanced[conv.id] = max(advanced.get(conv.id, 0), row["id"])
-        for conv in list(self.convs.values()):     # conversations open and close while we await
-            if conv.id in advanced:
+        # sessions added behind the cursor: each read once from its own position up to the cursor
+        for channel_id in sorted(self.fresh & set(ids)):
+            own = int((convs[channel_id].upstream or {}).get("poll_last", 0))
+            if own < self.cursor:
+                await self._pages(adapter.major, base + [["res_id", "=", channel_id], ["id", "<=", self.cursor]],
+                                  own, convs, advanced)
+            self.fresh.discard(channel_id)
+        # every open session above the cursor, page after page until a short one
+        top = await self._pages(adapter.major, base + [["res_id", "in", ids]], self.cursor, convs, advanced,
+                                max_pages=MAX_PAGES)
+        old_since = self.since
+        self.cursor = max(self.cursor, top)
+        # behind the cursor, what was written lately: late commits, edits, deletions
+        if old_since:
+            back = dt.datetime.strptime(old_since, ODOO_DATETIME) - dt.timedelta(seconds=OVERLAP)
+            await self._pages(adapter.major, base + [["res_id", "in", ids], ["id", "<=", self.cursor],
+                                                     ["write_date", ">=", back.strftime(ODOO_DATETIME)]],
+                              0, convs, advanced, max_pages=MAX_PAGES)
+        for conv in convs.values():
+            if conv.id in advanced and advanced[conv.id] > int((conv.upstream or {}).get("poll_last", 0)):
                 conv.upstream["poll_last"] = advanced[conv.id]
                 await self.replies.relay.store.merge_upstream(conv.id, {"poll_last": advanced[conv.id]})
+        ended = "livechat_end_dt" if adapter.major >= 19 else "livechat_active"
+        channels = await self.api.search_read(adapter.major, "discuss.channel", [["id", "in", ids]], ["id", ended])
         for channel in channels:
             closed = bool(channel.get(ended)) if adapter.major >= 19 else not channel.get(ended)
-            conv = self.convs.get(channel.get("id"))
+            conv = convs.get(channel.get("id"))
             if closed and conv is not None:
                 await self.replies.relay.append(conv.id, ev.new_event("closed", by="odoo"), source="odoo",
                                                 dedupe_key="closed")
                 self.replies.unfollow(conv.id)
                 log.info("odoo session closed", extra={"conversation": conv.id})
+
+    async def _pages(self, major: int, domain: list, after: int, convs: dict[int, "Conversation"],
+                     advanced: dict[str, int], max_pages: int = 1_000_000) -> int:
+        """Read the rows of ``domain`` above id ``after``, oldest first, ``LIMIT`` a page, until a
+        short page (or ``max_pages``); handle each. Returns the highest id read."""
+        top = after
+        for _ in range(max_pages):
+            rows = await self.api.search_read(major, "mail.message", domain + [["id", ">", top]], FIELDS,
+                                              order="id asc", limit=LIMIT)
+            attachments = await self._attachments(major, rows)
+            for row in rows:
+                if not isinstance(row.get("id"), int):
+                    continue
+                top = max(top, row["id"])
+                if isinstance(row.get("write_date"), str) and (self.since is None or row["write_date"] > self.since):
+                    self.since = row["write_date"]
+                conv = convs.get(row.get("res_id"))
+                if conv is not None and conv.odoo_channel_id in self.convs and await self._row(conv, row, attachments):
+                    advanced[conv.id] = max(advanced.get(conv.id, 0), row["id"])
+            if len(rows) < LIMIT:
+                break
+        return top
 
     async def _attachments(self, major: int, rows: list[dict]) -> dict[int, dict]:
         wanted = sorted({a for row in rows for a in row.get("attachment_ids") or [] if isinstance(a, int)})
@@ -220,11 +290,11 @@ class BatchPoller:
         seen = self.bodies.setdefault(conv.odoo_channel_id, {})
         last = int((conv.upstream or {}).get("poll_last", 0))
         digest = _hash(body)
-        if mid <= last:
-            previous = seen.get(mid)
+        previous = seen.get(mid)
+        if previous is not None or (mid <= last and row.get("message_type") != "comment"):
             seen[mid] = digest
             if previous is None or previous == digest or row.get("author_guest_id"):
-                return False           # first sight after a restart, a pin or a reaction: not an edit
+                return False           # a pin, a reaction, a note read again: not an edit
             item = payloads._edit_item({"id": mid, "body": body}, self._files(row, attachments))
             if item and item.kind == "deleted":
                 await self.replies.relay.append(conv.id, ev.new_event("message_deleted", message={"id": f"odoo:{mid}"}),
@@ -234,6 +304,8 @@ class BatchPoller:
                                                 source="odoo", dedupe_key=f"upd:odoo:{mid}:{digest}")
             return False
         seen[mid] = digest
+        # first sight of a comment: new, or a late commit behind a session's position, or one read
+        # again after a restart; the store keeps it once (msg:odoo:<id>)
         author_id, author_name = _m2o(row.get("author_id"))
         if row.get("message_type") == "notification":
             if payloads.LEFT_NOTE.search(body):
@@ -243,8 +315,11 @@ class BatchPoller:
         if row.get("author_guest_id"):
             return True                # the visitor's own: stored when the widget sent it
         kind = "bot" if author_id == payloads.ODOOBOT_PARTNER_ID else "operator"
+        files = self._files(row, attachments)
+        if not files and not sanitize.html_to_text(body).strip():
+            return True                # deleted before we saw it: nothing to show
         msg = payloads.OdooMessage(id=mid, author_kind=kind, author_name=author_name, body_html=body,
-                                   attachments=self._files(row, attachments))
+                                   attachments=files)
         await self.replies.relay.append(conv.id, message_event(msg), source="odoo",
                                         dedupe_key=f"msg:odoo:{mid}")
         return True

@@ -28,7 +28,7 @@ import aiohttp
 from proxy import events as ev
 from proxy import sanitize
 from proxy.odoo import payloads
-from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
+from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 
 if TYPE_CHECKING:
     from proxy.cluster.base import Leases
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from proxy.store.base import Conversation
 
 log = logging.getLogger("relay.odoo.replies")
+HANDSHAKE_TIMEOUT = 10.0  # seconds for Odoo to accept a bus socket
+CAPPED_RECHECK = 30.0     # seconds a conversation polled past RELAY_ODOO_BUS_MAX waits before asking for a socket again
 WORKER_VERSION = re.compile(r'websocket_worker_version["\']?\s*[:=]\s*["\']([^"\']+)["\']')
 
 
@@ -50,18 +52,24 @@ def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
 class Replies:
     def __init__(self, relay: "Relay", upstream: "OdooUpstream", http: aiohttp.ClientSession, mode: str,
                  poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0,
-                 leases: "Leases | None" = None):
+                 leases: "Leases | None" = None, bus_max: int = 1000):
         self.relay, self.upstream, self.http = relay, upstream, http
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
         # the bus client sends no User-Agent: Odoo 18/19 close a socket whose ?version= is outdated
         # only when the client has one (ODOO.md §4)
         # no pool cap (aiohttp's default is 100 connections): every open conversation keeps its own
-        # bus socket, and a 101st must not wait for a slot forever
+        # bus socket, and a 101st must not wait for a slot forever; RELAY_ODOO_BUS_MAX is the cap,
+        # past which conversations are polled (and /healthz says how many). No shared cookie jar:
+        # each conversation keeps its own Odoo session cookie (self.jars), so no guest's cookie
+        # rides on another guest's request.
         self.bus_http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",),
                                               connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
-                                              cookie_jar=aiohttp.CookieJar(unsafe=True))   # peek's session cookie
-        self.peek = OdooRPC(self.bus_http, upstream.rpc.base_url)
+                                              cookie_jar=aiohttp.DummyCookieJar())
+        self.peek = OdooRPC(self.bus_http, upstream.rpc.base_url, limit=upstream.rpc.limit)
+        self.jars: dict[str, dict[str, str]] = {}   # conversation → its own Odoo cookies (peek's session)
+        self.bus_max = bus_max
+        self.capped: set[str] = set()             # conversations polled because the bus is full
         self.tasks: dict[str, asyncio.Task] = {}
         self.worker_version: str | None = None
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
@@ -230,8 +238,13 @@ class Replies:
                 if self.mode == "poll":
                     await self._poll_forever(conv)
                 self.connected_at.pop(conv.id, None)
+                if not self._bus_slot(conv):              # RELAY_ODOO_BUS_MAX sockets open: poll a while
+                    deadline = asyncio.get_running_loop().time() + CAPPED_RECHECK
+                    while asyncio.get_running_loop().time() < deadline:
+                        await self._poll_tick(conv)
+                        await asyncio.sleep(self.poll_interval)
+                    continue
                 try:
-                    self.via[conv.id] = "connecting"      # counted as "bus" only once the socket is open
                     await self._bus(conv)
                 except (aiohttp.ClientError, TimeoutError, OdooUnavailable, ValueError) as exc:   # ShapeError too
                     # Odoo closes sockets routinely (4002 after an hour): a long healthy connection
@@ -256,6 +269,25 @@ class Replies:
             self.tasks.pop(conv.id, None)
             self.via.pop(conv.id, None)
             self.connected_at.pop(conv.id, None)
+            self.jars.pop(conv.id, None)
+            self.capped.discard(conv.id)
+
+    def _bus_slot(self, conv: "Conversation") -> bool:
+        """Take one of the RELAY_ODOO_BUS_MAX bus sockets for ``conv`` (marked "connecting": it
+        counts as "bus" only once the socket is open), or say it is polled meanwhile."""
+        used = sum(1 for cid, via in self.via.items() if via in ("bus", "connecting") and cid != conv.id)
+        if used < self.bus_max:
+            if conv.id in self.capped:
+                self.capped.discard(conv.id)
+                log.info("odoo bus slot free: conversation back on the bus", extra={"conversation": conv.id})
+            self.via[conv.id] = "connecting"
+            return True
+        if conv.id not in self.capped:
+            self.capped.add(conv.id)
+            log.warning("odoo bus full (RELAY_ODOO_BUS_MAX): conversation followed by polling",
+                        extra={"conversation": conv.id, "bus_max": self.bus_max, "polled": len(self.capped)})
+        self.via[conv.id] = "poll"
+        return False
 
     async def _poll_forever(self, conv: "Conversation") -> None:
         self.via[conv.id] = "poll"
@@ -277,7 +309,7 @@ class Replies:
             # is_first_poll every time: it (re)marks the relay's one cookie session as a bus session
             result = await self.peek.call("/websocket/peek_notifications", {
                 "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0)),
-                "is_first_poll": True})
+                "is_first_poll": True}, jar=self.jars.setdefault(conv.id, {}))
             notifications = result.get("notifications") if isinstance(result, dict) else None
             if not isinstance(notifications, list):
                 raise payloads.ShapeError("peek_notifications: no notifications list")
@@ -345,9 +377,15 @@ class Replies:
         adapter = await self.upstream.version()
         upstream = conv.upstream
         url = await self._bus_url()
-        # Origin is required (ODOO.md §4)
-        async with self.bus_http.ws_connect(url, headers={"Origin": self.upstream.rpc.base_url}, heartbeat=30,
-                                            timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+        # Origin is required (ODOO.md §4); this conversation's own Odoo session cookie, if it has one
+        headers = {"Origin": self.upstream.rpc.base_url}
+        if jar := self.jars.get(conv.id):
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar.items())
+        async with bounded(self.upstream.rpc.limit), asyncio.timeout(HANDSHAKE_TIMEOUT):
+            # the handshake takes an Odoo cursor; the open socket does not
+            socket = await self.bus_http.ws_connect(url, headers=headers, heartbeat=30,
+                                                    timeout=aiohttp.ClientWSTimeout(ws_close=5))
+        async with socket as ws:
             self.connected_at[conv.id] = asyncio.get_running_loop().time()
             self.via[conv.id] = "bus"
             await ws.send_str(json.dumps({"event_name": "subscribe", "data": {

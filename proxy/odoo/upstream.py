@@ -267,7 +267,18 @@ class OdooUpstream:
                 log.warning("odoo post failed, retrying", extra={"conversation": conv.id, "reason": str(exc),
                                                                  "retry_in": round(delay, 1)})
                 await asyncio.sleep(delay)
-            except OdooError as exc:   # refused for good (session gone, token invalid): say so
+            except OdooError as exc:   # refused (session gone, token invalid): look before saying so
+                try:
+                    found = await self._find_posted(await self.version(), conv, event)
+                except (OdooUnavailable, ShapeError):   # cannot tell now: try again, looking first
+                    verify, attempt = True, attempt + 1
+                    await asyncio.sleep(random.uniform(0.5, min(self.max_backoff, 0.5 * 2 ** attempt)))
+                    continue
+                except OdooError:
+                    found = None
+                if found is not None:   # the refusal was an error after the post: it is in Odoo
+                    await self._posted(conv, event, found, "visitor message found in odoo")
+                    return True
                 log.warning("odoo refused a visitor message", extra={"conversation": conv.id, "reason": str(exc)})
                 await self._posted(conv, event, None, "visitor message refused")
                 if self.notify:

@@ -122,6 +122,9 @@ class FakeOdoo:
         self.post_faults: list[str] = []
         self.post_down = False
         self.post_calls = 0
+        self.post_cookies: list[dict] = []       # the cookies each message/post came with
+        self.peek_cookies: list[dict] = []
+        self.sets_cookies = False                 # get_session and peek set cookies, as a real server may
         # /websocket/peek_notifications (the poll mode's first choice): off by default (404, as on a
         # server without it), so the tests above exercise the messages route
         self.peek_enabled = False
@@ -208,6 +211,13 @@ class FakeOdoo:
             await ws.close(code=1001, message=b"server shutdown")
 
     @staticmethod
+    def pool_error() -> web.Response:
+        """What Odoo answers when its database pool is empty (a JSON-RPC error, code 200)."""
+        return web.json_response({"jsonrpc": "2.0", "id": 1, "error": {
+            "code": 200, "message": "Odoo Server Error", "data": {
+                "name": "psycopg2.pool.PoolError", "message": "The Connection Pool Is Full", "arguments": []}}})
+
+    @staticmethod
     def rpc(result) -> web.Response:
         return web.json_response({"jsonrpc": "2.0", "id": 1, "result": result})
 
@@ -220,20 +230,30 @@ class FakeOdoo:
         params = (await request.json())["params"]
         assert params["channel_id"] == 1, params
         self.sessions += 1
-        return self.rpc(copy.deepcopy(SESSION))
+        response = self.rpc(copy.deepcopy(SESSION))
+        if self.sets_cookies:
+            response.set_cookie("dgid", f"guest-{self.sessions}")
+        return response
 
     async def message_post(self, request: web.Request) -> web.Response:
         params = (await request.json())["params"]
         assert params["guest_token"] == GUEST_TOKEN and params["thread_id"] == CHANNEL_ID, params
         self.post_calls += 1
         fault = self.post_faults.pop(0) if self.post_faults else ("down" if self.post_down else None)
+        self.post_cookies.append(dict(request.cookies))
         bad_gateway = web.Response(status=502, text="<html><h1>502 Bad Gateway</h1></html>", content_type="text/html")
         if fault == "down":
             return bad_gateway
+        if fault == "pool":                   # Odoo's database pool is full: a JSON-RPC error, nothing stored
+            return self.pool_error()
         msg = visitor_record(self.new_message_id(), f"<p>{params['post_data']['body']}</p>")
         self.messages.append(msg)
         if fault == "lost":
             return bad_gateway
+        if fault == "refused_after_commit":   # stored, then an error answer (a permanent-looking one)
+            return web.json_response({"jsonrpc": "2.0", "id": 1, "error": {
+                "code": 200, "message": "Odoo Server Error", "data": {
+                    "name": "odoo.exceptions.UserError", "message": "something after the commit"}}})
         answer = copy.deepcopy(POST_ANSWER)
         answer["mail.message"] = [msg]
         return self.rpc(answer)
@@ -283,6 +303,7 @@ class FakeOdoo:
             return web.Response(status=404, text="<html>404</html>", content_type="text/html")
         assert params["channels"] == [f"mail.guest_{GUEST_TOKEN}"], params
         self.peek_calls.append(params)
+        self.peek_cookies.append(dict(request.cookies))
         if self.peek_faults:
             fault = self.peek_faults.pop(0)
             if fault == "garbage":
@@ -292,7 +313,10 @@ class FakeOdoo:
                     "code": 100, "message": "Odoo Session Expired", "data": {"name": "odoo.http.SessionExpiredException"}}})
             raise AssertionError(fault)
         last = int(params["last"])
-        return self.rpc({"channels": params["channels"], "notifications": [n for n in self.bus_log if n["id"] > last]})
+        response = self.rpc({"channels": params["channels"], "notifications": [n for n in self.bus_log if n["id"] > last]})
+        if self.sets_cookies and "session_id" not in request.cookies:
+            response.set_cookie("session_id", f"peek-session-{len(self.peek_calls)}")
+        return response
 
     async def loader(self, request: web.Request) -> web.Response:
         self.loader_calls += 1
@@ -750,3 +774,38 @@ async def test_auto_mode_keeps_its_choice_while_odoo_errs_and_switches_when_the_
     await asyncio.sleep(1.2)
     assert await replies_mode() == "webhook"
     assert_follower_alive(relay)
+
+
+async def test_odoo_busy_is_retried_and_an_error_after_the_commit_is_not_said_failed(odoo, relay_for, http):
+    """Odoo's pool full (PoolError, a JSON-RPC error): retried, not refused. An error answer for a
+    post Odoo did store: found in the session before anything is said, so not reported failed."""
+    relay = await relay_for("poll")
+    client = Client(relay, http)
+    conv = await client.create()
+    odoo.post_faults = ["pool", "pool", None, "refused_after_commit"]
+    assert (await client.send(conv, "c1", "while odoo is busy"))[0] == 201
+    await wait_until(lambda: len(odoo.visitor_texts()) == 1, 20, f"in Odoo: {odoo.visitor_texts()}")
+    assert (await client.send(conv, "c2", "error after the commit"))[0] == 201
+    await wait_until(lambda: len(client.upstream_of(conv["conversation_id"]).get("sent", {})) == 2, 20,
+                     f"not recorded as posted\n{relay.logs()[-2000:]}")
+    await asyncio.sleep(0.5)
+    assert odoo.visitor_texts() == ["<p>while odoo is busy</p>", "<p>error after the commit</p>"]
+    assert odoo.post_calls == 4
+    statuses = [e["status"] for e in (await client.events(conv))["events"] if e["type"] == "status"]
+    assert "not_delivered" not in statuses, statuses
+    assert "refused a visitor message" not in relay.logs()
+
+
+async def test_no_cookie_odoo_sets_rides_on_another_request(odoo, relay_for, http):
+    """Odoo sets a guest cookie on get_session and a session cookie on peek: the relay's posts carry
+    none of them (no shared cookie jar), and a conversation's peeks carry only its own session."""
+    odoo.sets_cookies = True
+    odoo.peek_enabled = True
+    relay = await relay_for("poll")
+    client = Client(relay, http)
+    conv = await client.create()
+    assert (await client.send(conv, "c1", "hello"))[0] == 201
+    await wait_until(lambda: len(odoo.peek_calls) >= 3 and odoo.post_calls >= 1, 10, "no peek or post")
+    assert odoo.post_cookies == [{}]
+    assert odoo.peek_cookies[0] == {}
+    assert all(c == {"session_id": "peek-session-1"} for c in odoo.peek_cookies[1:]), odoo.peek_cookies

@@ -142,3 +142,43 @@ async def test_external_api_sorts_failures():
                 await ExternalAPI(http, "http://127.0.0.1:9", "prod", "a", "b", None).search_read(18, "x", [], [])
     finally:
         await runner.cleanup()
+
+
+async def test_rpc_busy_odoo_is_unavailable_and_requests_are_bounded():
+    """Odoo's full pool, a serialization failure or a lost database are "busy" (retry), not
+    "refused"; one semaphore bounds the requests in flight whatever the number of callers."""
+    inflight, peak = 0, 0
+
+    async def handler(request):
+        nonlocal inflight, peak
+        kind = request.path.strip("/")
+        if kind in ("pool", "serialization", "operational"):
+            name = {"pool": "psycopg2.pool.PoolError", "serialization": "psycopg2.errors.SerializationFailure",
+                    "operational": "psycopg2.OperationalError"}[kind]
+            return web.json_response({"jsonrpc": "2.0", "id": 1, "error": {
+                "code": 200, "message": "Odoo Server Error", "data": {"name": name, "message": "busy"}}})
+        if kind == "usererror":
+            return web.json_response({"jsonrpc": "2.0", "id": 1, "error": {
+                "code": 200, "message": "Odoo Server Error", "data": {"name": "odoo.exceptions.UserError", "message": "no"}}})
+        inflight += 1
+        peak = max(peak, inflight)
+        await asyncio.sleep(0.05)
+        inflight -= 1
+        return web.json_response({"jsonrpc": "2.0", "id": 1, "result": True})
+    runner, url = await fault_server(handler)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            rpc = OdooRPC(http, url, limit=asyncio.Semaphore(4))
+            for kind in ("pool", "serialization", "operational"):
+                with pytest.raises(OdooUnavailable):
+                    await rpc.call("/" + kind, {})
+            with pytest.raises(OdooError):
+                await rpc.call("/usererror", {})
+            assert all(await asyncio.gather(*(rpc.call("/ok", {}) for _ in range(40))))
+            assert peak == 4
+            peak = 0
+            unbounded = OdooRPC(http, url)
+            await asyncio.gather(*(unbounded.call("/ok", {}) for _ in range(40)))
+            assert peak > 4                      # the bound above is the semaphore's, not the server's
+    finally:
+        await runner.cleanup()
