@@ -14,8 +14,9 @@ read) and pages forward from it, ``LIMIT`` rows a query, until a page comes back
 sessions' own positions are spread (one quiet session among hundreds of busy ones), the window
 always moves. A session added behind the cursor (opened while a poll ran, or after a restart) is
 read once on its own from its own position. Ids are assigned before commit order is settled, so
-each tick also reads what was written in the last ``OVERLAP`` seconds behind the cursor (late
-commits, edits, deletions); the store dedupes messages by Odoo id (``msg:odoo:<id>``) across every
+the same query also reads what was written in the last ``OVERLAP`` seconds behind the cursor (late
+commits, edits, deletions): the window's low end is "a few seconds ago", never a session's
+position. The store dedupes messages by Odoo id (``msg:odoo:<id>``) across every
 path, so reading a row twice never shows it twice.
 Edits are told apart from other writes (pins, reactions) by the body: the poller remembers a hash
 of each body it has seen. An edit made while the relay was down is not replayed.
@@ -228,17 +229,17 @@ class BatchPoller:
                 await self._pages(adapter.major, base + [["res_id", "=", channel_id], ["id", "<=", self.cursor]],
                                   own, convs, advanced)
             self.fresh.discard(channel_id)
-        # every open session above the cursor, page after page until a short one
-        top = await self._pages(adapter.major, base + [["res_id", "in", ids]], self.cursor, convs, advanced,
-                                max_pages=MAX_PAGES)
-        old_since = self.since
+        # every open session above the cursor, and behind it what was written lately (late
+        # commits, edits, deletions): one query, paged by id until a short page
+        domain = base + [["res_id", "in", ids]]
+        if self.since:
+            back = dt.datetime.strptime(self.since, ODOO_DATETIME) - dt.timedelta(seconds=OVERLAP)
+            domain += ["|", ["id", ">", self.cursor], ["write_date", ">=", back.strftime(ODOO_DATETIME)]]
+            after = 0
+        else:
+            after = self.cursor
+        top = await self._pages(adapter.major, domain, after, convs, advanced, max_pages=MAX_PAGES)
         self.cursor = max(self.cursor, top)
-        # behind the cursor, what was written lately: late commits, edits, deletions
-        if old_since:
-            back = dt.datetime.strptime(old_since, ODOO_DATETIME) - dt.timedelta(seconds=OVERLAP)
-            await self._pages(adapter.major, base + [["res_id", "in", ids], ["id", "<=", self.cursor],
-                                                     ["write_date", ">=", back.strftime(ODOO_DATETIME)]],
-                              0, convs, advanced, max_pages=MAX_PAGES)
         for conv in convs.values():
             if conv.id in advanced and advanced[conv.id] > int((conv.upstream or {}).get("poll_last", 0)):
                 conv.upstream["poll_last"] = advanced[conv.id]
