@@ -26,6 +26,7 @@ from proxy.odoo.batch import BatchPoller, ExternalAPI
 from proxy.odoo.posting import LeasedPoster
 from proxy.odoo.replies import Replies
 from proxy.odoo.rpc import OdooRPC
+from proxy.odoo.shared_bus import SharedBus
 from proxy.odoo.upstream import OdooUpstream
 from proxy.ratelimit import RateLimiter
 from proxy.store.base import Store
@@ -117,6 +118,12 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                 relay.followers.batch = BatchPoller(relay.followers, ExternalAPI(
                     http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
                     settings.odoo_api_key, limit=odoo_limit), settings.odoo_poll_interval)
+            if settings.odoo_replies == "shared_bus":   # one socket as an Odoo user; batch polls while it is down
+                relay.followers.shared = SharedBus(
+                    relay.followers, settings.odoo_login, settings.odoo_password, settings.odoo_db,
+                    poller_factory=lambda: BatchPoller(relay.followers, ExternalAPI(
+                        http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
+                        None, limit=odoo_limit), settings.odoo_poll_interval))
             if leases is not None:               # several nodes: one poster per conversation
                 upstream.poster = LeasedPoster(upstream, the_store, leases)
                 upstream.poster.start()

@@ -12,7 +12,7 @@ import math
 import os
 from typing import Any, Callable, Mapping
 
-REPLY_MODES = ("webhook", "bus", "poll", "auto")
+REPLY_MODES = ("webhook", "bus", "poll", "auto", "shared_bus")
 BOT_NO_OPERATOR = ("stay", "message")
 
 
@@ -98,11 +98,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("odoo_url", None, str, "Odoo base URL; unset: demo mode"),
     Setting("odoo_db", None, str, "Odoo database (needed where the server hosts several)"),
     Setting("odoo_livechat_channel_id", None, _positive(int), "id of the im_livechat.channel visitors are routed to"),
-    Setting("odoo_replies", "auto", str, "how operator replies reach the relay: webhook, bus, poll or auto"),
+    Setting("odoo_replies", "auto", str, "how operator replies reach the relay: webhook, bus, poll, auto or shared_bus (one WebSocket as an Odoo user for every session)"),
     Setting("odoo_poll_interval", "3", _positive(float), "seconds between polls of an Odoo session when replies are polled"),
     Setting("odoo_auto_recheck", "60", _positive(float), "seconds between two looks at the addon's info route in auto mode (webhook while the addon sends, bus otherwise)"),
     Setting("odoo_max_requests", "16", _positive(int), "most requests in flight from this relay node to Odoo at once (posts, polls, bus handshakes), well under Odoo's database pool (db_maxconn, 64 by default); more wait their turn, each conversation's in order"),
-    Setting("odoo_bus_max", "1000", _positive(int), "most bus sockets this relay node keeps open to Odoo (one per conversation in bus mode); conversations past it are followed by polling, said in /healthz and the log"),
+    Setting("odoo_bus_max", "200", _positive(int), "most bus sockets this relay node keeps open to Odoo (one per conversation in bus mode); conversations past it are followed by polling, said in /healthz and the log"),
     Setting("odoo_login", None, str, "an Odoo user's login: with RELAY_ODOO_PASSWORD or RELAY_ODOO_API_KEY, poll mode asks the external API once per interval for all sessions"),
     Setting("odoo_password", None, str, "that user's password (JSON-RPC)"),
     Setting("odoo_api_key", None, str, "that user's API key instead of the password (JSON-2 on 19.0, where no login is needed)"),
@@ -146,7 +146,7 @@ class Settings:
     odoo_poll_interval: float = 3.0
     odoo_auto_recheck: float = 60.0
     odoo_max_requests: int = 16
-    odoo_bus_max: int = 1000
+    odoo_bus_max: int = 200
     odoo_login: str | None = None
     odoo_password: str | None = None
     odoo_api_key: str | None = None
@@ -182,6 +182,11 @@ class Settings:
     def validate(self) -> "Settings":
         if self.odoo_replies not in REPLY_MODES:
             raise ConfigError(f"RELAY_ODOO_REPLIES / --odoo-replies: must be one of {', '.join(REPLY_MODES)}")
+        if self.odoo_replies == "shared_bus" and not (self.odoo_login and self.odoo_password and self.odoo_db):
+            missing = [name for name, value in (("RELAY_ODOO_LOGIN", self.odoo_login), ("RELAY_ODOO_PASSWORD", self.odoo_password),
+                                                ("RELAY_ODOO_DB", self.odoo_db)) if not value]
+            raise ConfigError(f"RELAY_ODOO_REPLIES=shared_bus needs {', '.join(missing)}: the shared socket logs in as a "
+                              "dedicated Odoo user (a password: an API key does not open Odoo's WebSocket)")
         if not (self.store.startswith("sqlite:///") or self.store.startswith("redis://")):
             raise ConfigError("RELAY_STORE / --store: must be sqlite:///path or redis://host:port/db")
         for secret in self.webhook_secret or ():

@@ -43,6 +43,8 @@ async def healthz(request: web.Request) -> web.Response:
             body["odoo"]["polled_past_bus_max"] = len(followers.capped)
         if followers.batch is not None:
             body["odoo"]["batch_queries"] = followers.batch.api.queries
+        if getattr(followers, "shared", None) is not None:   # shared_bus: "connected" only open and subscribed
+            body["odoo"]["shared_bus"] = followers.shared.status()
     if problems:
         body["problems"] = problems
     return json_response(body, status=200 if not problems else 503)

@@ -52,7 +52,7 @@ def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
 class Replies:
     def __init__(self, relay: "Relay", upstream: "OdooUpstream", http: aiohttp.ClientSession, mode: str,
                  poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0,
-                 leases: "Leases | None" = None, bus_max: int = 1000):
+                 leases: "Leases | None" = None, bus_max: int = 200):
         self.relay, self.upstream, self.http = relay, upstream, http
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
@@ -75,6 +75,7 @@ class Replies:
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
         self.connected_at: dict[str, float] = {}   # conversation → when its bus socket opened
         self.batch = None                        # batch.BatchPoller: poll mode with credentials
+        self.shared = None                       # shared_bus.SharedBus: one user socket for every session
         self.auto, self.auto_recheck = False, auto_recheck
         self.watcher: asyncio.Task | None = None
         self.leases = leases
@@ -92,6 +93,8 @@ class Replies:
             self._keeper = asyncio.create_task(self._keep_leases(), name="odoo-replies-leases")
         if self.mode == "webhook":
             return
+        if self.shared is not None:
+            self.shared.start()
         for conv in await self.relay.store.open_bound():
             self.follow(conv)
 
@@ -132,6 +135,8 @@ class Replies:
             await asyncio.gather(self.watcher, return_exceptions=True)
         if self.batch is not None:
             await self.batch.stop()
+        if self.shared is not None:
+            await self.shared.stop()
         for task in self.tasks.values():
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
@@ -140,6 +145,9 @@ class Replies:
 
     def follow(self, conv: "Conversation") -> None:
         if self.mode == "webhook" or conv.id in self.tasks or not conv.upstream:
+            return
+        if self.shared is not None:              # shared_bus: one socket follows them all
+            self.shared.add(conv)
             return
         if self.mode == "poll" and self.batch is not None:
             self.via[conv.id] = "batch"
@@ -156,6 +164,8 @@ class Replies:
             log.warning("catch-up poll failed", extra={"conversation": conv.id, "reason": repr(exc)[:200]})
 
     def unfollow(self, conversation_id: str) -> None:
+        if self.shared is not None:
+            self.shared.remove(conversation_id)
         if self.batch is not None:
             self.batch.remove(conversation_id)
             self.via.pop(conversation_id, None)

@@ -316,7 +316,7 @@ async def test_auto_mode_follows_the_addon_being_switched_off_and_on(odoo, tmp_p
             odoo.operator_reply(channel_id, "<p>by webhook</p>")
             assert await wait_texts(client, conv, ["by webhook"]) == ["by webhook"]
             health = await switch(False, "bus", {"bus": 1})
-            assert (health["replies"], health["following"], health["bus_max"]) == ("bus", {"bus": 1}, 1000)
+            assert (health["replies"], health["following"], health["bus_max"]) == ("bus", {"bus": 1}, 200)
             await asyncio.sleep(1.5)                                      # subscribed
             odoo.operator_reply(channel_id, "<p>by the bus</p>")
             assert await wait_texts(client, conv, ["by webhook", "by the bus"]) == ["by webhook", "by the bus"]
