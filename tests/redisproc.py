@@ -6,6 +6,7 @@ Never shut down the shared Redis: tests that need Redis to go away use ``RedisSe
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.relayproc import free_port
+from tests.relayproc import RelayProcess, free_port
 
 SHARED_HOST, SHARED_PORT = "127.0.0.1", int(os.environ.get("TEST_REDIS_PORT", "6379"))
 
@@ -106,3 +107,21 @@ def prefix():
     p = new_prefix()
     yield p
     delete_prefix(p)
+
+
+@contextlib.contextmanager
+def relay_on(store: str, workdir: Path, env: dict | None = None):
+    """A relay process on ``store`` ("sqlite": its own file in ``workdir``; "redis": a prefix of its
+    own on the shared Redis, deleted afterwards), stopped at the end."""
+    env, key_prefix = dict(env or {}), None
+    if store == "redis":
+        shared_redis_or_skip()
+        key_prefix = new_prefix()
+        env["RELAY_STORE"] = shared_url(key_prefix)
+    relay = RelayProcess(workdir, env=env).start()
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        if key_prefix:
+            delete_prefix(key_prefix)

@@ -13,18 +13,10 @@ from aiohttp import web
 
 from proxy.bot import MAX_ANSWER_BYTES, BotClient, BotFailed
 from tests.botserver import BOT_SECRET
+from tests.loopback import serve
 
 CONV = SimpleNamespace(id="c_test", visitor_name="Ann", lang="en", page_url=None)
 EVENT = {"seq": 3, "message": {"id": "m1", "text": "hello"}}
-
-
-async def _serve(app: web.Application):
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
@@ -40,7 +32,7 @@ async def test_a_redirect_is_a_bot_failure_and_is_not_followed(status):
     app = web.Application()
     app.router.add_post("/bot", redirect)
     app.router.add_route("*", "/elsewhere", elsewhere)
-    runner, url = await _serve(app)
+    runner, url = await serve(app)
     try:
         async with aiohttp.ClientSession() as http:
             with pytest.raises(BotFailed, match=str(status)):

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from proxy import signing
-from tests.redisproc import delete_prefix, new_prefix, shared_redis_or_skip, shared_url
-from tests.relayproc import SECRET, RelayProcess, new_webhook_id
+from tests.redisproc import relay_on
+from tests.relayproc import SECRET, new_webhook_id
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 FRAMES = {"sqlite": 0, "redis": 0}
@@ -41,21 +41,13 @@ def encode(obj) -> bytes:
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
 def store_relay(request, tmp_path_factory):
-    env, prefix = {}, None
-    if request.param == "redis":
-        shared_redis_or_skip()
-        prefix = new_prefix()
-        env["RELAY_STORE"] = shared_url(prefix)
-    relay = RelayProcess(tmp_path_factory.mktemp("fuzzu-" + request.param), env=env).start()
-    relay.store_kind = request.param
-    with urllib.request.urlopen(urllib.request.Request(relay.url + "/v1/conversations", data=b"{}", method="POST",
-                                                       headers={"Content-Type": "application/json"})) as resp:
-        relay.conv = json.loads(resp.read())
-    yield relay
-    assert "Traceback" not in relay.logs() and "unexpected error" not in relay.logs()
-    relay.stop()
-    if prefix:
-        delete_prefix(prefix)
+    with relay_on(request.param, tmp_path_factory.mktemp("fuzzu-" + request.param)) as relay:
+        relay.store_kind = request.param
+        with urllib.request.urlopen(urllib.request.Request(relay.url + "/v1/conversations", data=b"{}", method="POST",
+                                                           headers={"Content-Type": "application/json"})) as resp:
+            relay.conv = json.loads(resp.read())
+        yield relay
+        assert "Traceback" not in relay.logs() and "unexpected error" not in relay.logs()
 
 
 @pytest.fixture(scope="module")

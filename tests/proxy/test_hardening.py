@@ -19,7 +19,7 @@ from proxy import keys, signing
 from proxy.api.common import client_ip
 from proxy.config import Settings
 from tests.conftest import Client
-from tests.redisproc import delete_prefix, new_prefix, shared_redis_or_skip, shared_url
+from tests.redisproc import relay_on
 from tests.relayproc import ROOT, SECRET, RelayProcess, new_webhook_id, operator_message, webhook_body
 
 SURROGATE = "\\ud800"          # as it travels in JSON: an escape json.loads turns into a lone surrogate
@@ -157,16 +157,8 @@ async def test_a_slow_body_is_answered_408_and_closed(tmp_path):
 
 @pytest.fixture(params=["sqlite", "redis"])
 def store_relay(request, tmp_path):
-    env, prefix = {}, None
-    if request.param == "redis":
-        shared_redis_or_skip()
-        prefix = new_prefix()
-        env["RELAY_STORE"] = shared_url(prefix)
-    relay = RelayProcess(tmp_path, env=env).start()
-    yield relay
-    relay.stop()
-    if prefix:
-        delete_prefix(prefix)
+    with relay_on(request.param, tmp_path) as relay:
+        yield relay
 
 
 async def _post_raw(http, url, raw: bytes, token=None, headers=None):

@@ -21,6 +21,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from tests.conftest import Client
+from tests.loopback import serve
 from tests.relayproc import RelayProcess
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "odoo" / "18"
@@ -195,11 +196,7 @@ class FakeOdoo:
         app.router.add_get("/im_livechat_webhook/info", self.info)
         app.router.add_get("/websocket", self.websocket)
         app.on_shutdown.append(self._close_sockets)
-        self.runner = web.AppRunner(app, shutdown_timeout=2)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.runner, self.url = await serve(app, shutdown_timeout=2)
         return self
 
     async def stop(self) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 from tests.conftest import Client
+from tests.loopback import serve
 from tests.relayproc import RelayProcess
 
 SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
@@ -19,12 +20,7 @@ SECRET = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
 async def fault_server(handler) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    return runner, f"http://127.0.0.1:{port}"
+    return await serve(app)
 
 
 async def test_rpc_sorts_failures(tmp_path):

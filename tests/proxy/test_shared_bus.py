@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from proxy.config import ConfigError, from_env
 from tests.conftest import Client
+from tests.loopback import serve
 from tests.proxy.test_odoo_bus_faults import (CHANNEL_ID, LOADER_JS, POLL_ANSWER, POST_ANSWER, SESSION,
                                               VERSION_INFO, _rechannel, bus_reply_notifications, operator_record,
                                               recorded, visitor_record)
@@ -155,11 +156,7 @@ class SharedOdoo:
         r.add_post("/jsonrpc", self.jsonrpc)
         r.add_get("/websocket", self.websocket)
         app.on_shutdown.append(lambda app: self.drop())
-        self.runner = web.AppRunner(app, shutdown_timeout=2)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.runner, self.url = await serve(app, shutdown_timeout=2)
         return self
 
     async def stop(self) -> None:
