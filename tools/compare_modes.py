@@ -305,6 +305,8 @@ def main(argv: list[str] | None = None, on_sent: Callable[[int], None] | None = 
     print(f"machine: {m['cpu_model']}, {m['cores']} cores, Python {m['python']}, aiohttp {m['aiohttp']}, "
           f"load average {m['loadavg_at_start']} → {m['loadavg_at_end']}")
     print(f"written: {out / 'compare_modes.json'}, {out / 'compare_modes.png'}")
+    print("these are the widget's transports; for how replies reach the relay from Odoo (webhook, bus, shared_bus, "
+          "poll) at your number of conversations, see docs/troubleshooting.md, 'Which reply mode'")
     return 0 if report["ok"] else 1
 
 
