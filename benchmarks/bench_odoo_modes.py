@@ -11,11 +11,23 @@ relay and a WebSocket listens to it. N times, after a random pause of 0.2–0.8 
 relay's WebSocket frame with that message arrived (loopback: the relay's own event time plus well
 under a millisecond). Figures are from t0, so they include ``message_post`` itself; its own
 duration is printed beside them. The addon's settings are restored at the end. Nothing is mocked.
+
+The native arm (``--no-native`` to leave it out): beside the relay's WebSocket, the visitor's own
+Odoo bus WebSocket — what Odoo's livechat widget opens: ``/websocket`` with the loader's
+``?version=``, Origin, no User-Agent, subscribed to ``mail.guest_<token>`` with the very guest token
+of the relay's session — waits for the same message (``discuss.channel/new_message``). Both arms
+see every reply, so the pairing is exact: ``relay − native`` per message.
+
+``--arms early,after_commit``: each mode once per arm, the relay started as ``python -m
+benchmarks.bench_stages --serve`` (the relay with ``Relay.publish_early`` set for that arm: live
+sockets get an event once it has its seq, or once it is durable, the former way; its per-stage
+stamps are kept in the JSON). Without ``--arms``: ``python -m proxy`` as it is.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sqlite3
@@ -24,19 +36,75 @@ import tempfile
 import time
 from pathlib import Path
 
+import re
+
 import aiohttp
 
-from benchmarks.bench_addon import machine, say, summary
-from tests.odoo.test_addon_live import relay_for_addon
+from benchmarks.bench_addon import machine, new_message_ids, say, summary
+from tests.odoo.test_addon_live import endpoint, relay_for_addon
 from tests.relayproc import RelayProcess
 from tools.odoo_client import Odoo
 
 MODES = ("webhook", "bus", "poll", "batch")
 
 
-async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: float) -> dict:
+WORKER_VERSION = re.compile(r'websocket_worker_version["\']?\s*[:=]\s*["\']([^"\']+)["\']')
+
+
+class NativeBus:
+    """The visitor's own bus socket, as Odoo's livechat widget opens it; new_message arrival times."""
+
+    def __init__(self, odoo: Odoo, guest_token: str):
+        self.odoo, self.token = odoo, guest_token
+        self.arrivals: dict[int, float] = {}
+        self.waiters: dict[int, asyncio.Future] = {}
+        self.http = aiohttp.ClientSession(skip_auto_headers=("User-Agent",), cookie_jar=aiohttp.DummyCookieJar())
+        self.ws = self.task = None
+
+    async def open(self) -> None:
+        async with self.http.get(f"{self.odoo.url}/im_livechat/loader/{self.odoo.livechat_channel}") as r:
+            found = WORKER_VERSION.search(await r.text())
+        url = self.odoo.url.replace("http", "ws", 1) + "/websocket" + (f"?version={found.group(1)}" if found else "")
+        self.ws = await self.http.ws_connect(url, headers={"Origin": self.odoo.url}, compress=0, heartbeat=None)
+        await self.ws.send_str(json.dumps({"event_name": "subscribe",
+                                           "data": {"channels": [f"mail.guest_{self.token}"], "last": 0}}))
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            t = time.perf_counter()
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            for note in json.loads(msg.data):
+                m = note.get("message", {})
+                if m.get("type") == "discuss.channel/new_message":
+                    for mid in new_message_ids(m.get("payload") or {}):
+                        self.arrivals.setdefault(mid, t)
+                        waiter = self.waiters.pop(mid, None)
+                        if waiter is not None and not waiter.done():
+                            waiter.set_result(None)
+
+    async def wait(self, mid: int, timeout: float) -> float | None:
+        if mid not in self.arrivals:
+            waiter = self.waiters.setdefault(mid, asyncio.get_running_loop().create_future())
+            try:
+                await asyncio.wait_for(waiter, timeout)
+            except asyncio.TimeoutError:
+                return None
+        return self.arrivals[mid]
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+        await self.http.close()
+
+
+async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: float, native: bool = True) -> dict:
     relay_url = relay.url
-    latencies, rpc = [], []
+    latencies, rpc, natives, paired, starts = [], [], [], [], []
+    bus = None
     async with aiohttp.ClientSession() as http:
         async with http.post(relay_url + "/v1/conversations", json={"visitor_name": f"Bench {mode}"}) as resp:
             assert resp.status == 201, await resp.text()
@@ -44,6 +112,9 @@ async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: fl
         ws_url = relay_url.replace("http", "ws", 1) + \
             f"/v1/conversations/{conv['conversation_id']}/ws?token={conv['token']}&after=0"
         channel_id = channel_of(relay, conv)
+        if native:
+            bus = NativeBus(odoo, guest_token_of(relay, conv))
+            await bus.open()
         async with http.ws_connect(ws_url) as ws:
             await asyncio.sleep(2.0)                     # the bus follower subscribes; the first poll runs
             for i in range(n):
@@ -53,20 +124,42 @@ async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: fl
                 t0 = time.perf_counter()
                 message_id = await asyncio.to_thread(odoo.operator_reply, channel_id, f"<p>bench {mode} {i}</p>")
                 rpc.append((time.perf_counter() - t0) * 1000)
+                starts.append((message_id, time.perf_counter_ns() - int(rpc[-1] * 1e6)))
                 while True:
                     frame = await ws.receive_json(timeout=30)
                     event = frame.get("event") or {}
                     if frame.get("type") == "ping":
                         await ws.send_json({"type": "pong"})
                     if event.get("type") == "message" and event["message"]["id"] == f"odoo:{message_id}":
-                        latencies.append((time.perf_counter() - t0) * 1000)
+                        t_relay = time.perf_counter()
+                        latencies.append((t_relay - t0) * 1000)
                         break
+                if bus is not None:
+                    t_native = await bus.wait(message_id, 10)
+                    natives.append(None if t_native is None else (t_native - t0) * 1000)
+                    paired.append(None if t_native is None else (t_relay - t_native) * 1000)
                 if (i + 1) % 10 == 0:
                     say(f"  {mode}: {i + 1}/{n}")
         async with http.post(relay_url + f"/v1/conversations/{conv['conversation_id']}/close",
                              headers={"Authorization": "Bearer " + conv["token"]}) as resp:
             await resp.read()
-    return {"event_ms": summary(latencies), "message_post_ms": summary(rpc)}
+    if bus is not None:
+        await bus.close()
+    out = {"event_ms": summary(latencies), "message_post_ms": summary(rpc)}
+    if bus is not None:
+        out.update(native_ms=summary(natives), relay_minus_native_ms=summary(paired),
+                   samples=[{"message_id": s[0], "t0_ns": s[1], "relay_ms": r, "native_ms": nv, "message_post_ms": m}
+                            for s, r, nv, m in zip(starts, latencies, natives, rpc)])
+    return out
+
+
+def guest_token_of(relay: RelayProcess, conv: dict) -> str:
+    db = sqlite3.connect(relay.db)
+    try:
+        raw = db.execute("SELECT upstream FROM conversations WHERE id = ?", (conv["conversation_id"],)).fetchone()[0]
+        return json.loads(raw)["guest_token"]
+    finally:
+        db.close()
 
 
 def channel_of(relay: RelayProcess, conv: dict) -> int:
@@ -78,15 +171,40 @@ def channel_of(relay: RelayProcess, conv: dict) -> int:
         db.close()
 
 
-def run_mode(odoo: Odoo, mode: str, n: int, poll_interval: float, workdir: Path) -> dict:
+@contextlib.contextmanager
+def relay_for_addon_arm(odoo: Odoo, workdir: Path, env: dict, enabled: bool, arm: str):
+    """``relay_for_addon`` with the relay of ``benchmarks.bench_stages --serve`` for that arm."""
+    before = endpoint(odoo)
+    relay = RelayProcess(workdir, env={"RELAY_WEBHOOK_SECRET": before["secret"], **env, "BENCH_STAGES_ARM": arm,
+                                       "BENCH_STAGES_OUT": str(workdir / "stages.json")})
+    relay.command = ["-m", "benchmarks.bench_stages", "--serve"]
+    relay.start()
+    odoo.execute("livechat.webhook.endpoint", "write", [[before["id"]], {
+        "url": relay.url + "/v1/webhooks/odoo", "enabled": enabled}])
+    try:
+        yield relay
+    finally:
+        odoo.execute("livechat.webhook.endpoint", "write", [[before["id"]], {
+            "url": before["url"] or False, "enabled": before["enabled"]}])
+        relay.stop()
+
+
+def run_mode(odoo: Odoo, mode: str, n: int, poll_interval: float, workdir: Path, native: bool = True,
+             arm: str | None = None) -> dict:
     env = {"RELAY_ODOO_URL": odoo.url, "RELAY_ODOO_DB": odoo.db, "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(odoo.livechat_channel),
            "RELAY_ODOO_REPLIES": "poll" if mode == "batch" else mode, "RELAY_ODOO_POLL_INTERVAL": str(poll_interval)}
     if mode == "batch":
         env.update(RELAY_ODOO_LOGIN=odoo.login, RELAY_ODOO_PASSWORD=odoo.password)
     odoo.operator_online()
-    with relay_for_addon(odoo, workdir / mode, env, enabled=mode == "webhook") as relay:
+    wired = relay_for_addon(odoo, workdir, env, enabled=mode == "webhook") if arm is None else \
+        relay_for_addon_arm(odoo, workdir, env, mode == "webhook", arm)
+    with wired as relay:
         spread = poll_interval if mode in ("poll", "batch") else 0.0
-        return asyncio.run(measure(odoo, relay, n, mode, spread))
+        result = asyncio.run(measure(odoo, relay, n, mode, spread, native))
+    stages = workdir / "stages.json"
+    if stages.exists():
+        result["relay_stamps"] = json.loads(stages.read_text())
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default=",".join(MODES))
     p.add_argument("--poll-interval", type=float, default=3.0)
     p.add_argument("--out", default="benchmarks/out")
+    p.add_argument("--arms", default="", help="comma-separated: early,after_commit (each mode once per arm)")
+    p.add_argument("--no-native", dest="native", action="store_false",
+                   help="leave out the native arm (the visitor's own Odoo bus socket, as Odoo's widget)")
     args = p.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
     if any(m not in MODES for m in modes):
@@ -107,16 +228,28 @@ def main(argv: list[str] | None = None) -> int:
     odoo = Odoo(args.odoo, args.db, args.login, args.password, args.livechat_channel).start()
     say(f"Odoo {odoo.version} at {odoo.url} ({args.db}); {args.n} replies per mode; poll interval {args.poll_interval:g} s")
     results = {}
+    arms = [a for a in args.arms.split(",") if a] or [None]
     with tempfile.TemporaryDirectory(prefix="bench-modes-") as tmp:
         for mode in modes:
-            (Path(tmp) / mode).mkdir()
-            say(f"mode {mode}")
-            results[mode] = run_mode(odoo, mode, args.n, args.poll_interval, Path(tmp))
+            for arm in arms:
+                name = mode if arm is None else f"{mode}/{arm}"
+                (Path(tmp) / name).mkdir(parents=True)
+                say(f"mode {name}")
+                results[name] = run_mode(odoo, mode, args.n, args.poll_interval, Path(tmp) / name, args.native, arm)
     print(f"\nOperator message_post started → event on the relay's WebSocket, Odoo {odoo.version}, ms")
-    print(f"{'mode':<8} {'n':>4} {'p50':>8} {'p95':>8} {'max':>8}   message_post p50")
+    print(f"{'mode':<22} {'n':>4} {'p50':>8} {'p95':>8} {'max':>8}   message_post p50")
     for mode, r in results.items():
         e, m = r["event_ms"], r["message_post_ms"]
-        print(f"{mode:<8} {e['n']:>4} {e['p50']:>8.1f} {e['p95']:>8.1f} {e['max']:>8.1f}   {m['p50']:.1f}")
+        print(f"{mode:<22} {e['n']:>4} {e['p50']:>8.1f} {e['p95']:>8.1f} {e['max']:>8.1f}   {m['p50']:.1f}")
+    if args.native:
+        print("\nSame messages, Odoo's own widget path (the visitor's bus socket) beside the relay's, ms")
+        print(f"{'mode':<22} {'native p50':>10} {'p95':>7}   {'relay p50':>9} {'p95':>7}   "
+              f"{'relay−native p50':>16} {'p95':>7}")
+        for mode, r in results.items():
+            nv, e, d = r.get("native_ms", {}), r["event_ms"], r.get("relay_minus_native_ms", {})
+            if nv.get("n"):
+                print(f"{mode:<22} {nv['p50']:>10.1f} {nv['p95']:>7.1f}   {e['p50']:>9.1f} {e['p95']:>7.1f}   "
+                      f"{d['p50']:>+16.1f} {d['p95']:>+7.1f}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench_odoo_modes-{odoo.version}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -3,9 +3,15 @@
 Every event goes the same way: ``store.append`` (durable, seq assigned) → ``hub.publish``
 (live fan-out). Readers use ``hub.Cursor``, so they never depend on the live path for
 completeness. No HTTP here; api/ turns these calls into routes and frames.
+
+With a store that can (SQLite), the fan-out does not wait for the commit's fsync: the event goes
+to live readers as soon as it has its seq (``_Early``, store/base.py), while the caller — the
+webhook's 2xx, the visitor's ack — still waits for durability. A crash in between is covered by
+the store's *unsure* seqs and the readers' ``reset`` (store/base.py, hub.py).
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -26,7 +32,27 @@ log = logging.getLogger("relay.core")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
+class _Early:
+    """``early`` for the store: an event handed to the hub before its commit, then settled."""
+
+    __slots__ = ("hub", "received_at")
+
+    def __init__(self, hub: Hub, received_at: float | None):
+        self.hub, self.received_at = hub, received_at
+
+    def seq(self, conversation_id: str, event: dict) -> None:
+        self.hub.publish_early(conversation_id, event, self.received_at)
+
+    def settled(self, conversation_id: str, durable: bool) -> None:
+        self.hub.settle(conversation_id, durable)
+
+
 class Relay:
+    # False, the former way: live readers get an event once it is durable, its frames written after
+    # the caller's answer; True: as soon as it has its seq where the store can (SQLite), and else
+    # (Redis) right after the store answered, before the caller's answer
+    publish_early = True
+
     def __init__(self, settings: Settings, store: Store, hub: Hub, upstream: Upstream, metrics: Metrics,
                  token_key: bytes):
         self.settings, self.store, self.hub, self.upstream, self.metrics = settings, store, hub, upstream, metrics
@@ -104,10 +130,14 @@ class Relay:
     async def append(self, conversation_id: str, event: dict, *, source: str, dedupe_key: str | None = None,
                      webhook_id: str | None = None, received_at: float | None = None) -> Appended:
         result = await self.store.append(conversation_id, event, dedupe_key=dedupe_key, webhook_id=webhook_id,
-                                         closes=event["type"] == "closed")
+                                         closes=event["type"] == "closed",
+                                         early=_Early(self.hub, received_at) if self.publish_early else None)
         if result.created:
             self.metrics.events_in.labels(source, event["type"]).inc()
-            self.hub.publish(conversation_id, result.event, received_at)
+            if not result.published:
+                self.hub.publish(conversation_id, result.event, received_at)
+                if self.publish_early:   # the frames go out now, not after what the caller does next
+                    await asyncio.sleep(0)
         return result
 
     def cursor(self, conversation_id: str, after: int) -> Cursor:
@@ -191,10 +221,13 @@ class Relay:
         dedupe = hook.dedupe_key or ("closed" if event["type"] == "closed" else None)
         conversation_id, result = await self.store.append_bound(
             hook.database, hook.channel_id, event, dedupe_key=dedupe, webhook_id=webhook_id,
-            closes=event["type"] == "closed")
+            closes=event["type"] == "closed", early=_Early(self.hub, received_at) if self.publish_early else None)
         if conversation_id is None:
             return "unbound"
         if result.created:
             self.metrics.events_in.labels("webhook", event["type"]).inc()
-            self.hub.publish(conversation_id, result.event, received_at)
+            if not result.published:
+                self.hub.publish(conversation_id, result.event, received_at)
+                if self.publish_early:   # the frames go out before the 2xx is written
+                    await asyncio.sleep(0)
         return "stored" if result.created else "duplicate"

@@ -9,6 +9,13 @@ live path behaves, and a slow reader costs bounded memory.
 With several relay nodes, ``forward`` (set by app.py) carries each published event to the other
 nodes, which hand it to their own subscriptions with ``deliver``; ``resync`` makes every local
 reader go back to the store (after the link between nodes was down and messages may be lost).
+
+Events published before their commit (``publish_early``, store/base.py): the live path can then
+be one event ahead of the store, and the cursor keeps that in mind. Live items are never dropped
+for a store read (the store may not have the newest yet); a subscription made while such an
+event is out gets it at once; a reader at exactly that seq is not "ahead of the store" (no
+reset); and when its commit fails (``settle(…, False)``) every reader of the conversation goes
+back to the store, where one that had passed it on gets ``reset``.
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ class Subscription:
     """One reader's queue. Kept small: an idle WebSocket holds one of these, so the list and the
     wake-up future exist only while there is something to hold or someone waiting."""
 
-    __slots__ = ("conversation_id", "_items", "_limit", "_waiter", "overflowed", "direct")
+    __slots__ = ("conversation_id", "_items", "_limit", "_waiter", "overflowed", "direct", "retracted")
 
     def __init__(self, conversation_id: str, limit: int = QUEUE_LIMIT):
         self.conversation_id = conversation_id
@@ -42,6 +49,7 @@ class Subscription:
         self._limit = limit
         self._waiter: asyncio.Future | None = None
         self.overflowed = False
+        self.retracted = False       # an event handed out before its commit was not kept
         # Fast path: while the reader is parked in wait() with nothing queued, ``direct(item)`` may
         # deliver the item at once (and answer True); otherwise the item is queued as usual.
         self.direct: Callable[[Item], bool] | None = None
@@ -57,8 +65,8 @@ class Subscription:
         if self._items is None:
             self._items = [item]
         elif len(self._items) >= self._limit:
-            self._items = None       # the reader will catch up from the store
-            self.overflowed = True
+            self._items = [item]     # the reader will catch up from the store; the newest item is
+            self.overflowed = True   # kept, the store may not have it yet (published before its commit)
         else:
             self._items.append(item)
         if self._waiter is not None and not self._waiter.done():
@@ -93,10 +101,14 @@ class Hub:
         self._subs: dict[str, set[Subscription]] = collections.defaultdict(set)
         # other nodes: called with every event published here (not with those delivered from there)
         self.forward: Callable[[str, dict], None] | None = None
+        self._early: dict[str, Item] = {}   # per conversation, the event out before its commit
 
     def subscribe(self, conversation_id: str) -> Subscription:
         sub = Subscription(conversation_id)
         self._subs[conversation_id].add(sub)
+        early = self._early.get(conversation_id)
+        if early is not None:        # the store may not have it yet when this reader reads it
+            sub.push(early)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -112,6 +124,24 @@ class Hub:
         if self.forward is not None:
             self.forward(conversation_id, event)
 
+    def publish_early(self, conversation_id: str, event: dict, received_at: float | None = None) -> None:
+        """An event with its seq, not yet durable: out now; ``settle`` follows."""
+        self._early[conversation_id] = self.deliver(conversation_id, event, received_at, always=True)
+        if self.forward is not None:
+            self.forward(conversation_id, event)
+
+    def settle(self, conversation_id: str, durable: bool) -> None:
+        """The commit of the event ``publish_early`` handed out is done (or failed: ``durable`` false)."""
+        self._early.pop(conversation_id, None)
+        if not durable:
+            for sub in self._subs.get(conversation_id, ()):
+                sub.retracted = True
+                sub.stale()
+
+    def early_seq(self, conversation_id: str) -> int | None:
+        item = self._early.get(conversation_id)
+        return None if item is None else item[0]["seq"]
+
     def wanted(self, conversation_id: str) -> bool:
         """Someone on this node reads that conversation."""
         return conversation_id in self._subs
@@ -121,13 +151,15 @@ class Hub:
         for sub in list(self.subscriptions()):
             sub.stale()
 
-    def deliver(self, conversation_id: str, event: dict, received_at: float | None = None) -> None:
+    def deliver(self, conversation_id: str, event: dict, received_at: float | None = None,
+                always: bool = False) -> Item | None:
         subs = self._subs.get(conversation_id)
-        if not subs:
-            return
+        if not subs and not always:
+            return None
         item = (event, time.monotonic() if received_at is None else received_at, event_frame(event))
-        for sub in subs:
+        for sub in subs or ():
             sub.push(item)
+        return item
 
     def subscriptions(self) -> Iterator[Subscription]:
         for subs in self._subs.values():
@@ -141,7 +173,8 @@ class Cursor:
     already covered by the read are recognised by their ``seq`` and skipped.
     """
 
-    __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq", "outbox")
+    __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq", "outbox",
+                 "durable")
 
     def __init__(self, hub: Hub, store: "Store", conversation_id: str, after: int):
         self.hub, self.store, self.conversation_id = hub, store, conversation_id
@@ -151,51 +184,66 @@ class Cursor:
         self._need_store = True
         self.reset = False
         self.last_seq = after
+        self.durable = after     # what the store is known to have; live events past it may not be yet
 
     def close(self) -> None:
         self.hub.unsubscribe(self.sub)
 
     async def _from_store(self) -> list[Item]:
-        replay: Replay = await self.store.events_after(self.conversation_id, self.last)
-        self.last_seq = replay.last_seq
-        if replay.reset:
+        after = min(self.last, self.durable)    # live events past ``durable`` may not be stored yet
+        early = self.hub.early_seq(self.conversation_id)   # before the read: it may commit meanwhile
+        replay: Replay = await self.store.events_after(self.conversation_id, after)
+        more = False
+        if replay.reset and after == early == replay.last_seq + 1 and not self.sub.retracted:
+            events = []         # exactly at the event out before its commit: not ahead of the store
+        elif replay.reset:
             self.reset = True
-        events = replay.events
-        if events:
-            self.last = events[-1]["seq"]
-        elif replay.reset:      # asked beyond what exists: follow from the real end
-            self.last = replay.last_seq
-        # more than one page behind: read again next time instead of waiting
-        self._need_store = bool(events) and self.last < replay.last_seq
+            events = replay.events
+            self.last = events[-1]["seq"] if events else replay.last_seq   # beyond what exists: the real end
+            more = bool(events) and self.last < replay.last_seq
+        else:
+            more = bool(replay.events) and replay.events[-1]["seq"] < replay.last_seq
+            events = [e for e in replay.events if e["seq"] > self.last]   # not those passed on live
+            if events:
+                self.last = events[-1]["seq"]
+        self.durable = replay.last_seq
+        self.last_seq = max(replay.last_seq, self.last)
+        self._need_store = more   # more than one page behind: read again next time instead of waiting
         return [(e, 0.0, None) for e in events]
+
+    def _in_order(self, items: list[Item]) -> tuple[list[Item], list[Item]]:
+        """Live items that come next (typing included), and those from a gap on."""
+        out: list[Item] = []
+        for i, item in enumerate(items):
+            seq = item[0].get("seq")
+            if seq is None:
+                out.append(item)
+            elif seq <= self.last:
+                continue
+            elif seq == self.last + 1:
+                self.last = seq
+                self.last_seq = max(self.last_seq, seq)
+                out.append(item)
+            else:
+                return out, items[i:]
+        return out, []
 
     async def next(self, timeout: float | None) -> list[Item]:
         """Next events (typing included), waiting up to ``timeout`` seconds; [] on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            if self.sub.retracted and self.last > self.durable:
+                self.durable = self.last  # we passed on an event that was not kept: the store says reset
             if self._need_store or self.sub.overflowed:
                 self.sub.overflowed = False
-                self.sub.drain()
-                items = await self._from_store()
+                items = await self._from_store()   # live items stay queued (the newest may not be stored yet)
+                self.sub.retracted = False
                 if items:
                     return items
-            out: list[Item] = []
-            gap = False
-            for item in self.sub.drain():
-                seq = item[0].get("seq")
-                if seq is None:
-                    out.append(item)
-                elif seq <= self.last:
-                    continue
-                elif seq == self.last + 1:
-                    self.last = seq
-                    self.last_seq = max(self.last_seq, seq)
-                    out.append(item)
-                else:   # a gap: the live path is ahead of us, fill it from the store
-                    gap = True
-                    break
-            if gap:
+            out, rest = self._in_order(self.sub.drain())
+            if rest:   # a gap: the live path is ahead of us, fill it from the store
                 out.extend(await self._from_store())
+                out.extend(self._in_order(rest)[0])   # what the store did not have yet
             if out:
                 return out
             remaining = None if deadline is None else deadline - time.monotonic()

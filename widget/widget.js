@@ -628,7 +628,7 @@
 
   Widget.prototype.adoptWs = function (ws, hello) {
     this.ws = ws;
-    if (hello.last_seq < this.seq.last) this.restart();   // the relay lost what we had: start over
+    if (hello.reset || hello.last_seq < this.seq.last) this.restart();   // the relay lost what we had: start over
     this.fallback.wsConnected();
     this.attempt = 0;
     this.pingInterval = (hello.ping_interval || 25) * 1000;

@@ -27,6 +27,7 @@ log = logging.getLogger("relay.ws")
 MAX_FRAME = 16 * 1024
 CLOSE_TOKEN, CLOSE_UNKNOWN, CLOSE_NO_PONG, CLOSE_TOO_MANY = 4401, 4404, 4408, 4429
 CLOSE_TOO_SLOW = 4409     # the widget did not read its frames in time: it reconnects with after=N
+CLOSE_RESET = 1012        # the widget passed on an event the store did not keep: it reconnects, hello says reset
 PING = '{"type":"ping"}'
 PONG = '{"type":"pong"}'
 
@@ -103,9 +104,18 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, after: int) ->
     expiry = asyncio.get_running_loop().call_later(
         max(0.0, expires_at - time.time()), lambda: asyncio.ensure_future(_expire(conn)))
     try:
-        await conn.send({"type": "hello", "last_seq": conv.last_seq,
-                         "ping_interval": int(interval) if interval == int(interval) else interval})
-        pump = asyncio.create_task(_pump(conn, cursor, metrics))
+        try:   # the replay is read before the hello, which says whether the widget must start over
+            first = await cursor.next(0)
+        except StoreError:
+            await _close(conn, WSCloseCode.INTERNAL_ERROR, b"store_unavailable")
+            return
+        hello = {"type": "hello", "last_seq": conv.last_seq,
+                 "ping_interval": int(interval) if interval == int(interval) else interval}
+        if cursor.reset:   # after=N is ahead of the store, purged, or a seq shown for a lost event
+            hello["reset"] = True
+            cursor.reset = False
+        await conn.send(hello)
+        pump = asyncio.create_task(_pump(conn, cursor, metrics, first))
         async for msg in ws:
             conn.last_heard = time.monotonic()
             if msg.type == WSMsgType.TEXT:
@@ -202,19 +212,26 @@ def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metr
     return deliver
 
 
-async def _pump(conn: Connection, cursor, metrics) -> None:
-    out = metrics.events_out.labels("ws")
+async def _send_items(conn: Connection, items, metrics) -> None:
     latency = metrics.latency.labels("ws")
     send_timeout = conn.request.app[keys.SETTINGS].ws_send_timeout
+    for event, t0, frame in items:
+        # a frame waits only when the socket's buffers are full: the reader is not reading
+        await asyncio.wait_for(conn.ws.send_str(frame or event_frame(event)), send_timeout)
+        if t0:
+            latency.observe(time.monotonic() - t0)
+    metrics.events_out.labels("ws").inc(len(items))
+
+
+async def _pump(conn: Connection, cursor, metrics, items: list) -> None:
     try:
         while True:
+            await _send_items(conn, items, metrics)
             items = await cursor.next(None)
-            for event, t0, frame in items:
-                # a frame waits only when the socket's buffers are full: the reader is not reading
-                await asyncio.wait_for(conn.ws.send_str(frame or event_frame(event)), send_timeout)
-                if t0:
-                    latency.observe(time.monotonic() - t0)
-            out.inc(len(items))
+            if cursor.reset:   # an event this widget has was not kept (a failed commit): it starts over
+                log.warning("ws reset", extra={"conversation": conn.conversation_id, "seq": cursor.last})
+                await _close(conn, CLOSE_RESET, b"reset")
+                return
     except asyncio.CancelledError:
         raise
     except asyncio.TimeoutError:

@@ -7,8 +7,20 @@ Guarantees (tests/proxy/store/test_contract.py checks them on every backend):
 - ``append`` with a ``webhook_id`` already seen stores nothing and says so; with a ``dedupe_key``
   already present in that conversation it stores nothing and returns the first event.
 - ``events_after(after)`` returns the kept events with a larger ``seq`` in order; ``reset`` is
-  true when some of the asked-for events were purged (or ``after`` is beyond ``last_seq``).
+  true when some of the asked-for events were purged (or ``after`` is beyond ``last_seq``, or
+  ``after`` is a seq that a reader may have been shown for another event: below).
 - Any backend failure surfaces as ``StoreError``, never as a half-written event.
+
+Publishing before the commit (``early``, the SQLite store; a store may ignore it): ``append``
+may hand the event to ``early.seq(conversation_id, event)`` on the event loop as soon as it has
+its seq, before it is durable (the caller's answer still waits for durability), then calls
+``early.settled(conversation_id, durable)`` once its transaction is committed or failed, and
+says so with ``Appended.published``. At most one event per conversation is ever out before its
+commit, the newest, so a reader can be ahead of the store by that one event only. When it was
+shown and then lost (a crash, a failed commit), the next event of that conversation takes the
+same seq: the store remembers such a seq as *unsure* and ``events_after`` answers ``reset`` for
+an ``after`` equal to it, so a widget that saw the lost event starts over instead of missing the
+one that took its place; the event that takes an unsure seq is never published before its commit.
 """
 from __future__ import annotations
 
@@ -36,6 +48,14 @@ class Conversation:
 class Appended:
     event: dict | None      # the stored event (the first one when deduplicated); None for a seen webhook id
     created: bool           # False: nothing was written
+    published: bool = False  # already handed to ``early.seq``, before its commit
+
+
+class Early(Protocol):
+    """What ``append`` tells about an event it hands out before its commit (module docstring)."""
+
+    def seq(self, conversation_id: str, event: dict) -> None: ...
+    def settled(self, conversation_id: str, durable: bool) -> None: ...
 
 
 @dataclasses.dataclass
@@ -72,9 +92,10 @@ class Store(Protocol):
         """Open conversations bound to no operator-side session yet (with the bot, to resume)."""
 
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
-                     webhook_id: str | None = None, closes: bool = False) -> Appended: ...
+                     webhook_id: str | None = None, closes: bool = False, early: Early | None = None) -> Appended: ...
     async def append_bound(self, database: str, channel_id: int, event: dict, *, dedupe_key: str | None = None,
-                           webhook_id: str | None = None, closes: bool = False) -> tuple[str | None, Appended]:
+                           webhook_id: str | None = None, closes: bool = False,
+                           early: Early | None = None) -> tuple[str | None, Appended]:
         """``append`` to the conversation bound to that Odoo session, found in the same transaction;
         ``(None, Appended(None, False))`` when none is bound."""
 

@@ -345,14 +345,17 @@ class RedisStore:
             return Appended(None, False)
         return Appended(json.loads(body), status == 1)
 
+    # ``early`` is ignored: one script assigns the seq and stores the event, so nothing could be
+    # handed out before it is stored (base.py)
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
-                     webhook_id: str | None = None, closes: bool = False) -> Appended:
+                     webhook_id: str | None = None, closes: bool = False, early=None) -> Appended:
         status, _, body = await self._script(self._append, conversation_id, self._body(event), dedupe_key or "",
                                              webhook_id or "", "1" if closes else "0")
         return self._appended(status, body)
 
     async def append_bound(self, database: str, channel_id: int, event: dict, *, dedupe_key: str | None = None,
-                           webhook_id: str | None = None, closes: bool = False) -> tuple[str | None, Appended]:
+                           webhook_id: str | None = None, closes: bool = False,
+                           early=None) -> tuple[str | None, Appended]:
         status, cid, body = await self._script(self._append_bound, f"{database}\0{channel_id}", self._body(event),
                                                dedupe_key or "", webhook_id or "", "1" if closes else "0")
         if cid is None:

@@ -7,6 +7,16 @@ savepoint, and every caller is answered only after its transaction's COMMIT. Wit
 ``synchronous=FULL`` that COMMIT is on disk, so a 2xx survives a crash of the relay or the machine,
 and one fsync serves many webhooks under load. Reads use a second connection (WAL lets readers
 run beside the writer) so they never queue behind an fsync.
+
+Publishing before the commit (store/base.py): an append given ``early`` hands its event to
+``early.seq`` from the writer thread (``call_soon_threadsafe``) once its statements ran, then
+COMMIT's fsync runs while the event loop writes the frames; only the first event of a
+conversation in a transaction goes out this way, so one conversation never has more than one
+event out before its commit. The crash window: ``meta.open`` is 1 while a process has the file,
+0 after a clean close; a start that finds 1 counts one more ``epoch`` (so does a failed commit
+that had published something). Each conversation row carries the epoch of its last append; the
+first append in a new epoch records its seq in ``unsure`` (a widget may have been shown another
+event under it before the crash) and is not published before its commit.
 """
 from __future__ import annotations
 
@@ -34,7 +44,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     odoo_database TEXT, odoo_channel_id INTEGER,
     closed INTEGER NOT NULL DEFAULT 0,
     last_seq INTEGER NOT NULL DEFAULT 0,
-    upstream TEXT
+    upstream TEXT,
+    epoch INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS conversations_odoo ON conversations (odoo_database, odoo_channel_id);
 CREATE TABLE IF NOT EXISTS events (
@@ -49,11 +60,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe ON events (conversation_id, dedu
 CREATE INDEX IF NOT EXISTS events_at ON events (at);
 CREATE TABLE IF NOT EXISTS webhook_ids (id TEXT PRIMARY KEY, seen_at REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS webhook_ids_seen ON webhook_ids (seen_at);
+CREATE TABLE IF NOT EXISTS unsure (
+    conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, seq)
+) WITHOUT ROWID;
 """
 
 _CONV_COLUMNS = ("id", "created_at", "last_activity", "visitor_name", "lang", "page_url",
                  "livechat_channel_id", "odoo_database", "odoo_channel_id", "closed", "last_seq", "upstream")
-MIGRATIONS = (("conversations", "upstream", "ALTER TABLE conversations ADD COLUMN upstream TEXT"),)
+MIGRATIONS = (("conversations", "upstream", "ALTER TABLE conversations ADD COLUMN upstream TEXT"),
+              ("conversations", "epoch", "ALTER TABLE conversations ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0"))
+# tests only: the writer thread stops before the COMMIT of a transaction that published an event
+# whose message text is this value (a kill -9 inside the window between publishing and durability)
+HOLD_COMMIT = os.environ.get("RELAY_TEST_HOLD_COMMIT") or None
 
 
 def _conv(row: tuple | None) -> Conversation | None:
@@ -81,6 +101,12 @@ class SQLiteStore:
         self._reader = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-r")
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # writer thread only: the epoch (module docstring), and the open transaction's state
+        self._epoch = self._epoch_saved = 0
+        self._touched: set[str] = set()                  # conversations appended to in it
+        self._announce: tuple | None = None              # (early, conversation id, event) of the running call
+        self._announced: list[tuple[Any, str]] = []      # (early, conversation id) handed out before COMMIT
 
     # ------------------------------------------------------------------ plumbing
 
@@ -140,26 +166,51 @@ class SQLiteStore:
             self._flusher = None
 
     def _apply(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
-        """On the writer thread: one transaction, one savepoint per call, one COMMIT."""
+        """On the writer thread: one transaction, one savepoint per call, one COMMIT. An append
+        with ``early`` is handed out right after its savepoint, before the COMMIT."""
         db = self._wdb
         if db is None:
             return [StoreError("store is closed")] * len(fns)
         results: list[Any] = []
+        self._touched, self._announced = set(), []
+        durable = False
         try:
             db.execute("BEGIN IMMEDIATE")
+            if self._epoch != self._epoch_saved:
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (str(self._epoch),))
             for fn in fns:
                 db.execute("SAVEPOINT item")
+                self._announce = None
                 try:
                     results.append(fn(db))
                 except Exception as exc:   # also OverflowError & co. from a value SQLite cannot take
                     db.execute("ROLLBACK TO item")
                     results.append(exc if isinstance(exc, StoreError) else StoreError(f"sqlite: {exc}"))
+                    self._announce = None
                 db.execute("RELEASE item")
+                if self._announce is not None:
+                    early, conversation_id, event = self._announce
+                    self._loop.call_soon_threadsafe(early.seq, conversation_id, event)
+                    self._announced.append((early, conversation_id))
+                    if HOLD_COMMIT is not None and (event.get("message") or {}).get("text") == HOLD_COMMIT:
+                        while True:        # tests: held here until the process is killed
+                            time.sleep(1)
             db.execute("COMMIT")
+            durable = True
+            self._epoch_saved = self._epoch
         except Exception as exc:           # never leave the writer inside a transaction
             if db.in_transaction:
-                db.execute("ROLLBACK")
-            return [StoreError(f"sqlite: {exc}")] * len(fns)
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            results = [StoreError(f"sqlite: {exc}")] * len(fns)
+        finally:
+            if self._announced:
+                if not durable:            # shown but not kept: their seqs will be taken by other events
+                    self._epoch += 1
+                for early, conversation_id in self._announced:
+                    with contextlib.suppress(RuntimeError):   # the loop is closed: nobody to tell
+                        self._loop.call_soon_threadsafe(early.settled, conversation_id, durable)
+                self._announced = []
         return results
 
     async def open(self) -> None:
@@ -171,12 +222,19 @@ class SQLiteStore:
                 for table, column, sql in MIGRATIONS:   # files written by older versions
                     if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
                         db.execute(sql)
+                meta = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'open')").fetchall())
+                epoch = int(meta.get("epoch", "0")) + (meta.get("open") == "1")   # after an unclean stop: one more
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?), ('open', '1')", (str(epoch),))
+                db.execute("COMMIT")
+                self._epoch = self._epoch_saved = epoch
                 self._wdb = db
                 self._rdb = self._connect()
                 self._rdb.execute("PRAGMA query_only=ON")
             except (sqlite3.Error, OSError) as exc:
                 raise StoreError(f"sqlite: cannot open {self.path}: {exc}") from exc
-        await asyncio.get_running_loop().run_in_executor(self._writer, connect)
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(self._writer, connect)
 
     async def close(self) -> None:
         while self._flusher is not None:
@@ -185,7 +243,17 @@ class SQLiteStore:
 
         def shut_writer() -> None:
             if self._wdb is not None:
-                self._wdb.close()
+                db = self._wdb
+                try:   # a clean stop: nothing is out before its commit; the epoch is kept with it
+                    db.execute("BEGIN IMMEDIATE")
+                    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?), ('open', '0')",
+                               (str(self._epoch),))
+                    db.execute("COMMIT")
+                except sqlite3.Error:       # left open: the next start counts one more epoch
+                    if db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            db.execute("ROLLBACK")
+                db.close()
                 self._wdb = None
 
         def shut_reader() -> None:
@@ -210,8 +278,8 @@ class SQLiteStore:
 
     async def create_conversation(self, conv: Conversation) -> None:
         row = _conv_row(conv)
-        sql = f"INSERT INTO conversations ({', '.join(_CONV_COLUMNS)}) VALUES ({', '.join('?' * len(row))})"
-        await self._write(lambda db: db.execute(sql, row))
+        sql = f"INSERT INTO conversations ({', '.join(_CONV_COLUMNS)}, epoch) VALUES ({', '.join('?' * (len(row) + 1))})"
+        await self._write(lambda db: db.execute(sql, (*row, self._epoch)))
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         sql = f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE id = ?"
@@ -250,17 +318,52 @@ class SQLiteStore:
     # ------------------------------------------------------------------ events
 
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
-                     webhook_id: str | None = None, closes: bool = False) -> Appended:
-        return await self._write(lambda db: _append(db, conversation_id, event, dedupe_key, webhook_id, closes))
+                     webhook_id: str | None = None, closes: bool = False, early=None) -> Appended:
+        return await self._write(lambda db: self._append(db, conversation_id, event, dedupe_key, webhook_id,
+                                                         closes, early))
 
     async def append_bound(self, database: str, channel_id: int, event: dict, *, dedupe_key: str | None = None,
-                           webhook_id: str | None = None, closes: bool = False) -> tuple[str | None, Appended]:
+                           webhook_id: str | None = None, closes: bool = False,
+                           early=None) -> tuple[str | None, Appended]:
         def op(db: sqlite3.Connection) -> tuple[str | None, Appended]:
             row = db.execute(_BOUND_SQL, (database, channel_id)).fetchone()
             if row is None:
                 return None, Appended(None, False)
-            return row[0], _append(db, row[0], event, dedupe_key, webhook_id, closes)
+            return row[0], self._append(db, row[0], event, dedupe_key, webhook_id, closes, early)
         return await self._write(op)
+
+    def _append(self, db: sqlite3.Connection, conversation_id: str, event: dict, dedupe_key: str | None,
+                webhook_id: str | None, closes: bool, early) -> Appended:
+        """On the writer thread, inside ``_apply``'s transaction."""
+        now = time.time()
+        if webhook_id is not None:
+            cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, now))
+            if cur.rowcount == 0:
+                return Appended(None, False)
+        if dedupe_key is not None:
+            row = db.execute("SELECT body FROM events WHERE conversation_id = ? AND dedupe_key = ?",
+                             (conversation_id, dedupe_key)).fetchone()
+            if row:
+                return Appended(json.loads(row[0]), False)
+        row = db.execute("SELECT last_seq, epoch FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"unknown conversation {conversation_id}")
+        last_seq, epoch = row
+        unsure = epoch != self._epoch
+        if unsure:   # the first event since an unclean stop: another may have been shown under this seq
+            db.execute("INSERT OR IGNORE INTO unsure (conversation_id, seq) VALUES (?, ?)", (conversation_id, last_seq + 1))
+        stored = dict(event, seq=last_seq + 1)
+        db.execute("INSERT INTO events (conversation_id, seq, at, dedupe_key, body) VALUES (?, ?, ?, ?, ?)",
+                   (conversation_id, stored["seq"], now, dedupe_key, dumps(stored)))
+        db.execute("UPDATE conversations SET last_seq = ?, last_activity = ?, closed = closed OR ?, epoch = ? "
+                   "WHERE id = ?", (stored["seq"], now, int(closes), self._epoch, conversation_id))
+        # out before the commit: only the first event of its conversation in this transaction (the
+        # one before it is then durable), never one taking an unsure seq
+        published = early is not None and not unsure and conversation_id not in self._touched
+        self._touched.add(conversation_id)
+        if published:
+            self._announce = (early, conversation_id, stored)
+        return Appended(stored, True, published)
 
     async def seen_webhook(self, webhook_id: str) -> bool:
         def op(db: sqlite3.Connection) -> bool:
@@ -278,6 +381,10 @@ class SQLiteStore:
                 first_kept = first if first is not None else last_seq + 1
                 reset = after > last_seq or (after + 1 < first_kept and after < last_seq)
                 start = 0 if reset else after
+                if not reset and after > 0:   # a seq another event may have been shown under (crash)
+                    reset = db.execute("SELECT 1 FROM unsure WHERE conversation_id = ? AND seq = ?",
+                                       (conversation_id, after)).fetchone() is not None
+                    start = 0 if reset else after
                 rows = db.execute("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                                   (conversation_id, start, limit)).fetchall()
             finally:
@@ -295,6 +402,7 @@ class SQLiteStore:
             old = [r[0] for r in db.execute("SELECT id FROM conversations WHERE last_activity < ?", (events_before,))]
             for cid in old:
                 db.execute("DELETE FROM events WHERE conversation_id = ?", (cid,))
+                db.execute("DELETE FROM unsure WHERE conversation_id = ?", (cid,))
                 db.execute("DELETE FROM conversations WHERE id = ?", (cid,))
             events = db.execute("DELETE FROM events WHERE at < ?", (events_before,)).rowcount
             hooks = db.execute("DELETE FROM webhook_ids WHERE seen_at < ?", (webhooks_before,)).rowcount
@@ -304,25 +412,3 @@ class SQLiteStore:
 
 _BOUND_SQL = "SELECT id FROM conversations WHERE odoo_database = ? AND odoo_channel_id = ? ORDER BY created_at DESC LIMIT 1"
 
-
-def _append(db: sqlite3.Connection, conversation_id: str, event: dict, dedupe_key: str | None,
-            webhook_id: str | None, closes: bool) -> Appended:
-    now = time.time()
-    if webhook_id is not None:
-        cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, now))
-        if cur.rowcount == 0:
-            return Appended(None, False)
-    if dedupe_key is not None:
-        row = db.execute("SELECT body FROM events WHERE conversation_id = ? AND dedupe_key = ?",
-                         (conversation_id, dedupe_key)).fetchone()
-        if row:
-            return Appended(json.loads(row[0]), False)
-    row = db.execute("SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-    if row is None:
-        raise StoreError(f"unknown conversation {conversation_id}")
-    stored = dict(event, seq=row[0] + 1)
-    db.execute("INSERT INTO events (conversation_id, seq, at, dedupe_key, body) VALUES (?, ?, ?, ?, ?)",
-               (conversation_id, stored["seq"], now, dedupe_key, dumps(stored)))
-    db.execute("UPDATE conversations SET last_seq = ?, last_activity = ?, closed = closed OR ? WHERE id = ?",
-               (stored["seq"], now, int(closes), conversation_id))
-    return Appended(stored, True)

@@ -35,10 +35,17 @@ class Widget:
         self.events: list[dict] = []
         self.last = 0
         self.reconnects = 0
+        self.resets = 0
 
     @property
     def base(self) -> RelayProcess:
         return self.nodes[self.node % len(self.nodes)]
+
+    def _restart(self) -> None:
+        """As widget.js does on ``reset`` (the relay may publish an event before its commit, and a
+        kill in between loses it): forget everything, the replay that follows starts from seq 1."""
+        self.events, self.last = [], 0
+        self.resets += 1
 
     def _take(self, events: list[dict]) -> None:
         for event in events:
@@ -59,6 +66,8 @@ class Widget:
                             if msg.type != aiohttp.WSMsgType.TEXT:
                                 break
                             frame = json.loads(msg.data)
+                            if frame["type"] == "hello" and (frame.get("reset") or frame["last_seq"] < self.last):
+                                self._restart()
                             if frame["type"] == "event":
                                 self._take([frame["event"]])
                                 if self.last >= until:
@@ -69,7 +78,10 @@ class Widget:
                                              headers={"Authorization": "Bearer " + token},
                                              timeout=aiohttp.ClientTimeout(total=wait + 5)) as r:
                         if r.status == 200:
-                            self._take((await r.json())["events"])
+                            body = await r.json()
+                            if body.get("reset"):
+                                self._restart()
+                            self._take(body["events"])
                             if self.kind == "poll":
                                 await asyncio.sleep(0.2)
                             continue
