@@ -24,6 +24,14 @@ WEBHOOK_TYPES = (
     "livechat.typing", "webhook.test",
 )
 MAX_TEXT = 4000
+PROTOCOL_HEADER = "X-Livechat-Protocol"   # the addon's protocol version, on every webhook (PROTOCOL §1)
+
+
+def protocol_major(value: str | None) -> str:
+    """The major of a protocol version (``1``, ``1.3``); an addon that sends no header predates it
+    and speaks protocol 1."""
+    value = (value or "").strip()
+    return value.split(".", 1)[0] if value else "1"
 
 
 def now_iso() -> str:

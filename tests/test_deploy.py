@@ -62,12 +62,17 @@ def test_ci_and_the_image_install_with_the_same_script():
     ci = (ROOT / ".ci" / "run").read_text()
     dockerfile = DOCKERFILE.read_text()
     assert re.search(r"^tools/install\.sh test\b", ci, re.M), ".ci/run must install with tools/install.sh test"
-    assert re.search(r"^RUN tools/install\.sh\b", dockerfile, re.M), "the Dockerfile must install with tools/install.sh"
     for name, text in ((".ci/run", ci), ("Dockerfile", dockerfile)):
         code = "\n".join(line.split("#")[0] for line in text.splitlines())
         assert "pip install" not in code, f"{name} installs with pip itself: use tools/install.sh"
     install = (ROOT / "tools" / "install.sh").read_text()
-    assert install.count("pip install") == 2   # pip itself, then the relay
+    assert re.search(r"^RUN python -m venv /opt/relay \\\n    && tools/install.sh$", dockerfile, re.M), \
+        "the image installs with tools/install.sh and no argument: the wheel, not editable"
+    image_branch = install.split('\n  "")', 1)[1].split(";;", 1)[0]
+    assert "pip wheel" in image_branch and "-e" not in image_branch.split()
+    assert "COPY --from=build /opt/relay /opt/relay" in dockerfile
+    runtime = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert "COPY . " not in runtime, "the image's last stage holds the installed relay only, no source tree"
 
 
 def test_the_image_serves_the_default_port_and_the_widget():

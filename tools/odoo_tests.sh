@@ -12,10 +12,13 @@
 #   --template DB     clone DB (a database with im_livechat installed) instead of installing from scratch
 #   --keep            keep the database afterwards
 #   --require         no Odoo is an error, not a skip
+#   --wheel WHL       test the addon wheel (python -m tools.build_addon) instead of the folder: WHL is
+#                     installed with pip --no-deps into a copy of --python's virtualenv, the addon
+#                     folder stays off the addons_path, and the module must load from the wheel
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 python="" db_host="${PGHOST:-127.0.0.1}" db_port="${PGPORT:-5432}" db_user="${PGUSER:-${USER:-root}}"
-template="" keep=0 require=0 odoo="${ODOO_PATH:-}"
+template="" keep=0 require=0 odoo="${ODOO_PATH:-}" wheel=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) python="$2"; shift 2 ;;
@@ -25,7 +28,8 @@ while [ $# -gt 0 ]; do
     --template) template="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --require) require=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --wheel) wheel="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) odoo="$1"; shift ;;
   esac
 done
@@ -51,8 +55,29 @@ fi
 
 db="livechat_webhook_test_$$"
 pg=(-h "$db_host" -p "$db_port" -U "$db_user")
-cleanup() { [ "$keep" = 1 ] || dropdb "${pg[@]}" --if-exists "$db" 2>/dev/null || true; }
+wheel_tmp=""
+cleanup() {
+  [ "$keep" = 1 ] || dropdb "${pg[@]}" --if-exists "$db" 2>/dev/null || true
+  [ -z "$wheel_tmp" ] || rm -rf "$wheel_tmp"
+}
 trap cleanup EXIT
+if [ -n "$wheel" ]; then
+  [ -f "$wheel" ] || { echo "no wheel at $wheel" >&2; exit 2; }
+  [ -d "$odoo" ] && [ -n "$python" ] || { echo "--wheel needs an Odoo checkout and --python (its virtualenv's python)" >&2; exit 2; }
+  venv="$(cd "$(dirname "$python")/.." && pwd)"
+  [ -f "$venv/pyvenv.cfg" ] || { echo "--wheel: $python is not a virtualenv's python" >&2; exit 2; }
+  wheel_tmp="$(mktemp -d -t addon-wheel.XXXXXX)"
+  cp -a "$venv" "$wheel_tmp/venv"   # a copy: the rig's own venv is left as it is
+  python="$wheel_tmp/venv/bin/python"
+  "$python" -m pip install --quiet --no-deps --no-index --disable-pip-version-check "$wheel"
+  cmd=("$python" "$bin")
+  addons_path="${addons_path%,"$here/odoo_addons"}"   # not the folder: the module must come from the wheel
+  found=$(cd "$odoo" && "$python" -c 'import importlib.util as u; print(u.find_spec("odoo.addons.im_livechat_webhook").origin)')
+  case "$found" in
+    "$wheel_tmp/venv/"*/site-packages/odoo/addons/im_livechat_webhook/__init__.py) echo "== the module from the wheel: $found" ;;
+    *) echo "== FAILED: odoo.addons.im_livechat_webhook is $found, not the wheel's" >&2; exit 1 ;;
+  esac
+fi
 if [ -n "$template" ]; then
   createdb "${pg[@]}" -T "$template" "$db"
   install=(-i im_livechat_webhook)
@@ -74,4 +99,6 @@ grep -E "odoo.tests.(stats|result)|(ERROR|FAIL|CRITICAL)" "$log" | grep -v "^$" 
 version=$(grep -m1 -oE "Odoo version [^ ]+" "$log" || true)
 echo "== ${version:-Odoo}: exit $rc in $(( $(date +%s) - start )) s"
 if [ $rc -ne 0 ] || grep -qE "(ERROR|CRITICAL) $db " "$log"; then echo "== FAILED (see $log)"; exit 1; fi
+# an addon Odoo cannot find is only a warning ("invalid module names, ignored"): no test would run
+grep -qE "odoo.tests.stats: im_livechat_webhook: [1-9][0-9]* tests" "$log" || { echo "== FAILED: no test of im_livechat_webhook ran (see $log)"; exit 1; }
 echo "== PASSED"

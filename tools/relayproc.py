@@ -49,6 +49,8 @@ class RelayProcess:
         }
         self.proc: subprocess.Popen | None = None
         self.command = ["-m", "proxy"]          # what python runs (a benchmark may wrap it in cProfile)
+        self.python = sys.executable            # another virtualenv's python runs the relay installed there
+        self.pythonpath: str | None = str(ROOT)  # None: only what that python has installed
         self.log_path = self.workdir / f"relay-{self.port}.log"
 
     @property
@@ -62,9 +64,12 @@ class RelayProcess:
     def start(self, timeout: float = 15) -> "RelayProcess":
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
         env.update(self.env)
-        env["PYTHONPATH"] = str(ROOT)
+        if self.pythonpath is None:
+            env.pop("PYTHONPATH", None)
+        else:
+            env["PYTHONPATH"] = self.pythonpath
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, *self.command], cwd=self.workdir, env=env,
+        self.proc = subprocess.Popen([self.python, *self.command], cwd=self.workdir, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -885,7 +885,7 @@
     };
     var start = function () {
       var widget = new Widget(opts);
-      root.OdooLivechatRelay = { version: "0.1.0", widget: widget,
+      root.OdooLivechatRelay = { version: "1.0.0", widget: widget,
         get mode() { return widget.fallback.mode; }, get status() { return widget.status; } };
     };
     if (doc.body) start(); else doc.addEventListener("DOMContentLoaded", start);

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from proxy import events, keys, signing
+from proxy import PROTOCOL_VERSION, events, keys, signing
 from proxy.api.common import json_response, read_json_object
 from proxy.api.middlewares import origin_allowed, own_origin
 from proxy.config import is_loopback
@@ -31,26 +31,42 @@ _message_ids = itertools.count(random.randint(1, 1 << 30))
 OPERATOR = {"kind": "operator", "partner_id": 3, "name": "Demo operator"}
 
 
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"   # the repository's widget/, served as is
-
-
 def static_text(name: str) -> str:
     return resources.files("proxy").joinpath("static", name).read_text(encoding="utf-8")
 
 
-async def index(request: web.Request) -> web.Response:
+def widget_file(name: str):
+    """A file of the repository's widget/, which the package ships as ``proxy.widget`` (package data:
+    inside the installed wheel, or widget/ itself in an editable install); None when absent."""
+    try:
+        found = resources.files("proxy.widget").joinpath(name)
+    except ModuleNotFoundError:
+        return None
+    return found if found.is_file() else None
+
+
+def _file_response(found, content_type: str, **headers: str) -> web.StreamResponse:
+    headers["Content-Type"] = content_type
+    if isinstance(found, Path):   # on the file system (always, unless installed in a zip)
+        return web.FileResponse(found, headers=headers)
+    return web.Response(body=found.read_bytes(), headers=headers)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
     if not request.app[keys.SETTINGS].demo:
         return web.Response(text="Odoo Livechat Relay. Health: /healthz\n", content_type="text/plain")
-    return web.FileResponse(WIDGET_DIR / "demo.html", headers={"Content-Type": "text/html; charset=utf-8"})
+    found = widget_file("demo.html")
+    if found is None:
+        raise NotFound("The demo page is not bundled with this installation.", code="widget_missing")
+    return _file_response(found, "text/html; charset=utf-8")
 
 
 async def widget_js(request: web.Request) -> web.StreamResponse:
     """The embeddable widget (widget/widget.js), for any page's script tag."""
-    path = WIDGET_DIR / "widget.js"
-    if not path.is_file():
+    found = widget_file("widget.js")
+    if found is None:
         raise NotFound("The widget is not bundled with this installation.", code="widget_missing")
-    return web.FileResponse(path, headers={"Content-Type": "application/javascript; charset=utf-8",
-                                           "Cache-Control": "public, max-age=300"})
+    return _file_response(found, "application/javascript; charset=utf-8", **{"Cache-Control": "public, max-age=300"})
 
 
 def _inline_hashes(page: str, tag: str) -> str:
@@ -133,6 +149,7 @@ async def _post_webhook(request: web.Request, type_: str, conv, **data) -> web.R
                  "channel": {"id": conv.odoo_channel_id, "uuid": conv.id, "livechat_channel_id": 1}, **data},
     }).encode()
     headers = signing.headers_for(request.app[keys.WEBHOOK_SECRETS][:1], "msg_" + uuid.uuid4().hex, body)
+    headers[events.PROTOCOL_HEADER] = PROTOCOL_VERSION
     host, port = request.transport.get_extra_info("sockname")[:2]
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1/webhooks/odoo"

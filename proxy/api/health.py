@@ -7,7 +7,7 @@ import collections
 
 from aiohttp import web
 
-from proxy import __version__, keys
+from proxy import PROTOCOL_VERSION, __version__, keys
 from proxy.api.common import json_response
 from proxy.errors import StoreError
 
@@ -28,6 +28,7 @@ async def healthz(request: web.Request) -> web.Response:
     body = {
         "status": "ok" if not problems else "unavailable",
         "version": __version__,
+        "protocol": PROTOCOL_VERSION,   # the addon ↔ relay protocol (docs/protocol.md §1)
         "mode": "demo" if settings.demo else "odoo",
         "store": settings.store.split(":", 1)[0],
         "webhooks": bool(app[keys.WEBHOOK_SECRETS]),
@@ -41,6 +42,8 @@ async def healthz(request: web.Request) -> web.Response:
                         "bus_max": followers.bus_max}
         if followers.capped:   # past RELAY_ODOO_BUS_MAX: followed by polling until a socket is free
             body["odoo"]["polled_past_bus_max"] = len(followers.capped)
+        if getattr(followers, "addon_protocol", None):   # auto mode: the addon's protocol (§1)
+            body["odoo"]["addon_protocol"] = followers.addon_protocol
         if followers.batch is not None:
             body["odoo"]["batch_queries"] = followers.batch.api.queries
         if getattr(followers, "shared", None) is not None:   # shared_bus: "connected" only open and subscribed

@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from proxy import events, keys, signing
+from proxy import PROTOCOL_MAJORS, PROTOCOL_VERSION, events, keys, signing
 from proxy.api.common import json_response, read_body
 from proxy.errors import TooManyRequests, Unauthorized, Unavailable
 
@@ -30,6 +30,12 @@ async def receive(request: web.Request) -> web.Response:
         metrics.webhooks.labels("no_secret").inc()
         raise Unauthorized("No webhook secret is configured on this relay (RELAY_WEBHOOK_SECRET).",
                            code="webhooks_disabled")
+    sent = request.headers.get(events.PROTOCOL_HEADER)
+    if events.protocol_major(sent) not in PROTOCOL_MAJORS:
+        # before the signature: another major may sign differently, and this answer names no secret
+        metrics.webhooks.labels("unsupported_protocol").inc()
+        log.warning("webhook refused: unsupported protocol", extra={"protocol": sent[:32]})
+        return _protocol_refused(sent)
     try:
         signing.check_headers(request.headers)
     except signing.SignatureError as exc:
@@ -53,6 +59,19 @@ async def receive(request: web.Request) -> web.Response:
         inflight[0] -= 1
 
 
+def _protocol_refused(sent: str) -> web.Response:
+    """400 ``unsupported_protocol``: the addon logs the message in its delivery log and retries on
+    its schedule, so the events go through once the relay or the addon is upgraded."""
+    speaks = ", ".join(sorted(PROTOCOL_MAJORS))
+    resp = json_response({
+        "error": "unsupported_protocol",
+        "message": (f"This relay speaks livechat protocol {speaks}; the addon sent protocol {sent[:32]!r}. "
+                    "Install a relay and an addon that speak the same protocol major (CHANGELOG.md)."),
+        "protocol": PROTOCOL_VERSION, "supported": sorted(PROTOCOL_MAJORS)}, status=400)
+    resp.headers[events.PROTOCOL_HEADER] = PROTOCOL_VERSION
+    return resp
+
+
 def _refused(metrics, exc: signing.SignatureError) -> NoReturn:
     metrics.webhooks.labels("bad_signature").inc()
     log.warning("webhook refused", extra={"reason": str(exc)})
@@ -70,4 +89,6 @@ async def _ingest(request: web.Request, raw: bytes, webhook_id: str, received_at
     result = await app[keys.RELAY].ingest(hook, webhook_id, received_at)
     metrics.webhooks.labels(result).inc()
     log.info("webhook", extra={"webhook_id": webhook_id, "type": hook.type, "result": result})
-    return json_response({"status": result}, status=200)
+    resp = json_response({"status": result}, status=200)
+    resp.headers[events.PROTOCOL_HEADER] = PROTOCOL_VERSION
+    return resp

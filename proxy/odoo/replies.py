@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from proxy import PROTOCOL_MAJORS
 from proxy import events as ev
 from proxy import sanitize
+from proxy.events import protocol_major
 from proxy.odoo import payloads
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 
@@ -80,6 +82,7 @@ class Replies:
         self.watcher: asyncio.Task | None = None
         self.leases = leases
         self._keeper: asyncio.Task | None = None
+        self.addon_protocol: str | None = None   # what the addon's info route said (auto mode)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -106,6 +109,15 @@ class Replies:
         if info is None:
             return None
         sending = info.get("addon") == "im_livechat_webhook" and info.get("enabled") is True
+        if info.get("addon") == "im_livechat_webhook":
+            # addons before the protocol field said "standard-webhooks-v1" or nothing: protocol 1
+            raw = str(info.get("protocol") or "1")
+            self.addon_protocol = raw if raw[:1].isdigit() else "1"
+            if sending and protocol_major(self.addon_protocol) not in PROTOCOL_MAJORS:
+                log.error("odoo addon speaks another protocol; replies stay on the bus",
+                          extra={"addon_protocol": self.addon_protocol,
+                                 "relay_speaks": sorted(PROTOCOL_MAJORS)})
+                return "bus"
         return "webhook" if sending and self.webhooks_configured else "bus"
 
     async def _watch_auto(self) -> None:

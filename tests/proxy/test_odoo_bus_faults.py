@@ -773,6 +773,26 @@ async def test_auto_mode_keeps_its_choice_while_odoo_errs_and_switches_when_the_
     assert_follower_alive(relay)
 
 
+async def test_auto_mode_stays_on_the_bus_for_an_addon_of_another_protocol_major(odoo, relay_for, http):
+    """An addon saying protocol 2 would send webhooks this relay refuses one by one: auto mode does
+    not switch to them, says why in its log and shows the addon's protocol in /healthz; an older
+    addon (protocol field absent, or "standard-webhooks-v1") counts as protocol 1."""
+    odoo.addon_info = {"addon": "im_livechat_webhook", "version": "20.0.2.0.0", "enabled": True, "protocol": "2.0"}
+    relay = await relay_for("auto")
+    client = Client(relay, http)
+    await client.create()
+    _, body, _ = await client.call("GET", "/healthz")
+    assert body["odoo"]["replies"] == "bus" and body["odoo"]["addon_protocol"] == "2.0"
+    await wait_until(lambda: odoo.subscribes, 5, "the bus does not follow the conversation")
+    assert "odoo addon speaks another protocol" in relay.logs()
+    odoo.addon_info = {"addon": "im_livechat_webhook", "version": "18.0.1.0.0", "enabled": True,
+                       "protocol": "standard-webhooks-v1"}
+    await asyncio.sleep(1.2)
+    _, body, _ = await client.call("GET", "/healthz")
+    assert body["odoo"]["replies"] == "webhook" and body["odoo"]["addon_protocol"] == "1"
+    assert_follower_alive(relay)
+
+
 async def test_odoo_busy_is_retried_and_an_error_after_the_commit_is_not_said_failed(odoo, relay_for, http):
     """Odoo's pool full (PoolError, a JSON-RPC error): retried, not refused. An error answer for a
     post Odoo did store: found in the session before anything is said, so not reported failed."""

@@ -3,6 +3,8 @@ import json
 from odoo import http, release
 from odoo.http import request
 
+from ..tools.protocol import PROTOCOL_VERSION
+
 
 class LivechatWebhookInfo(http.Controller):
     @http.route("/im_livechat_webhook/info", type="http", auth="public", methods=["GET"], csrf=False)
@@ -15,7 +17,8 @@ class LivechatWebhookInfo(http.Controller):
             "addon": "im_livechat_webhook",
             "version": module.installed_version or module.latest_version,
             "odoo_version": release.serie,
-            "protocol": "standard-webhooks-v1",
+            "protocol": PROTOCOL_VERSION,      # the addon ↔ relay protocol (X-Livechat-Protocol)
+            "signing": "standard-webhooks-v1",
             "enabled": bool(endpoint and endpoint.enabled and endpoint.url),
         }
         return request.make_response(json.dumps(body), headers=[("Content-Type", "application/json"),

@@ -19,8 +19,8 @@ from lxml import etree
 from odoo import _, api, fields, models
 from odoo.modules.registry import Registry
 
-from ..tools import standard_webhooks as sw
-from .livechat_webhook_endpoint import EVENT_FILTERS, post as _post, signing_secrets
+from ..tools import protocol, standard_webhooks as sw
+from .livechat_webhook_endpoint import EVENT_FILTERS, _http, post as _post, signing_secrets
 
 _logger = logging.getLogger(__name__)
 
@@ -175,9 +175,11 @@ class LivechatWebhookOutbox(models.Model):
 
         def post():
             import requests
+            headers = sw.headers(secrets, "msg_" + uuid.uuid4().hex, body)
+            headers[protocol.HEADER] = protocol.PROTOCOL_VERSION
             try:
-                requests.post(url, data=body, headers=sw.headers(secrets, "msg_" + uuid.uuid4().hex, body),
-                              timeout=timeout, allow_redirects=False)
+                with _http() as session:   # a kept-alive connection, as for the other events
+                    session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
             except requests.RequestException as exc:   # best effort: typing is never retried
                 _logger.debug("livechat typing webhook not delivered: %s", exc)
         if _testing():

@@ -44,10 +44,13 @@ class Receiver(http.server.ThreadingHTTPServer):
 
 
 class ReceiverHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keep-alive, as the relay: the addon reuses its connections
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
-        self.server.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+        self.server.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
+                                     "peer": self.client_address})
         status, headers, answer = self.server.script.pop(0) if self.server.script else (200, {}, b'{"status":"stored"}')
         self.send_response(status)
         for key, value in headers.items():

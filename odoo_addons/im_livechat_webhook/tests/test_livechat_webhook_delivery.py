@@ -3,11 +3,13 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 from datetime import timedelta
 
 from odoo import fields
 
-from ..tools import standard_webhooks as sw
+from ..models import livechat_webhook_endpoint as endpoint_module
+from ..tools import protocol, standard_webhooks as sw
 from .common import VECTOR, LivechatWebhookCase
 
 
@@ -45,6 +47,19 @@ class TestLivechatWebhookDelivery(LivechatWebhookCase):
         self.assertEqual(row.state, "sent")
         self.assertEqual(row.last_status_code, 200)
         self.assertEqual(row.attempts, 1)
+
+    def test_delivery_threads_reuse_one_kept_alive_connection(self):
+        """Each delivery runs in a thread of its own: the threads share idle HTTP sessions, so
+        events one after the other travel on one TCP connection, not a new one each."""
+        def deliver(n):
+            endpoint_module.post(self.receiver.url, [VECTOR["secret"]], "msg_reuse_%d" % n, b'{"n":%d}' % n)
+        for n in range(3):
+            thread = threading.Thread(target=deliver, args=(n,))
+            thread.start()
+            thread.join()
+        peers = [r["peer"] for r in self.receiver.requests]
+        self.assertEqual(len(peers), 3)
+        self.assertEqual(len(set(peers)), 1, "a new connection for every event: %s" % peers)
 
     def test_rotation_sends_both_signatures_during_the_grace_period(self):
         self.endpoint.secret = VECTOR["previous_secret"]
@@ -210,3 +225,23 @@ class TestLivechatWebhookDelivery(LivechatWebhookCase):
         self.assertIn("401", self.endpoint.last_test_result)
         self.assertIn("invalid_signature", action["params"]["message"])
         self.assertEqual(self.rows("webhook.test").mapped("state"), ["sent", "dead"])
+
+    def test_every_webhook_says_its_protocol(self):
+        self.reply()
+        self.commit_hooks()
+        self.assertEqual(self.receiver.requests[0]["headers"]["x-livechat-protocol"], protocol.PROTOCOL_VERSION)
+
+    def test_a_relay_of_another_protocol_is_named_in_the_delivery_log(self):
+        refusal = {"error": "unsupported_protocol", "protocol": "2", "supported": ["2"],
+                   "message": "This relay speaks livechat protocol 2; the addon sent protocol '1'."}
+        self.receiver.script = [(400, {"X-Livechat-Protocol": "2"}, json.dumps(refusal).encode())]
+        self.reply()
+        with self.assertLogs("odoo.addons.im_livechat_webhook.models.livechat_webhook_endpoint", "WARNING"):
+            self.commit_hooks()
+        row = self.rows()
+        self.assertEqual((row.state, row.last_status_code), ("failed", 400), "retried once both sides match")
+        self.assertIn("Unsupported protocol: this addon speaks livechat protocol 1, the relay speaks 2",
+                      row.last_error)
+        row.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
+        self.Outbox._cron_deliver()                                      # the relay was upgraded meanwhile
+        self.assertEqual(row.state, "sent")
