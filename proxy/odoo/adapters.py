@@ -74,7 +74,8 @@ class Adapter:
                     for member in members if op == "ADD" else []:
                         persona = member.get("persona") or {}
                         if persona.get("type") == "partner" and not persona.get("is_bot"):
-                            return persona.get("name") or None
+                            # an operator with an alias: 17 sends user_livechat_username, no name
+                            return persona.get("user_livechat_username") or persona.get("name") or None
                 return None
             store = result["store_data"] if self.major >= 19 else result
             channel = store["discuss.channel"]

@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -55,6 +56,7 @@ MAX_PAGES = 20            # pages read per tick at most (10,000 rows); the next 
 FIELDS = ["id", "res_id", "author_id", "author_guest_id", "body", "message_type", "attachment_ids",
           "write_date"]
 ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"
+NAME_TTL = 300.0          # seconds an operator's visible name (alias) is kept before it is read again
 
 
 class ExternalAPI:
@@ -151,6 +153,9 @@ class BatchPoller:
         self.since: str | None = None                       # newest write_date seen (Odoo's clock)
         self.cursor: int | None = None                      # highest message id read (all sessions)
         self.fresh: set[int] = set()                        # sessions added since: read once on their own
+        # partner id → (the name Odoo shows visitors, until when it is trusted): the author's
+        # livechat username when set, never the real name behind it
+        self.names: dict[int, tuple[str, float]] = {}
         self.task: asyncio.Task | None = None
         self.leases = replies.leases                        # several nodes: poll only while leader
         self.leader = False
@@ -264,6 +269,7 @@ class BatchPoller:
             rows = await self.api.search_read(major, "mail.message", domain + [["id", ">", top]], FIELDS,
                                               order="id asc", limit=LIMIT)
             attachments = await self._attachments(major, rows)
+            await self._names(major, rows)
             for row in rows:
                 if not isinstance(row.get("id"), int):
                     continue
@@ -276,6 +282,27 @@ class BatchPoller:
             if len(rows) < LIMIT:
                 break
         return top
+
+    async def _names(self, major: int, rows: list[dict]) -> None:
+        """What visitors are shown for each operator author of ``rows``: mail.message's author_id
+        carries the partner's real name, the livechat alias is on res.partner."""
+        now = time.monotonic()
+        wanted = sorted({pid for row in rows if not row.get("author_guest_id")
+                         for pid in [_m2o(row.get("author_id"))[0]] if pid is not None
+                         and (pid not in self.names or self.names[pid][1] < now)})
+        if not wanted:
+            return
+        try:
+            found = await self.api.search_read(major, "res.partner", [["id", "in", wanted]],
+                                               ["id", "name", "user_livechat_username"])
+        except OdooError as exc:   # no right to read partners: show no name rather than a real one
+            log.warning("odoo batch poll cannot read operator names", extra={"reason": str(exc)[:200]})
+            found = [{"id": pid, "name": ""} for pid in wanted]
+        for pid in wanted:            # a partner Odoo did not return (access rules): no name
+            self.names[pid] = ("", now + NAME_TTL)
+        for partner in found:
+            if isinstance(partner, dict) and isinstance(partner.get("id"), int):
+                self.names[partner["id"]] = (payloads._partner_name(partner), now + NAME_TTL)
 
     async def _attachments(self, major: int, rows: list[dict]) -> dict[int, dict]:
         wanted = sorted({a for row in rows for a in row.get("attachment_ids") or [] if isinstance(a, int)})
@@ -308,6 +335,8 @@ class BatchPoller:
         # first sight of a comment: new, or a late commit behind a session's position, or one read
         # again after a restart; the store keeps it once (msg:odoo:<id>)
         author_id, author_name = _m2o(row.get("author_id"))
+        if author_id in self.names:
+            author_name = self.names[author_id][0]
         if row.get("message_type") == "notification":
             if payloads.LEFT_NOTE.search(body):
                 await self.replies.relay.append(conv.id, ev.new_event("member_left", member={

@@ -178,7 +178,8 @@ def _partner_name(partner: dict) -> str:
 def _author_17(author) -> tuple[str, str]:
     if not isinstance(author, dict):
         return "operator", ""      # author_id false and no guest: nothing to go by (safe default)
-    name = _text(author.get("name"))
+    # 17 drops "name" and sends user_livechat_username when the operator has an alias
+    name = _partner_name(author)
     if author.get("type") == "guest":
         return "visitor", name
     user = author.get("user")

@@ -389,6 +389,17 @@ def test_livechat_username_is_the_operator_name():
     assert item.message.author_name == "Mitchell"
 
 
+def test_livechat_username_is_the_operator_name_on_17():
+    """17's message_format drops the author's name and adds user_livechat_username when the
+    operator has an alias (im_livechat/models/mail_message.py)."""
+    frame, ch, payload = _new_message(17)
+    author = payload["message"]["author"]
+    del author["name"]
+    author["user_livechat_username"] = "Sam from Support"
+    (item,) = bus_items(17, frame, ch, BASE)
+    assert item.message.author_name == "Sam from Support"
+
+
 @pytest.mark.parametrize("version", [18, 19])
 def test_a_reply_store_carries_the_parent_message_too(version):
     frame, ch, payload = _new_message(version)

@@ -94,6 +94,7 @@ class SharedOdoo:
         self.live: dict[web.WebSocketResponse, set[str]] = {}
         self.lookups = 0
         self.operators: list[int] = []
+        self.alias: str | bool = False     # the operator's livechat username (res.partner)
 
     # -------------------------------------------------------------- operator side
 
@@ -236,6 +237,8 @@ class SharedOdoo:
             rows = [{"id": c, "livechat_active": s["active"]} for c, s in sorted(self.channels.items())]
         elif model == "im_livechat.channel":
             rows = [{"id": 1, "user_ids": self.operators}]
+        elif model == "res.partner":     # the operator's livechat alias: what visitors are shown
+            rows = [{"id": 3, "name": "Mitchell Admin", "user_livechat_username": self.alias}]
         else:
             rows = []
         return [r for r in rows if _domain_ok(r, domain)]
@@ -439,10 +442,15 @@ async def test_socket_down_replies_come_by_polling_then_by_the_socket_again(odoo
             return body if body["following"] == {"poll": 2} and not body["shared_bus"]["connected"] else None
         body = await eventually(polled, 10, "polled while the socket is down", proc)
         assert body["shared_bus"]["sockets"] == 0
+        odoo.alias = "Sam from Support"       # visitors are shown the alias, never the real name
         for n, ch in enumerate(channels):     # committed in Odoo; no socket to carry it
             await odoo.reply(ch, f"while down {n}")
         for n, conv in enumerate(convs):
             await arrives(client, conv, f"while down {n}", proc)
+            polled_replies = [e for e in (await client.events(conv))["events"] if e["type"] == "message"
+                              and e["message"]["text"] == f"while down {n}"]
+            assert [e["message"]["author"]["name"] for e in polled_replies] == ["Sam from Support"]
+            assert "Mitchell" not in json.dumps(polled_replies)
         odoo.ws_refused = False
         await on_socket(client, 2, proc)
         assert odoo.subscribes[-1]["last"] >= odoo.subscribes[0]["last"]

@@ -62,9 +62,18 @@ class DiscussChannel(models.Model):
 
     def _webhook_person(self, partner=None, guest=None):
         kind = self._webhook_kind(partner, guest)
-        person = partner or guest
         return {"kind": kind, "partner_id": partner.id if partner else None,
-                "name": (person.name if person else "") or ""}
+                "name": self._webhook_visible_name(partner, guest)}
+
+    @staticmethod
+    def _webhook_visible_name(partner=None, guest=None):
+        """The name Odoo shows visitors: an operator's livechat username when set (Live Chat ›
+        Configuration, or the user's preferences), never the real name behind it."""
+        if partner:
+            partner = partner.sudo()
+            alias = "user_livechat_username" in partner._fields and partner.user_livechat_username
+            return alias or partner.name or ""
+        return (guest.name if guest else "") or ""
 
     def _webhook_message(self, message):
         self.ensure_one()

@@ -4,6 +4,7 @@ import json
 from markupsafe import Markup
 
 from odoo import Command
+from odoo.tests import new_test_user
 
 from .common import LivechatWebhookCase
 
@@ -35,6 +36,26 @@ class TestLivechatWebhookOutbox(LivechatWebhookCase):
         self.assertEqual(msg["body_text"], "Hello there")
         self.assertTrue(msg["date"].endswith("Z"))
         self.assertEqual(msg["attachments"], [])
+
+    def test_an_operator_alias_is_the_only_name_sent(self):
+        """Odoo shows visitors the operator's livechat username: so must every event, and the
+        real name must not appear anywhere in what is sent."""
+        self.operator.livechat_username = "Sam from Support"
+        self.env.invalidate_all()
+        self.reply(body="<p>Hello</p>")
+        newcomer = new_test_user(self.env, login="lw_operator_alias2", name="Rosalind Realname",
+                                 groups="base.group_user,im_livechat.im_livechat_group_user")
+        newcomer.livechat_username = "Rose"
+        self.env.invalidate_all()
+        self.session.add_members(partner_ids=newcomer.partner_id.ids)
+        payloads = [r.payload for r in self.rows()]
+        author = json.loads(payloads[0])["data"]["message"]["author"]
+        self.assertEqual(author["name"], "Sam from Support")
+        joined = [json.loads(p)["data"] for p in payloads if json.loads(p)["type"] == "livechat.member.joined"]
+        self.assertEqual([j["member"]["name"] for j in joined], ["Rose"])
+        for payload in payloads:
+            self.assertNotIn("Mitchell", payload)
+            self.assertNotIn("Realname", payload)
 
     def test_visitor_and_bot_messages_carry_their_kind(self):
         self.visitor_post()
