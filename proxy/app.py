@@ -15,6 +15,8 @@ from aiohttp import WSCloseCode, web
 
 from proxy import keys, signing
 from proxy.api import conversations, demo, health, middlewares, openapi, webhooks, ws
+from proxy.api import files as files_api
+from proxy.api import uploads as uploads_api
 from proxy.bot import BotClient
 from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.config import ConfigError, Settings
@@ -184,10 +186,15 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_route("OPTIONS", "/v1/conversations/{id}/{action}", conversations.create)
     r.add_get("/v1/conversations/{id}/events", conversations.events)
     r.add_post("/v1/conversations/{id}/messages", conversations.send)
+    r.add_post("/v1/conversations/{id}/attachments", uploads_api.upload)
+    r.add_post("/v1/conversations/{id}/rating", conversations.rate)
+    r.add_post("/v1/conversations/{id}/seen", conversations.seen)
+    r.add_get("/v1/conversations/{id}/transcript", conversations.transcript)
     r.add_post("/v1/conversations/{id}/typing", conversations.typing)
     r.add_post("/v1/conversations/{id}/close", conversations.close)
     r.add_post("/v1/conversations/{id}/handoff", conversations.handoff)
     r.add_get("/v1/conversations/{id}/ws", ws.handler)
+    r.add_get("/v1/files/{id}/{attachment}", files_api.download)
     if settings.demo:
         demo.add_routes(app)
     return app

@@ -12,6 +12,8 @@ import math
 import os
 from typing import Any, Callable, Mapping
 
+from proxy.uploads import DEFAULT_TYPES as DEFAULT_UPLOAD_TYPES
+
 REPLY_MODES = ("webhook", "bus", "poll", "auto", "shared_bus")
 BOT_NO_OPERATOR = ("stay", "message")
 
@@ -116,6 +118,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_days", "7", _positive(float), "days events and idle conversations are kept before the purge"),
     Setting("max_webhook_bytes", "262144", _positive(int), "largest webhook body accepted (413 above)"),
     Setting("max_request_bytes", "16384", _positive(int), "largest widget request body accepted (413 above)"),
+    Setting("max_upload_bytes", "10485760", _positive(int), "largest file a visitor may send (413 above; read streaming, never whole in memory)"),
+    Setting("upload_types", " ".join(DEFAULT_UPLOAD_TYPES), _words, "space-separated MIME types a visitor may send, judged from the file's bytes (415 otherwise)"),
     Setting("ping_interval", "25", _positive(float), "seconds between server pings on a WebSocket; a client silent for a whole interval after a ping is closed with 4408"),
     Setting("ws_send_timeout", "10", _positive(float), "seconds a WebSocket frame may wait for the widget to read; a slower reader is closed with 4409 and resumes with after=N"),
     Setting("rate_limit_ip", "600/60", _rate, "widget API requests allowed per client IP, N/SECONDS"),
@@ -160,6 +164,8 @@ class Settings:
     retention_days: float = 7.0
     max_webhook_bytes: int = 262144
     max_request_bytes: int = 16384
+    max_upload_bytes: int = 10485760
+    upload_types: tuple[str, ...] = DEFAULT_UPLOAD_TYPES
     ping_interval: float = 25.0
     ws_send_timeout: float = 10.0
     rate_limit_ip: tuple[int, float] = (600, 60.0)

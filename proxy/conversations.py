@@ -18,18 +18,23 @@ import re
 import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 
 from proxy import events as ev
-from proxy import handoff, tokens
+from proxy import files, handoff, tokens
 from proxy.config import Settings
 from proxy.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable
 from proxy.hub import Cursor, Hub
 from proxy.metrics import Metrics
 from proxy.store.base import Appended, Conversation, Store
-from proxy.upstream.base import NoOperatorAvailable, Upstream, UpstreamDown
+from proxy.upstream.base import NoOperatorAvailable, RatingRefused, UploadRefused, Upstream, UpstreamDown
 
 log = logging.getLogger("relay.core")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_FILES_PER_MESSAGE = 10
+MAX_UPLOADS = 100          # files a visitor may send in one conversation
+RATINGS = (5, 3, 1)        # what Odoo's feedback panel offers
+MAX_COMMENT = 1000
 
 
 class _Early:
@@ -57,6 +62,8 @@ class Relay:
                  token_key: bytes):
         self.settings, self.store, self.hub, self.upstream, self.metrics = settings, store, hub, upstream, metrics
         self.token_key = token_key
+        self.file_key = files.derive_key(token_key)   # the signatures of file URLs (files.py)
+        self._upload_locks: dict[str, asyncio.Lock] = {}
         upstream.notify = self._notify   # the upstream reports its own troubles as status events
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
         self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
@@ -129,6 +136,8 @@ class Relay:
 
     async def append(self, conversation_id: str, event: dict, *, source: str, dedupe_key: str | None = None,
                      webhook_id: str | None = None, received_at: float | None = None) -> Appended:
+        if event["type"] in ("message", "message_updated"):   # every file shown through the relay's own URL
+            event = files.with_relay_urls(event, conversation_id, self.file_key, self.settings.token_ttl)
         result = await self.store.append(conversation_id, event, dedupe_key=dedupe_key, webhook_id=webhook_id,
                                          closes=event["type"] == "closed",
                                          early=_Early(self.hub, received_at) if self.publish_early else None)
@@ -145,11 +154,16 @@ class Relay:
 
     # ------------------------------------------------------------------ visitor actions
 
-    async def send(self, conv: Conversation, client_id: object, text: object) -> tuple[dict, bool]:
-        """Store the visitor's message once per ``client_id``; return (event, created)."""
+    async def send(self, conv: Conversation, client_id: object, text: object,
+                   attachment_ids: object = None) -> tuple[dict, bool]:
+        """Store the visitor's message once per ``client_id``; return (event, created).
+        ``attachment_ids``: files this conversation's visitor uploaded (``upload``)."""
         if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
             raise BadRequest("client_id: 1–64 characters of A–Z a–z 0–9 _ . : -", code="invalid_client_id")
-        if not isinstance(text, str) or not text.strip():
+        attachments = self._own_uploads(conv, attachment_ids)
+        if text is None and attachments:
+            text = ""
+        if not isinstance(text, str) or not (text.strip() or attachments):
             raise BadRequest("text: a non-empty string is required", code="invalid_text")
         if len(text) > ev.MAX_TEXT:
             raise BadRequest(f"text: at most {ev.MAX_TEXT} characters", code="text_too_long")
@@ -160,6 +174,7 @@ class Relay:
         if conv.closed:
             raise Conflict("This conversation is closed.", code="conversation_closed")
         event = ev.visitor_message("relay:" + uuid.uuid4().hex, conv.visitor_name or "Visitor", text, client_id)
+        event["message"]["attachments"] = attachments
         result = await self.append(conv.id, event, source="visitor", dedupe_key=key)
         if not result.created:   # a concurrent send with the same client_id won
             return self._same_send(result.event, text), False
@@ -170,6 +185,121 @@ class Relay:
         else:
             await self.upstream.visitor_message(conv, result.event)
         return result.event, True
+
+    @staticmethod
+    def _own_uploads(conv: Conversation, attachment_ids: object) -> list[dict]:
+        if attachment_ids is None:
+            return []
+        if not (isinstance(attachment_ids, list) and len(attachment_ids) <= MAX_FILES_PER_MESSAGE
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in attachment_ids)):
+            raise BadRequest(f"attachment_ids: a list of at most {MAX_FILES_PER_MESSAGE} attachment ids",
+                             code="invalid_attachments")
+        uploads = (conv.upstream or {}).get("uploads") or {}
+        out = []
+        for aid in dict.fromkeys(attachment_ids):
+            known = uploads.get(str(aid))
+            if not isinstance(known, dict):     # another conversation's file, or none at all
+                raise BadRequest(f"attachment_ids: {aid} is not a file of this conversation",
+                                 code="unknown_attachment")
+            out.append({"id": aid, "name": known.get("name", ""), "mimetype": known.get("mimetype"),
+                        "size": known.get("size")})
+        return out
+
+    async def upload(self, conv: Conversation, name: str, mimetype: str, chunks: AsyncIterator[bytes],
+                     size_of: Callable[[], int]) -> dict:
+        """Stream a visitor's file (already judged by its bytes) to the conversation's Odoo
+        session; remember it as this conversation's own, for the message that will carry it."""
+        if conv.closed:
+            raise Conflict("This conversation is closed.", code="conversation_closed")
+        if conv.odoo_channel_id is None:
+            raise Conflict("Files can be sent once a person has the conversation.", code="not_with_operator")
+        uploads = (conv.upstream or {}).get("uploads") or {}
+        if len(uploads) >= MAX_UPLOADS:
+            raise Conflict(f"At most {MAX_UPLOADS} files per conversation.", code="too_many_files")
+        try:
+            attachment_id, token = await self.upstream.upload_file(conv, name, mimetype, chunks)
+        except UpstreamDown:
+            raise Unavailable("The file cannot be sent right now; try again shortly.", code="odoo_unavailable",
+                              retry_after=5) from None
+        except UploadRefused as exc:
+            raise Conflict(str(exc), code=exc.code) from None
+        size = size_of()
+        async with self._upload_lock(conv.id):
+            fresh = await self.store.get_conversation(conv.id)
+            known = dict(((fresh.upstream if fresh else None) or {}).get("uploads") or {})
+            known[str(attachment_id)] = {"token": token, "name": name, "mimetype": mimetype, "size": size}
+            await self.store.merge_upstream(conv.id, {"uploads": known})
+        log.info("visitor file uploaded", extra={"conversation": conv.id, "size": size, "mimetype": mimetype})
+        return {"id": attachment_id, "name": name, "mimetype": mimetype, "size": size}
+
+    def _upload_lock(self, conversation_id: str) -> asyncio.Lock:
+        if len(self._upload_locks) > 1000:          # drop the idle ones
+            for key in [k for k, v in self._upload_locks.items() if not v.locked() and not v._waiters]:
+                del self._upload_locks[key]
+        return self._upload_locks.setdefault(conversation_id, asyncio.Lock())
+
+    async def seen(self, conv: Conversation, seq: object) -> None:
+        """The visitor has seen the events up to ``seq``: Odoo marks the session read up to the
+        last of its messages among them (once; an older mark changes nothing)."""
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq <= 2 ** 53:
+            raise BadRequest("seq: a positive integer", code="invalid_seq")
+        if seq > conv.last_seq:
+            raise BadRequest("seq: beyond the conversation's last event", code="invalid_seq")
+        if conv.odoo_channel_id is None or conv.closed:
+            return
+        newest, after = None, max(0, seq - 500)
+        replay = await self.store.events_after(conv.id, after, 500)
+        for event in replay.events:
+            mid = str((event.get("message") or {}).get("id") or "")
+            if event["seq"] <= seq and event["type"] == "message" and mid.startswith("odoo:") and mid[5:].isdigit():
+                newest = int(mid[5:])
+        marked = int((conv.upstream or {}).get("seen_odoo_id", 0))
+        if newest is None or newest <= marked:
+            return
+        try:
+            await self.upstream.seen(conv, newest)
+        except UpstreamDown:
+            raise Unavailable("Odoo cannot be told right now; try again shortly.", code="odoo_unavailable",
+                              retry_after=5) from None
+        await self.store.merge_upstream(conv.id, {"seen_odoo_id": newest})
+
+    async def rate(self, conv: Conversation, rating: object, comment: object) -> dict:
+        """The visitor's rating (5, 3 or 1, and an optional comment), once a person has had the
+        conversation, also after it closed; to Odoo as its own feedback panel does, and stored as a
+        ``rating`` event. A new rating replaces the previous one."""
+        if rating not in RATINGS or isinstance(rating, bool):
+            raise BadRequest("rating: 5, 3 or 1", code="invalid_rating")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
+            raise BadRequest(f"comment: at most {MAX_COMMENT} characters", code="invalid_comment")
+        comment = (comment or "").strip() or None
+        if conv.odoo_channel_id is None or not await self._had_operator(conv.id):
+            raise Conflict("A conversation can be rated once a person has answered in it.", code="no_operator_yet")
+        try:
+            await self.upstream.rate(conv, rating, comment)
+        except UpstreamDown:
+            raise Unavailable("The rating cannot be sent right now; try again shortly.", code="odoo_unavailable",
+                              retry_after=5) from None
+        except RatingRefused:
+            raise Conflict("Odoo takes no (further) rating for this conversation.", code="rating_closed") from None
+        result = await self.append(conv.id, ev.new_event("rating", rating=rating, comment=comment), source="visitor")
+        log.info("conversation rated", extra={"conversation": conv.id, "rating": rating})
+        return result.event
+
+    async def _had_operator(self, conversation_id: str) -> bool:
+        """Whether a person (not a bot) joined or wrote in the conversation."""
+        after = 0
+        for _ in range(20):
+            replay = await self.store.events_after(conversation_id, after, 500)
+            for event in replay.events:
+                person = (event.get("message") or {}).get("author") or event.get("member") or {}
+                if event["type"] in ("message", "member_joined") and person.get("kind") == "operator":
+                    return True
+                if event["type"] == "status" and event.get("status") == "operator_joined":
+                    return True
+            if len(replay.events) < 500:
+                return False
+            after = replay.events[-1]["seq"]
+        return False
 
     async def handoff(self, conv: Conversation) -> str:
         """The visitor asks for a person ("Talk to a person"); where the conversation is now."""
@@ -218,6 +348,12 @@ class Relay:
                 self.hub.publish(conversation_id, hook.event, received_at)
             return "typing"
         event = hook.event
+        if event["type"] in ("message", "message_updated") and event["message"].get("attachments"):
+            # files: each gets this conversation's relay URL (files.py); rare, so the extra lookup
+            conversation_id = await self.store.find_bound(hook.database, hook.channel_id)
+            if conversation_id is None:
+                return "unbound"
+            event = files.with_relay_urls(event, conversation_id, self.file_key, self.settings.token_ttl)
         dedupe = hook.dedupe_key or ("closed" if event["type"] == "closed" else None)
         conversation_id, result = await self.store.append_bound(
             hook.database, hook.channel_id, event, dedupe_key=dedupe, webhook_id=webhook_id,

@@ -9,6 +9,7 @@
         ├── RequestTimeout    408  (a body too slow; the connection is closed)
         ├── Conflict          409
         ├── PayloadTooLarge   413
+        ├── UnsupportedMedia  415
         ├── TooManyRequests   429  (Retry-After)
         └── Unavailable       503  (Retry-After)
     StoreError                   the store cannot be reached; answered as Unavailable
@@ -60,6 +61,10 @@ class RequestTimeout(ApiError):
 
 class PayloadTooLarge(ApiError):
     status, default_code = 413, "payload_too_large"
+
+
+class UnsupportedMedia(ApiError):
+    status, default_code = 415, "unsupported_type"
 
 
 class TooManyRequests(ApiError):

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from proxy import jsonsafe, sanitize
 from proxy.errors import BadRequest
 
-STORED_TYPES = ("message", "message_updated", "message_deleted", "member_joined", "member_left", "closed", "status")
+STORED_TYPES = ("message", "message_updated", "message_deleted", "member_joined", "member_left", "closed", "status",
+                "rating")
 EPHEMERAL_TYPES = ("typing",)
 AUTHOR_KINDS = ("operator", "bot", "visitor")
 WEBHOOK_TYPES = (

@@ -18,7 +18,14 @@
       left: "{name} left the conversation", closed: "The conversation has ended.", newChat: "Start a new chat",
       typing: "{name} is typing…", deleted: "This message was deleted.", edited: "(edited)",
       you: "You", operator: "Operator", ended: "This conversation is no longer available.",
-      attachment: "Attachment", endChat: "End chat", talkToPerson: "Talk to a person", assistant: "Assistant",
+      attachment: "Attachment", openImage: "Open image {name}", attachFile: "Attach a file",
+      fileTooLarge: "not sent: this file is too large", fileType: "not sent: this type of file cannot be sent",
+      filesNotOffered: "not sent: files cannot be sent in this chat", filesLater: "not sent: files can be sent once a person has joined",
+      fileEmpty: "not sent: this file is empty", endChat: "End chat",
+      rateTitle: "How was this conversation?", rateGood: "Good", rateOkay: "Okay", rateBad: "Bad",
+      rateComment: "Tell us more (optional)", rateSend: "Send", rateSkip: "Skip",
+      rateThanks: "Thank you for your feedback.", rateFailed: "Your rating could not be sent.",
+      transcript: "Download the conversation", transcriptFailed: "The conversation could not be downloaded.", talkToPerson: "Talk to a person", assistant: "Assistant",
       withBot: "You are chatting with our virtual assistant. You can ask for a person at any time.",
       withScript: "You are chatting with our virtual assistant.",
       handoff: "Connecting you to a person…", handoffFailed: "Your request could not be sent. Please try again.",
@@ -36,7 +43,15 @@
       left: "{name} a quitté la conversation", closed: "La conversation est terminée.",
       newChat: "Nouvelle discussion", typing: "{name} écrit…", deleted: "Ce message a été supprimé.",
       edited: "(modifié)", you: "Vous", operator: "Opérateur", ended: "Cette conversation n'est plus disponible.",
-      attachment: "Pièce jointe", endChat: "Terminer", talkToPerson: "Parler à une personne", assistant: "Assistant",
+      attachment: "Pièce jointe", openImage: "Ouvrir l'image {name}", attachFile: "Joindre un fichier",
+      fileTooLarge: "non envoyé : ce fichier est trop volumineux", fileType: "non envoyé : ce type de fichier ne peut pas être envoyé",
+      filesNotOffered: "non envoyé : les fichiers ne peuvent pas être envoyés dans cette discussion",
+      filesLater: "non envoyé : les fichiers pourront être envoyés quand une personne aura rejoint",
+      fileEmpty: "non envoyé : ce fichier est vide", endChat: "Terminer",
+      rateTitle: "Comment s'est passée cette conversation ?", rateGood: "Bien", rateOkay: "Moyen", rateBad: "Mauvais",
+      rateComment: "Dites-nous en plus (facultatif)", rateSend: "Envoyer", rateSkip: "Passer",
+      rateThanks: "Merci pour votre avis.", rateFailed: "Votre évaluation n'a pas pu être envoyée.",
+      transcript: "Télécharger la conversation", transcriptFailed: "La conversation n'a pas pu être téléchargée.", talkToPerson: "Parler à une personne", assistant: "Assistant",
       withBot: "Vous discutez avec notre assistant virtuel. Vous pouvez demander une personne à tout moment.",
       withScript: "Vous discutez avec notre assistant virtuel.",
       handoff: "Mise en relation avec une personne…", handoffFailed: "Votre demande n'a pas pu être envoyée. Réessayez.",
@@ -90,8 +105,8 @@
     this.failed = (failed || []).slice();
     this.save = save || function () {};
   }
-  SendQueue.prototype.push = function (clientId, text) {
-    this.items.push({ client_id: clientId, text: text });
+  SendQueue.prototype.push = function (clientId, text, file) {
+    this.items.push(file ? { client_id: clientId, text: text, file: file, name: file.name } : { client_id: clientId, text: text });
     this.save(this.items, this.failed);
   };
   SendQueue.prototype.move = function (from, to, clientId) {
@@ -199,6 +214,12 @@
     if (text != null) node.textContent = text;
     return node;
   }
+  /** 1536 → "1.5 KB": sizes as people read them. */
+  function fileSize(bytes) {
+    var units = ["B", "KB", "MB", "GB"], n = Number(bytes) || 0, i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(n < 10 ? 1 : 0) : String(n)) + " " + units[i];
+  }
   function safeUrl(url) {
     if (!/^(https?:\/\/|mailto:)/i.test(String(url || "").trim())) return null;   // absolute links only
     try { var u = new URL(String(url).trim()); return /^(https?|mailto):$/.test(u.protocol) ? u.href : null; }
@@ -259,6 +280,12 @@
     ".log .who{display:block;font-size:12px;font-weight:600;opacity:.8}",
     ".log .meta{display:block;font-size:11px;opacity:.7}",
     ".log p{margin:0}",
+    ".attach{background:transparent!important;color:#374151!important;border:1px solid #d1d5db!important;padding:0 10px!important}",
+    ".panel.dropping{outline:3px dashed var(--c);outline-offset:-6px}",
+    ".rate .faces{display:flex;gap:8px;justify-content:center;margin:6px 0}.rate .faces button{font-size:24px;background:#fff;border:2px solid #d1d5db;border-radius:50%;width:44px;height:44px;cursor:pointer}",
+    ".rate .faces button[aria-pressed=true]{border-color:var(--c);background:#f5f3ff}.rate textarea{width:100%;height:auto;margin-bottom:6px}",
+    ".skip{margin-left:8px;background:#fff;color:#374151;border:1px solid #d1d5db;border-radius:8px;padding:0 14px;min-height:40px;cursor:pointer}",
+    ".file{display:block;margin-top:4px}.file img{display:block;max-width:100%;max-height:180px;border-radius:6px}",
     ".typing{font-size:12px;color:#6b7280;padding:0 12px;min-height:18px}",
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e5e7eb}",
     "textarea{flex:1;resize:none;height:40px;padding:8px;border:1px solid #d1d5db;border-radius:8px;font-size:15px}",
@@ -305,8 +332,10 @@
   Widget.prototype.persist = function () {
     try {
       root.sessionStorage.setItem(this.key, JSON.stringify({
-        conv: this.conv, last: this.seq.last, history: this.history.slice(-200), queue: this.queue.items,
-        failed: this.queue.failed,
+        conv: this.conv, last: this.seq.last, history: this.history.slice(-200),
+        // a chosen file lives in this page only (a File cannot be stored): a reload drops it
+        queue: this.queue.items.filter(function (m) { return !m.file; }),
+        failed: this.queue.failed.filter(function (m) { return !m.file; }),
         mode: this.fallback.configured === "auto" ? this.fallback.mode : null
       }));
     } catch (e) { /* storage full or blocked: the session still works, it just won't survive a reload */ }
@@ -336,6 +365,9 @@
     var label = el("label", { "for": "olr-input", "class": "sr" }, t("message"));
     this.input = el("textarea", { id: "olr-input", rows: "1", maxlength: "4000", placeholder: t("placeholder") });
     this.sendBtn = el("button", { type: "submit" }, t("send"));
+    this.attachBtn = el("button", { type: "button", "class": "attach", "aria-label": t("attachFile"), title: t("attachFile") }, "📎");
+    this.fileInput = el("input", { type: "file", multiple: "", hidden: "", tabindex: "-1", "aria-hidden": "true" });
+    this.form.appendChild(this.attachBtn); this.form.appendChild(this.fileInput);
     this.form.appendChild(label); this.form.appendChild(this.input); this.form.appendChild(this.sendBtn);
     [this.statusEl, this.log, this.typingEl, this.choicesBar, this.personBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
     this.panel.insertBefore(header, this.statusEl);
@@ -352,6 +384,18 @@
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); }
     });
     this.input.addEventListener("input", function () { self.typing(); });
+    this.attachBtn.addEventListener("click", function () { self.fileInput.click(); });
+    this.fileInput.addEventListener("change", function () { self.submitFiles(self.fileInput.files); self.fileInput.value = ""; });
+    this.panel.addEventListener("dragover", function (e) {
+      if (e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types || [], "Files") >= 0) {
+        e.preventDefault(); self.panel.classList.add("dropping");
+      }
+    });
+    this.panel.addEventListener("dragleave", function (e) { if (e.target === self.panel) self.panel.classList.remove("dropping"); });
+    this.panel.addEventListener("drop", function (e) {
+      self.panel.classList.remove("dropping");
+      if (e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files.length) { e.preventDefault(); self.submitFiles(e.dataTransfer.files); }
+    });
   };
 
   Widget.prototype.toggle = function (open) {
@@ -426,6 +470,42 @@
     if (!this.conv) this.start().catch(function () {}); else this.flush();
   };
 
+  /** Files the visitor chose or dropped: each one a message of its own, queued like text (sent in
+   *  order when the link is there), uploaded first, then posted with its attachment. */
+  Widget.prototype.submitFiles = function (list) {
+    for (var i = 0; i < (list ? list.length : 0); i++) {
+      var item = { client_id: newClientId(), text: "", file: list[i], name: list[i].name };
+      this.queue.push(item.client_id, "", list[i]);
+      this.renderPending(item);
+    }
+    if (list && list.length) { if (!this.conv) this.start().catch(function () {}); else this.flush(); }
+  };
+
+  /** Upload one file with progress (XMLHttpRequest: fetch reports no upload progress). */
+  Widget.prototype.upload = function (item) {
+    var self = this;
+    return new Promise(function (resolve, reject) {
+      var xhr = new root.XMLHttpRequest(), form = new root.FormData();
+      form.append("file", item.file, item.name);
+      xhr.open("POST", self.opts.relay + self.path("attachments"));
+      xhr.setRequestHeader("Authorization", "Bearer " + self.conv.token);
+      xhr.upload.onprogress = function (e) {
+        if (!e.lengthComputable) return;
+        var meta = self.log.querySelector('li[data-client-id="' + item.client_id + '"] .meta');
+        if (meta) meta.textContent = self.t("sending") + " " + Math.floor(100 * e.loaded / e.total) + "%";
+      };
+      xhr.onload = function () {
+        var data = {}; try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+        if (xhr.status === 201) return resolve(data.attachment);
+        var err = new Error(data.message || ("HTTP " + xhr.status)); err.status = xhr.status; err.code = data.error;
+        err.retryAfter = +xhr.getResponseHeader("Retry-After") || 0;
+        reject(err);
+      };
+      xhr.onerror = xhr.ontimeout = function () { reject(new Error("network")); };
+      xhr.send(form);
+    });
+  };
+
   /** Send queued messages one at a time, in order; each waits for its ack (or 201/200). One refused
    *  as bad input leaves the line, so the next ones go out (see sendOutcome). */
   Widget.prototype.flush = function () {
@@ -435,7 +515,12 @@
     this.sending = item.client_id;
     var body = { client_id: item.client_id, text: cleanText(item.text) };   // also for a queue saved by an older widget
     var sent;
-    if (this.ws && this.ws.readyState === 1 && this.fallback.mode === "ws") {
+    if (item.file) {                     // a file: uploaded (once), then its message over HTTP
+      sent = (item.attachment ? Promise.resolve(item.attachment) : this.upload(item)).then(function (att) {
+        item.attachment = att;
+        return self.api("POST", self.path("messages"), { client_id: item.client_id, text: "", attachment_ids: [att.id] });
+      });
+    } else if (this.ws && this.ws.readyState === 1 && this.fallback.mode === "ws") {
       var ws = this.ws;
       sent = new Promise(function (resolve, reject) {
         var timer = setTimeout(function () { reject(new Error("ack timeout")); }, 10000);
@@ -475,6 +560,11 @@
   /** The relay refused this message as bad input: out of the line, marked "not sent" with a Retry. */
   Widget.prototype.refused = function (item, err) {
     this.log_("message refused by the relay (" + (err.code || err.status) + "): " + err.message);
+    if (item.file) {                     // why, in the visitor's words; a refused file is not retried as it is
+      item.reason = { file_too_large: "fileTooLarge", unsupported_type: "fileType", type_mismatch: "fileType",
+                      not_offered: "filesNotOffered", not_with_operator: "filesLater", empty_file: "fileEmpty" }[err.code] || "failed";
+      delete item.attachment;
+    }
     if (!this.queue.fail(item.client_id)) return;
     this.renderFailed(item, this.log.querySelector('li[data-client-id="' + item.client_id + '"]'));
   };
@@ -506,11 +596,73 @@
   Widget.prototype.end = function () {
     var self = this;
     if (!this.conv) return;
+    if (this.hadOperator && !this.rated && !this.ratePanel) {   // as Odoo's widget: rate, then leave
+      this.askRating(function () { self.api("POST", self.path("close")).catch(function () {}); });
+      return;
+    }
+    if (this.ratePanel) return;
     this.api("POST", this.path("close")).catch(function () {}).then(function () { self.reset(); });
+  };
+
+  /** The conversation as a text file, saved by the browser (the token goes in a header, not a URL). */
+  Widget.prototype.downloadTranscript = function () {
+    var self = this;
+    if (!this.conv) return;
+    root.fetch(this.opts.relay + this.path("transcript"), { headers: { Authorization: "Bearer " + this.conv.token } })
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.blob(); })
+      .then(function (blob) {
+        var a = el("a", { href: root.URL.createObjectURL(blob), download: "conversation.txt" });
+        self.shadow.appendChild(a); a.click(); a.remove();
+        setTimeout(function () { root.URL.revokeObjectURL(a.href); }, 10000);
+      }).catch(function () { self.note(self.t("transcriptFailed")); });
+  };
+
+  /** The end-of-chat panel, as Odoo's: 5 / 3 / 1 and an optional comment; ``then`` runs after a
+   *  rating was sent or skipped (the visitor's own "End chat" leaves the session then). */
+  Widget.prototype.askRating = function (then) {
+    var t = this.t, self = this, chosen = null;
+    var li = el("li", { "class": "note rate", role: "group", "aria-label": t("rateTitle") });
+    li.appendChild(el("p", null, t("rateTitle")));
+    var faces = el("div", { "class": "faces" }), buttons = [];
+    [[5, "😊", "rateGood"], [3, "😐", "rateOkay"], [1, "😞", "rateBad"]].forEach(function (f) {
+      var b = el("button", { type: "button", "aria-pressed": "false", "aria-label": t(f[2]), title: t(f[2]), "data-rating": String(f[0]) }, f[1]);
+      b.addEventListener("click", function () {
+        chosen = f[0];
+        buttons.forEach(function (x) { x.setAttribute("aria-pressed", String(x === b)); });
+        send.disabled = false;
+      });
+      buttons.push(b); faces.appendChild(b);
+    });
+    li.appendChild(faces);
+    li.appendChild(el("label", { "for": "olr-comment", "class": "sr" }, t("rateComment")));
+    var comment = el("textarea", { id: "olr-comment", maxlength: "1000", rows: "2", placeholder: t("rateComment") });
+    li.appendChild(comment);
+    var send = el("button", { type: "button", "class": "action", disabled: "" }, t("rateSend"));
+    var skip = el("button", { type: "button", "class": "skip" }, t("rateSkip"));
+    li.appendChild(send); li.appendChild(skip);
+    this.ratePanel = li;
+    this.append(li);
+    buttons[0].focus();
+    function done(text) {
+      li.remove(); self.ratePanel = null;
+      if (text) self.note(text);
+      if (then) then();
+    }
+    send.addEventListener("click", function () {
+      if (chosen === null) return;
+      send.disabled = true;
+      var body = { rating: chosen };
+      if (comment.value.trim()) body.comment = cleanText(comment.value.trim(), 1000);
+      self.api("POST", self.path("rating"), body).then(function () {
+        self.rated = true; done(t("rateThanks"));
+      }, function () { done(t("rateFailed")); });
+    });
+    skip.addEventListener("click", function () { done(null); });
   };
   Widget.prototype.reset = function () {
     this.stop();
     this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = []; this.queue.failed = [];
+    this.hadOperator = false; this.rated = false; this.ratePanel = null;
     this.log.textContent = "";
     this.form.hidden = false;
     this.offerPerson(false); this.showChoices(null);
@@ -765,7 +917,7 @@
 
   Widget.prototype.renderPending = function (item) {
     var li = el("li", { "class": "visitor pending", "data-client-id": item.client_id });
-    li.appendChild(el("span", { "class": "body" }, item.text));
+    li.appendChild(el("span", { "class": "body" }, item.file ? "📎 " + item.name : item.text));
     li.appendChild(el("span", { "class": "meta" }, this.t("sending")));
     this.append(li);
   };
@@ -775,13 +927,13 @@
     var self = this;
     if (!li) {
       li = el("li", { "class": "visitor", "data-client-id": item.client_id });
-      li.appendChild(el("span", { "class": "body" }, item.text));
+      li.appendChild(el("span", { "class": "body" }, item.file ? "📎 " + item.name : item.text));
       this.appendBeforePending(li);
     }
     li.classList.remove("pending"); li.classList.add("failed");
     var old = li.querySelector(".meta"); if (old) old.remove();
-    var meta = el("span", { "class": "meta" }, this.t("failed") + " ");
-    var snippet = cleanText(item.text, 40);
+    var meta = el("span", { "class": "meta" }, (item.file && item.reason ? this.t(item.reason) : this.t("failed")) + " ");
+    var snippet = cleanText(item.file ? item.name : item.text, 40);
     if (snippet.length < item.text.length) snippet += "…";
     var b = el("button", { type: "button", "class": "retry", "aria-label": this.t("resendLabel", { text: snippet }) }, this.t("resend"));
     b.addEventListener("click", function () { self.resend(item.client_id); });
@@ -798,16 +950,40 @@
     var body = li.querySelector(".body");
     body.textContent = "";
     if (message.html && this.opts.html) body.appendChild(rebuild(message.html)); else body.textContent = message.text || "";
-    (message.attachments || []).forEach(function (a) {
-      var href = a.url && safeUrl(a.url);
-      var link = href ? el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow" }, "📎 " + (a.name || "file"))
-                      : el("span", null, "📎 " + (a.name || "file"));
-      body.appendChild(doc.createTextNode("\n")); body.appendChild(link);
-    });
+    var self = this;
+    (message.attachments || []).forEach(function (a) { body.appendChild(self.file(a)); });
+  };
+
+  /** One file: an image inline (its thumbnail; a click opens it full size), anything else a link
+   *  with its name and size. URLs are the relay's own (/v1/files/…), resolved against the relay. */
+  Widget.prototype.file = function (a) {
+    var name = String(a.name || this.t("attachment")), href = a.url && this.fileUrl(a.url);
+    var box = el("span", { "class": "file" });
+    if (!href) { box.textContent = "📎 " + name; return box; }
+    var link = el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", download: name });
+    var thumb = a.thumbnail_url && this.fileUrl(a.thumbnail_url);
+    if (thumb) {
+      link.removeAttribute("download");
+      link.setAttribute("aria-label", this.t("openImage", { name: name }));
+      link.appendChild(el("img", { src: thumb, alt: name, loading: "lazy" }));
+    } else {
+      link.textContent = "📎 " + name + (a.size != null ? " (" + fileSize(a.size) + ")" : "");
+    }
+    box.appendChild(link);
+    return box;
+  };
+
+  Widget.prototype.fileUrl = function (url) {
+    url = String(url || "");
+    if (/^\/v1\/files\//.test(url)) return safeUrl(this.opts.relay.replace(/\/+$/, "") + url);
+    return null;                                      // only the relay's own file links are followed
   };
 
   Widget.prototype.render = function (event, restoring) {
     var t = this.t, m = event.message, name;
+    var who = (m && m.author) || event.member;
+    if ((who && who.kind === "operator" && (event.type === "message" || event.type === "member_joined"))
+        || (event.type === "status" && event.status === "operator_joined")) this.hadOperator = true;
     switch (event.type) {
       case "message":
         var pending = m.client_id && this.log.querySelector('[data-client-id="' + m.client_id + '"]');
@@ -837,13 +1013,21 @@
         break;
       case "closed":
         this.offerPerson(false); this.showChoices(null);
+        if (this.ratePanel && event.by === "visitor") { this.ratePanel.remove(); this.ratePanel = null; }
         this.note(t("closed"));
         this.form.hidden = true;
         if (!restoring) {
           var self = this, b = el("button", { type: "button", "class": "action" }, t("newChat"));
           b.addEventListener("click", function () { self.reset(); self.input.focus(); });
-          this.note("").appendChild(b);
+          var tb = el("button", { type: "button", "class": "skip transcript" }, t("transcript"));
+          tb.addEventListener("click", function () { self.downloadTranscript(); });
+          var line = this.note(""); line.appendChild(b); line.appendChild(tb);
+          // ended on the operator's side: the visitor may still rate it
+          if (event.by !== "visitor" && this.hadOperator && !this.rated && !this.ratePanel) this.askRating(null);
         }
+        break;
+      case "rating":
+        this.rated = true;
         break;
       case "status":
         if (event.status === "choices") { this.showChoices(event.choices); break; }

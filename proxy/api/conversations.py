@@ -116,7 +116,7 @@ async def send(request: web.Request) -> web.Response:
     conv = await relay.authorize(request.match_info["id"], bearer(request))
     body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
     limit(app[keys.RATE_CONVERSATION], conv.id, "messages in this conversation")
-    event, created = await relay.send(conv, body.get("client_id"), body.get("text"))
+    event, created = await relay.send(conv, body.get("client_id"), body.get("text"), body.get("attachment_ids"))
     return json_response({"seq": event["seq"], "event": event}, status=201 if created else 200)
 
 
@@ -149,3 +149,48 @@ async def handoff(request: web.Request) -> web.Response:
     await read_json_object(request, app[keys.SETTINGS].max_request_bytes, allow_empty=True)
     limit(app[keys.RATE_CONVERSATION], "handoff:" + conv.id, "handoff requests in this conversation")
     return json_response({"state": await relay.handoff(conv)})
+
+
+async def rate(request: web.Request) -> web.Response:
+    """``POST …/rating {rating: 5|3|1, comment?}`` (docs/protocol.md §5): 204."""
+    app = request.app
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
+    limit(app[keys.RATE_CONVERSATION], "rating:" + conv.id, "ratings in this conversation")
+    await relay.rate(conv, body.get("rating"), body.get("comment"))
+    return web.Response(status=204)
+
+
+async def transcript(request: web.Request) -> web.Response:
+    """``GET …/transcript?format=text|html`` (docs/protocol.md §5): the conversation as stored."""
+    from proxy import transcript as tr
+    app = request.app
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    limit(app[keys.RATE_CONVERSATION], "transcript:" + conv.id, "transcripts of this conversation")
+    fmt = request.query.get("format", "text")
+    if fmt not in ("text", "html"):
+        raise BadRequest("format: text or html", code="invalid_query")
+    rows = tr.lines(await tr.events_of(relay.store, conv.id), conv.visitor_name or "You", tr.LABELS)
+    day = time.strftime("%Y-%m-%d", time.gmtime(conv.created_at))
+    title = f"Conversation {day}"
+    if fmt == "html":
+        body, ctype, ext = tr.as_html(rows, title), "text/html", "html"
+    else:
+        body, ctype, ext = tr.as_text(rows, title), "text/plain", "txt"
+    return web.Response(text=body, content_type=ctype, charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="conversation-{day}.{ext}"',
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "Cache-Control": "private, no-store"})
+
+
+async def seen(request: web.Request) -> web.Response:
+    """``POST …/seen {seq}`` (docs/protocol.md §5): 204; the operator sees the visitor read it."""
+    app = request.app
+    relay = app[keys.RELAY]
+    conv = await relay.authorize(request.match_info["id"], bearer(request))
+    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
+    limit(app[keys.RATE_CONVERSATION], "seen:" + conv.id, "seen marks in this conversation")
+    await relay.seen(conv, body.get("seq"))
+    return web.Response(status=204)

@@ -6,6 +6,7 @@ the very path the Odoo addon uses, so the demo exercises the real pipeline end t
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import itertools
@@ -159,22 +160,45 @@ async def _post_webhook(request: web.Request, type_: str, conv, **data) -> web.R
                              status=200 if resp.status < 300 else 502)
 
 
+def _demo_files(value) -> list[tuple[str, str, bytes]]:
+    """``files: [{name, mimetype, data}]`` (data in base64) of a console reply: what an operator
+    attaches in Odoo, kept by the demo upstream and served through the relay's file URLs."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 10:
+        raise BadRequest("files: a list of at most 10 files", code="invalid_body")
+    out = []
+    for item in value:
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and 0 < len(item["name"]) <= 255
+                and isinstance(item.get("mimetype"), str) and len(item["mimetype"]) <= 128
+                and isinstance(item.get("data"), str)):
+            raise BadRequest("files[]: {name, mimetype, data (base64)}", code="invalid_body")
+        try:
+            data = base64.b64decode(item["data"], validate=True)
+        except (ValueError, binascii.Error):
+            raise BadRequest("files[].data: base64", code="invalid_body") from None
+        out.append((item["name"], item["mimetype"], data))
+    return out
+
+
 async def reply(request: web.Request) -> web.Response:
     _same_origin(request)
     body = await read_json_object(request, request.app[keys.SETTINGS].max_request_bytes)
     conv = await _conversation(request, body)
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip() or len(text) > events.MAX_TEXT:
-        raise BadRequest("text: 1–4000 characters", code="invalid_text")
+    text = body.get("text", "")
     demo = request.app[keys.DEMO]
+    files = _demo_files(body.get("files"))
+    if not isinstance(text, str) or len(text) > events.MAX_TEXT or not (text.strip() or files):
+        raise BadRequest("text: 1–4000 characters (or files)", code="invalid_text")
     if conv.id not in demo.joined:
         demo.joined.add(conv.id)
         await _post_webhook(request, "livechat.member.joined", conv, member=OPERATOR)
     html = "<p>" + text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "</p>"
     if body.get("html") is True:   # lets a person try what the sanitizer does with operator HTML
         html = text
-    message = {"id": next(_message_ids), "author": OPERATOR, "body_html": html,
-               "date": events.now_iso(), "attachments": []}
+    message = {"id": next(_message_ids), "author": OPERATOR, "body_html": html if text.strip() else "",
+               "date": events.now_iso(),
+               "attachments": [demo.add_file(conv.odoo_channel_id, *f) for f in files]}
     return await _post_webhook(request, "livechat.message.created", conv, message=message)
 
 

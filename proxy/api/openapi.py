@@ -60,9 +60,34 @@ SPEC = {
             "operationId": "sendMessage", "security": _AUTH, "parameters": [_CONV_ID],
             "requestBody": _json_body({"type": "object", "required": ["client_id", "text"], "properties": {
                 "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
-                "text": {"type": "string", "minLength": 1, "maxLength": 4000}}}),
+                "text": {"type": "string", "maxLength": 4000},
+                "attachment_ids": {"type": "array", "maxItems": 10, "items": {"type": "integer"}}}}),
             "responses": {"200": {"description": "the same client_id again"}, "201": {"description": "stored"},
                           **_errors(400, 401, 403, 404, 409, 413, 429, 503)}}},
+        "/v1/conversations/{id}/attachments": {"post": {
+            "operationId": "uploadFile", "security": _AUTH, "parameters": [_CONV_ID],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"201": {"description": "uploaded; its id goes in the next message's attachment_ids"},
+                          **_errors(400, 401, 403, 404, 408, 409, 413, 415, 429, 503)}}},
+        "/v1/conversations/{id}/transcript": {"get": {
+            "operationId": "transcript", "security": _AUTH,
+            "parameters": [_CONV_ID, {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["text", "html"]}}],
+            "responses": {"200": {"description": "the conversation as stored, oldest first"},
+                          **_errors(400, 401, 403, 404, 429, 503)}}},
+        "/v1/conversations/{id}/seen": {"post": {
+            "operationId": "seen", "security": _AUTH, "parameters": [_CONV_ID],
+            "requestBody": _json_body({"type": "object", "required": ["seq"], "properties": {
+                "seq": {"type": "integer", "minimum": 1}}}),
+            "responses": {"204": {"description": "Odoo marks the session read up to there"},
+                          **_errors(400, 401, 403, 404, 429, 503)}}},
+        "/v1/conversations/{id}/rating": {"post": {
+            "operationId": "rate", "security": _AUTH, "parameters": [_CONV_ID],
+            "requestBody": _json_body({"type": "object", "required": ["rating"], "properties": {
+                "rating": {"type": "integer", "enum": [5, 3, 1]},
+                "comment": {"type": "string", "maxLength": 1000}}}),
+            "responses": {"204": {"description": "rated"}, **_errors(400, 401, 403, 404, 409, 429, 503)}}},
         "/v1/conversations/{id}/typing": {"post": {
             "operationId": "typing", "security": _AUTH, "parameters": [_CONV_ID],
             "requestBody": _json_body({"type": "object", "required": ["typing"],
@@ -75,11 +100,25 @@ SPEC = {
             "operationId": "handoff", "security": _AUTH, "parameters": [_CONV_ID],
             "responses": {"200": {"description": "who has the conversation now: operator, bot, message or retrying"},
                           **_errors(401, 403, 404, 409, 429, 503)}}},
+        "/v1/files/{id}/{attachment}": {"get": {
+            "operationId": "file",
+            "description": "One file of one conversation, streamed from Odoo. The URL (with its exp and sig) "
+                           "comes in message.attachments[].url; it is the only credential.",
+            "parameters": [_CONV_ID,
+                           {"name": "attachment", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           {"name": "exp", "in": "query", "required": True, "schema": {"type": "integer"}},
+                           {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}},
+                           {"name": "thumb", "in": "query", "schema": {"type": "string", "enum": ["1"]}}],
+            "responses": {"200": {"description": "the file's bytes"}, **_errors(403, 404, 429, 503)}}},
         "/v1/webhooks/odoo": {"post": {
             "operationId": "odooWebhook",
             "description": "Signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature).",
             "parameters": [{"name": n, "in": "header", "required": True, "schema": {"type": "string"}}
-                           for n in ("webhook-id", "webhook-timestamp", "webhook-signature")],
+                           for n in ("webhook-id", "webhook-timestamp", "webhook-signature")] + [
+                {"name": "X-Livechat-Protocol", "in": "header", "required": False,
+                 "description": "The addon's protocol version (major.minor); absent means 1. "
+                                "A major this relay does not speak is refused with unsupported_protocol.",
+                 "schema": {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$"}}],
             "requestBody": _json_body({"type": "object", "required": ["type", "data"], "properties": {
                 "type": {"type": "string", "enum": [
                     "livechat.message.created", "livechat.message.updated", "livechat.message.deleted",

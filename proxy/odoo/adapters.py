@@ -90,10 +90,66 @@ class Adapter:
 
     # -------------------------------------------------------------- post
 
-    def post_params(self, guest_token: str, channel_id: int, text: str) -> dict:
+    def post_params(self, guest_token: str, channel_id: int, text: str,
+                    files: list[tuple[int, str]] | None = None) -> dict:
+        """``files``: the guest's uploads, (attachment id, the token the upload answered with).
+        17 and 19 take the tokens in post_data, 18 beside it (mail/controllers/thread.py)."""
         body = html.escape(text).replace("\n", "<br>")
-        return {"guest_token": guest_token, "thread_model": "discuss.channel", "thread_id": channel_id,
-                "post_data": {"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment"}}
+        params = {"guest_token": guest_token, "thread_model": "discuss.channel", "thread_id": channel_id,
+                  "post_data": {"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment"}}
+        if files:
+            params["post_data"]["attachment_ids"] = [i for i, _ in files]
+            tokens = [t for _, t in files]
+            if self.major == 18:
+                params["attachment_tokens"] = tokens
+            else:
+                params["post_data"]["attachment_tokens"] = tokens
+        return params
+
+    def seen_route(self) -> str:
+        """The guest marking the session read up to a message: the operator sees it was seen."""
+        return "/im_livechat/cors/channel/mark_as_read" if self.major >= 18 else "/im_livechat/cors/channel/set_last_seen_message"
+
+    def seen_params(self, guest_token: str, channel_id: int, message_id: int) -> dict:
+        return {"guest_token": guest_token, "channel_id": channel_id, "last_message_id": message_id}
+
+    def rating_route(self) -> str:
+        return "/im_livechat/cors/feedback" if self.major >= 18 else "/im_livechat/feedback"
+
+    def rating_params(self, guest_token: str, channel_id: int, channel_uuid: str | None, rate: int,
+                      reason: str | None) -> dict:
+        """What Odoo's own feedback panel sends (im_livechat/controllers/main.py ``feedback``): 17
+        names the session by uuid, 18 and 19 by id with the guest's token."""
+        if self.major < 18:
+            return {"uuid": channel_uuid, "rate": rate, "reason": reason}
+        return {"guest_token": guest_token, "channel_id": channel_id, "rate": rate, "reason": reason}
+
+    def upload_fields(self, guest_token: str, channel_id: int) -> dict[str, str]:
+        """The form fields of /im_livechat/cors/attachment/upload besides ``ufile`` (same on 17–19):
+        pending until the message that carries it is posted."""
+        return {"guest_token": guest_token, "thread_id": str(channel_id), "thread_model": "discuss.channel",
+                "is_pending": "true"}
+
+    def parse_upload(self, result) -> tuple[int, str]:
+        """(attachment id, the token that proves the guest owns it): 17 answers the attachment with
+        ``accessToken``; 18 a Store with ``access_token``; 19 ``attachment_id`` and a Store with
+        ``ownership_token``. An ``error`` (not allowed here) is an OdooError for the caller."""
+        try:
+            if isinstance(result, dict) and result.get("error"):
+                raise ShapeError(f"upload refused: {str(result['error'])[:200]}")
+            if self.major >= 19:
+                data = result["data"]
+                aid = int(data["attachment_id"])
+                rows = data["store_data"]["ir.attachment"]
+                row = next(r for r in (rows if isinstance(rows, list) else [rows]) if r.get("id") == aid)
+                return aid, str(row["ownership_token"])
+            if self.major == 18:
+                rows = result["data"]["ir.attachment"]
+                row = (rows if isinstance(rows, list) else [rows])[0]
+                return int(row["id"]), str(row["access_token"])
+            return int(result["id"]), str(result["accessToken"])
+        except (KeyError, TypeError, ValueError, StopIteration, IndexError) as exc:
+            raise ShapeError(f"attachment/upload: unexpected shape ({exc!r})") from None
 
     def parse_post(self, result) -> int:
         """The new mail.message id."""

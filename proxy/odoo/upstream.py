@@ -9,17 +9,23 @@ come back by webhook from the addon or through ``replies.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import random
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Awaitable, Callable
+
+import aiohttp
 
 from proxy import events as ev
 from proxy import sanitize
 from proxy.odoo import chatbot, payloads
 from proxy.odoo.adapters import Adapter, ShapeError
-from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
+from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 from proxy.store.base import Conversation, Store
-from proxy.upstream.base import NoOperatorAvailable, UpstreamDown
+from proxy.upstream.base import (FileNotFound, NoOperatorAvailable, RatingRefused, UploadRefused, UpstreamDown,
+                                 UpstreamFile)
 
 if TYPE_CHECKING:
     from proxy.odoo.posting import LeasedPoster
@@ -37,10 +43,21 @@ def choices_event(step: chatbot.Step) -> dict:
                         choices=[{"id": answer_id, "label": label} for answer_id, label in step.answers])
 
 
+def _uploads(conv: Conversation, event: dict) -> list[tuple[int, str]]:
+    """The visitor's files of ``event``, with the token each upload answered with."""
+    uploads = (conv.upstream or {}).get("uploads") or {}
+    return [(a["id"], uploads[str(a["id"])]["token"]) for a in event["message"].get("attachments") or []
+            if isinstance(a, dict) and isinstance(uploads.get(str(a.get("id"))), dict)]
+
+
 def _transcript_event(seq: int, text: str) -> dict:
     """The bot part of a conversation, queued like a visitor message (never stored as an event)."""
     return {"seq": seq, "type": "message", "message": {"text": text, "client_id": None}}
 Notify = Callable[[str, dict], Awaitable[None]]
+
+
+FILE_PAGES = 10           # 19: pages of 30 of a session's files looked through for one download
+FILE_TOKENS = 5000        # 19: attachment tokens remembered (oldest dropped first)
 
 
 class OdooUpstream:
@@ -56,6 +73,7 @@ class OdooUpstream:
         self._queues: dict[str, asyncio.Queue] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._posted_id: dict[str, int] = {}      # conversation → highest Odoo id of the guest's posts
+        self._file_tokens: dict[tuple[str, int], str] = {}   # 19: (conversation, attachment) → raw access token
         self.poster: "LeasedPoster | None" = None   # several relay nodes: posting.py does the posting
 
     async def version(self) -> Adapter:
@@ -249,7 +267,8 @@ class OdooUpstream:
                 found = await self._find_posted(adapter, conv, event) if verify else None
                 if found is None:
                     result = await self.rpc.call("/im_livechat/cors/message/post", adapter.post_params(
-                        conv.upstream["guest_token"], conv.odoo_channel_id, event["message"]["text"]))
+                        conv.upstream["guest_token"], conv.odoo_channel_id, event["message"]["text"],
+                        _uploads(conv, event)))
                     await self._posted(conv, event, adapter.parse_post(result), "visitor message posted")
                 else:
                     await self._posted(conv, event, found, "visitor message found in odoo")
@@ -325,6 +344,133 @@ class OdooUpstream:
                     conv.upstream["guest_token"], conv.odoo_channel_id, conv.upstream.get("uuid")))
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
+
+    @contextlib.asynccontextmanager
+    async def open_file(self, conv: Conversation, attachment_id: int, thumbnail: bool = False) -> AsyncIterator[UpstreamFile]:
+        """One file of the session, as its guest reads it (the route Odoo's own widget uses, the
+        same on 17, 18 and 19): whoever uploaded it, operator or visitor, if it is on this session.
+        Not bounded by RELAY_ODOO_MAX_REQUESTS: a slow download must not hold a slot other
+        requests need; each read has its own timeout."""
+        up = conv.upstream or {}
+        if conv.odoo_channel_id is None or not up.get("guest_token"):
+            raise FileNotFound()
+        adapter = await self.version()
+        if adapter.major >= 19:
+            # 19 has no guest route for a file: its widget reads /web/content with the
+            # attachment's raw access token, which the guest can list for its session
+            token = await self._file_token(conv, attachment_id)
+            if token is None:
+                raise FileNotFound()
+            path = f"/web/image/{attachment_id}/256x256" if thumbnail else f"/web/content/{attachment_id}"
+            params = {"access_token": token}
+        else:
+            kind = f"image/{attachment_id}/256x256" if thumbnail else f"attachment/{attachment_id}"
+            path = f"/im_livechat/cors/channel/{conv.odoo_channel_id}/{kind}"
+            params = {"guest_token": up["guest_token"]}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
+        try:
+            resp = await self.rpc.http.get(self.rpc.base_url + path, params=params, timeout=timeout,
+                                           allow_redirects=False)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamDown(f"{type(exc).__name__}") from None
+        try:
+            if resp.status in (403, 404):     # not on this session, or not this guest's to read
+                raise FileNotFound()
+            if resp.status != 200:
+                raise UpstreamDown(f"HTTP {resp.status}")
+            disposition = resp.content_disposition
+            yield UpstreamFile(resp.headers.get("Content-Type"), resp.content_length,
+                               disposition.filename if disposition is not None else None,
+                               resp.content.iter_chunked(65536))
+        finally:
+            resp.release()
+
+    async def seen(self, conv: Conversation, message_id: int) -> None:
+        """The visitor has seen the session up to Odoo message ``message_id``."""
+        adapter = await self.version()
+        try:
+            await self.rpc.call(adapter.seen_route(), adapter.seen_params(
+                conv.upstream["guest_token"], conv.odoo_channel_id, message_id))
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        except OdooError as exc:     # the session is gone: nothing to mark
+            log.info("odoo refused a seen mark", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+
+    async def rate(self, conv: Conversation, rating: int, comment: str | None) -> None:
+        """The visitor's rating of the session, through Odoo's own feedback route: one
+        rating.rating per session (a new one replaces it), and Odoo's note in the session."""
+        adapter = await self.version()
+        try:
+            await self.rpc.call(adapter.rating_route(), adapter.rating_params(
+                conv.upstream["guest_token"], conv.odoo_channel_id, conv.upstream.get("uuid"), rating, comment))
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        except OdooError as exc:   # the guest has left the session (19: it may read it no more)
+            log.info("odoo refused a rating", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+            raise RatingRefused() from None
+
+    async def upload_file(self, conv: Conversation, name: str, mimetype: str,
+                          chunks: AsyncIterator[bytes]) -> tuple[int, str]:
+        """Stream one visitor file to the session, as its guest (Odoo's own upload route, the same
+        on 17–19; pending until posted with a message). (attachment id, ownership token)."""
+        adapter = await self.version()
+        form = aiohttp.FormData()
+        for key, value in adapter.upload_fields(conv.upstream["guest_token"], conv.odoo_channel_id).items():
+            form.add_field(key, value)
+        form.add_field("ufile", aiohttp.AsyncIterablePayload(chunks), filename=name, content_type=mimetype)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
+        try:
+            async with bounded(self.rpc.limit), self.rpc.http.post(
+                    self.rpc.base_url + "/im_livechat/cors/attachment/upload", data=form, timeout=timeout,
+                    allow_redirects=False) as resp:
+                status, text = resp.status, await resp.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamDown(f"{type(exc).__name__}") from None
+        if status >= 500:
+            raise UpstreamDown(f"HTTP {status}")
+        if status == 403:   # 17/18: the session's allow_public_upload is off (Odoo's default there)
+            raise UploadRefused("not_offered", "Files cannot be sent in this chat.")
+        if status == 404:
+            raise UploadRefused("session_gone", "This conversation has ended on the operator's side.")
+        if status != 200:
+            raise UpstreamDown(f"attachment/upload: HTTP {status}")
+        try:
+            result = json.loads(text)
+            if isinstance(result, dict) and result.get("error"):    # AccessError, answered as data
+                raise UploadRefused("not_offered", "Files cannot be sent in this chat.")
+            return adapter.parse_upload(result)
+        except (ValueError, ShapeError) as exc:
+            raise UpstreamDown(f"attachment/upload: {exc}") from None
+
+    async def _file_token(self, conv: Conversation, attachment_id: int) -> str | None:
+        """19: the raw access token of one attachment of the session, from the guest's own list of
+        the session's files (newest first, 30 a page); remembered for the next download."""
+        key = (conv.id, attachment_id)
+        if key in self._file_tokens:
+            return self._file_tokens[key]
+        before = None
+        for _ in range(FILE_PAGES):
+            params: dict = {"channel_id": conv.odoo_channel_id, "limit": 30}
+            if before is not None:
+                params["before"] = before
+            try:
+                result = await self.rpc.call("/discuss/channel/attachments", params,
+                                             cookies={"dgid": conv.upstream["guest_token"]})
+            except OdooUnavailable as exc:
+                raise UpstreamDown(str(exc)) from None
+            except OdooError:
+                return None            # the session is gone, or this guest may not list it
+            rows = ((result or {}).get("store_data") or {}).get("ir.attachment") if isinstance(result, dict) else None
+            rows = [r for r in rows or [] if isinstance(r, dict) and isinstance(r.get("id"), int)]
+            for row in rows:
+                if isinstance(row.get("raw_access_token"), str):
+                    self._file_tokens[(conv.id, row["id"])] = row["raw_access_token"]
+            while len(self._file_tokens) > FILE_TOKENS:
+                self._file_tokens.pop(next(iter(self._file_tokens)))
+            if key in self._file_tokens or len(rows) < 30:
+                break
+            before = min(r["id"] for r in rows)
+        return self._file_tokens.get(key)
 
     async def close(self) -> None:
         if self.poster is not None:

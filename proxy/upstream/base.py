@@ -5,7 +5,8 @@ the bus or polling) and are appended to the store like any other event.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import AsyncContextManager, AsyncIterator, Protocol
 
 from proxy.store.base import Conversation
 
@@ -16,6 +17,32 @@ class NoOperatorAvailable(Exception):
 
 class UpstreamDown(Exception):
     """The operator side cannot be reached now; nothing was created."""
+
+
+class UploadRefused(Exception):
+    """The operator side does not take this visitor file (``code``: ``not_offered`` where Odoo
+    does not let visitors send files in this session, ``session_gone``)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class RatingRefused(Exception):
+    """The operator side takes no rating for this session any more (the visitor has left it)."""
+
+
+class FileNotFound(Exception):
+    """The operator side has no such file in this conversation (or the visitor may not read it)."""
+
+
+@dataclass
+class UpstreamFile:
+    """An operator-side file being streamed: what its source said about it, and its bytes."""
+    content_type: str | None
+    length: int | None
+    filename: str | None
+    chunks: AsyncIterator[bytes]
 
 
 class Upstream(Protocol):
@@ -32,3 +59,19 @@ class Upstream(Protocol):
     async def visitor_message(self, conv: Conversation, event: dict) -> None: ...
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None: ...
     async def visitor_left(self, conv: Conversation) -> None: ...
+
+    def open_file(self, conv: Conversation, attachment_id: int, thumbnail: bool = False) -> AsyncContextManager[UpstreamFile]:
+        """Stream one file of the conversation's operator-side session, as its visitor may see it;
+        FileNotFound when there is none, UpstreamDown when the operator side cannot be reached."""
+
+    async def upload_file(self, conv: Conversation, name: str, mimetype: str,
+                          chunks: AsyncIterator[bytes]) -> tuple[int, str]:
+        """Stream a visitor's file to the operator-side session (pending until a message carries
+        it); ``(attachment id, the token proving the visitor owns it)``."""
+
+    async def rate(self, conv: Conversation, rating: int, comment: str | None) -> None:
+        """The visitor rates the conversation (5, 3 or 1, as Odoo's feedback panel); a new rating
+        replaces the previous one."""
+
+    async def seen(self, conv: Conversation, message_id: int) -> None:
+        """The visitor has seen the conversation up to operator-side message ``message_id``."""

@@ -6,11 +6,13 @@ operator is online.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
+from collections.abc import AsyncIterator
 
 from proxy.store.base import Conversation
-from proxy.upstream.base import NoOperatorAvailable
+from proxy.upstream.base import FileNotFound, NoOperatorAvailable, UpstreamFile
 
 DEMO_DATABASE = "demo"
 
@@ -23,6 +25,44 @@ class DemoUpstream:
         self.notify = None
         self.joined: set[str] = set()   # conversations the console's operator has joined
         self._ids = itertools.count(random.randint(1, 1 << 30))
+        # files the console's operator sent: attachment id → (session id, name, mimetype, bytes)
+        self.files: dict[int, tuple[int, str, str, bytes]] = {}
+        self._file_ids = itertools.count(random.randint(1, 1 << 30))
+        self.ratings: dict[str, tuple[int, str | None]] = {}
+        self.seen_up_to: dict[str, int] = {}
+
+    def add_file(self, channel_id: int, name: str, mimetype: str, data: bytes) -> dict:
+        """Keep a file the console sends with a reply; the attachment as a webhook carries it."""
+        file_id = next(self._file_ids)
+        self.files[file_id] = (channel_id, name, mimetype, data)
+        return {"id": file_id, "name": name, "mimetype": mimetype, "size": len(data)}
+
+    async def seen(self, conv: Conversation, message_id: int) -> None:
+        """Kept for the console (and tests): how far each conversation's visitor has read."""
+        self.seen_up_to[conv.id] = message_id
+
+    async def rate(self, conv: Conversation, rating: int, comment: str | None) -> None:
+        """Kept for the console (and tests): the last rating of each conversation."""
+        self.ratings[conv.id] = (rating, comment)
+
+    async def upload_file(self, conv: Conversation, name: str, mimetype: str,
+                          chunks: AsyncIterator[bytes]) -> tuple[int, str]:
+        """A visitor's file, kept in memory as Odoo would keep it on the session."""
+        data = b"".join([chunk async for chunk in chunks])
+        attachment = self.add_file(conv.odoo_channel_id, name, mimetype, data)
+        return attachment["id"], "demo-token-" + str(attachment["id"])
+
+    @contextlib.asynccontextmanager
+    async def open_file(self, conv: Conversation, attachment_id: int, thumbnail: bool = False) -> AsyncIterator[UpstreamFile]:
+        found = self.files.get(attachment_id)
+        if found is None or found[0] != conv.odoo_channel_id:
+            raise FileNotFound()
+        _channel, name, mimetype, data = found
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(data), 65536):
+                yield data[start:start + 65536]
+        yield UpstreamFile(mimetype, len(data), name, chunks())
 
     async def open_session(self, conv: Conversation) -> tuple[str, int]:
         if not self.operator_online:

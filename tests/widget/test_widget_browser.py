@@ -203,7 +203,7 @@ def test_keyboard_phone_size_and_language(browser, relay):
         shop.wait_status("connected")
         assert "Connecté en temps réel" in shop.page.locator(".status").text_content()
         shop.wait_bubbles("visitor", ["Bonjour"])
-        assert shop.page.locator("form button").is_visible()               # not covered by the launcher
+        assert shop.page.locator("form button[type=submit]").is_visible()   # not covered by the launcher
         shop.screenshot("phone-fr")
         shop.page.keyboard.press("Escape")
         assert panel.is_hidden()

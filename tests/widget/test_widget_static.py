@@ -25,10 +25,11 @@ def test_pure_parts_under_node():
     assert tests >= 9 and "# fail 0" in run.stdout and f"# pass {tests}\n" in run.stdout, run.stdout[-3000:]
 
 
-def test_widget_is_under_15_kb_gzipped():
+def test_widget_is_under_20_kb_gzipped():
+    """Issue 13's budget for the widget with the visitor features (files, rating, …)."""
     size = len(gzip.compress((ROOT / "widget" / "widget.js").read_bytes(), compresslevel=9))
     print(f"widget.js: {size} bytes gzipped")
-    assert size < 15 * 1024
+    assert size < 20 * 1024
 
 
 def test_widget_never_uses_raw_html_sinks():
