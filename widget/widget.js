@@ -404,6 +404,23 @@
     this.launcher.setAttribute("aria-expanded", String(show));
     this.launcher.setAttribute("aria-label", this.t(show ? "close" : "open"));
     if (show) this.input.focus(); else this.launcher.focus();
+    if (show) this.markSeen();
+  };
+
+  /** Tell the relay (and so the operator) what the visitor has seen: the newest operator-side
+   *  event shown while the panel is open and the tab visible; once a second at most. */
+  Widget.prototype.markSeen = function () {
+    var self = this;
+    if (!this.conv || this.panel.hidden || doc.visibilityState === "hidden") return;
+    var upTo = this.seenWanted || 0;
+    if (!upTo || upTo <= (this.seenSent || 0) || this.timers.seen) return;
+    this.timers.seen = setTimeout(function () {
+      self.timers.seen = null;
+      var seq = self.seenWanted;
+      if (!self.conv || seq <= (self.seenSent || 0)) return;
+      self.seenSent = seq;
+      self.api("POST", self.path("seen"), { seq: seq }).catch(function () { self.seenSent = 0; });
+    }, 800);
   };
 
   Widget.prototype.setStatus = function (status) {
@@ -662,7 +679,7 @@
   Widget.prototype.reset = function () {
     this.stop();
     this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = []; this.queue.failed = [];
-    this.hadOperator = false; this.rated = false; this.ratePanel = null;
+    this.hadOperator = false; this.rated = false; this.ratePanel = null; this.seenWanted = 0; this.seenSent = 0;
     this.log.textContent = "";
     this.form.hidden = false;
     this.offerPerson(false); this.showChoices(null);
@@ -711,7 +728,7 @@
       self.setStatus("error");
     });
     root.addEventListener("pageshow", function (e) { if (e.persisted) now(); });
-    doc.addEventListener("visibilitychange", function () { if (doc.visibilityState === "visible") now(); });
+    doc.addEventListener("visibilitychange", function () { if (doc.visibilityState === "visible") { now(); self.markSeen(); } });
   };
 
   Widget.prototype.stop = function () {
@@ -997,6 +1014,7 @@
         this.fill(li, m);
         this.appendBeforePending(li);
         if (m.author.kind !== "visitor") this.showTyping(null); else this.showChoices(null);
+        if (m.author.kind !== "visitor" && event.seq) { this.seenWanted = Math.max(this.seenWanted || 0, event.seq); this.markSeen(); }
         break;
       case "message_updated":
       case "message_deleted":

@@ -35,7 +35,7 @@ def test_seen_follows_what_the_visitor_has_in_front_of_them(context, relay):
     shop.wait_bubbles("operator", ["first"])
     first = int(shop.page.locator(".log li.operator").last.get_attribute("data-message-id").split(":")[1])
     wait_mark(relay, conversation_id, first)
-    shop.page.locator("button[aria-label='Close chat']").click()        # panel closed: not seen
+    shop.page.locator("header button[aria-label='Close chat']").click()   # panel closed: not seen
     shop.operator("reply", text="second")
     shop.page.wait_for_timeout(1500)
     assert seen_mark(relay, conversation_id) == first
