@@ -25,6 +25,7 @@
       rateTitle: "How was this conversation?", rateGood: "Good", rateOkay: "Okay", rateBad: "Bad",
       rateComment: "Tell us more (optional)", rateSend: "Send", rateSkip: "Skip",
       rateThanks: "Thank you for your feedback.", rateFailed: "Your rating could not be sent.",
+      unread: "{n} unread", today: "Today",
       transcript: "Download the conversation", transcriptFailed: "The conversation could not be downloaded.", talkToPerson: "Talk to a person", assistant: "Assistant",
       withBot: "You are chatting with our virtual assistant. You can ask for a person at any time.",
       withScript: "You are chatting with our virtual assistant.",
@@ -51,6 +52,7 @@
       rateTitle: "Comment s'est passée cette conversation ?", rateGood: "Bien", rateOkay: "Moyen", rateBad: "Mauvais",
       rateComment: "Dites-nous en plus (facultatif)", rateSend: "Envoyer", rateSkip: "Passer",
       rateThanks: "Merci pour votre avis.", rateFailed: "Votre évaluation n'a pas pu être envoyée.",
+      unread: "{n} non lu(s)", today: "Aujourd'hui",
       transcript: "Télécharger la conversation", transcriptFailed: "La conversation n'a pas pu être téléchargée.", talkToPerson: "Parler à une personne", assistant: "Assistant",
       withBot: "Vous discutez avec notre assistant virtuel. Vous pouvez demander une personne à tout moment.",
       withScript: "Vous discutez avec notre assistant virtuel.",
@@ -285,6 +287,8 @@
     ".rate .faces{display:flex;gap:8px;justify-content:center;margin:6px 0}.rate .faces button{font-size:24px;background:#fff;border:2px solid #d1d5db;border-radius:50%;width:44px;height:44px;cursor:pointer}",
     ".rate .faces button[aria-pressed=true]{border-color:var(--c);background:#f5f3ff}.rate textarea{width:100%;height:auto;margin-bottom:6px}",
     ".skip{margin-left:8px;background:#fff;color:#374151;border:1px solid #d1d5db;border-radius:8px;padding:0 14px;min-height:40px;cursor:pointer}",
+    ".launcher .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#b91c1c;color:#fff;font-size:13px;line-height:22px;font-weight:700}",
+    ".log time.at{display:block;font-size:11px;opacity:.7;text-align:right}.log li.day{font-size:12px;font-weight:600}",
     ".file{display:block;margin-top:4px}.file img{display:block;max-width:100%;max-height:180px;border-radius:6px}",
     ".typing{font-size:12px;color:#6b7280;padding:0 12px;min-height:18px}",
     "form{display:flex;gap:6px;padding:8px;border-top:1px solid #e5e7eb}",
@@ -348,6 +352,9 @@
     this.shadow = shadow;
     var style = el("style", null, CSS.replace(/var\(--c\)/g, this.opts.color));
     this.launcher = el("button", { "class": "launcher", type: "button", "aria-expanded": "false", "aria-controls": "olr-panel", "aria-label": t("open") }, "💬");
+    this.badge = el("span", { "class": "badge", "aria-hidden": "true", hidden: "" });
+    this.launcher.appendChild(this.badge);
+    this.unread = 0; this.beeps = 0; this.pageTitle = doc.title;
     this.panel = el("section", { "class": "panel", id: "olr-panel", role: "dialog", "aria-label": this.opts.title || t("title"), hidden: "" });
     var header = el("header");
     header.appendChild(el("h2", null, this.opts.title || t("title")));
@@ -375,6 +382,9 @@
     doc.body.appendChild(this.host);
 
     this.launcher.addEventListener("click", function () { self.toggle(); });
+    // a sound may play only after the visitor has interacted (autoplay rules): made ready then
+    shadow.addEventListener("pointerdown", function () { self.audioReady(); }, true);
+    shadow.addEventListener("keydown", function () { self.audioReady(); }, true);
     this.closeBtn.addEventListener("click", function () { self.toggle(false); });
     this.endBtn.addEventListener("click", function () { self.end(); });
     this.personBtn.addEventListener("click", function () { self.askPerson(); });
@@ -404,7 +414,59 @@
     this.launcher.setAttribute("aria-expanded", String(show));
     this.launcher.setAttribute("aria-label", this.t(show ? "close" : "open"));
     if (show) this.input.focus(); else this.launcher.focus();
-    if (show) this.markSeen();
+    if (show) { this.markSeen(); this.setUnread(0); }
+  };
+
+  /** Unread operator messages while the panel is closed or the tab hidden: on the launcher (and
+   *  its label) and in the page title, "(2) Shop". */
+  Widget.prototype.setUnread = function (n) {
+    this.unread = n;
+    this.badge.hidden = !n;
+    this.badge.textContent = n ? String(n > 99 ? "99+" : n) : "";
+    var label = this.t(this.panel.hidden ? "open" : "close");
+    this.launcher.setAttribute("aria-label", n ? label + " — " + this.t("unread", { n: n }) : label);
+    var base = this.pageTitle;
+    if (n) { if (!/^\(\d+\+?\) /.test(doc.title)) this.pageTitle = doc.title; doc.title = "(" + this.badge.textContent + ") " + this.pageTitle; }
+    else if (/^\(\d+\+?\) /.test(doc.title)) doc.title = base;
+  };
+  Widget.prototype.audioReady = function () {
+    if (this.audio || !this.opts.sound) return;
+    var Ctx = root.AudioContext || root.webkitAudioContext;
+    if (Ctx) { try { this.audio = new Ctx(); } catch (e) { this.audio = null; } }
+  };
+  /** A short, soft two-note chime; silent until the visitor has interacted with the page. */
+  Widget.prototype.chime = function () {
+    if (!this.opts.sound || !this.audio || this.audio.state === "closed") return;
+    try {
+      var a = this.audio, now = a.currentTime;
+      [[660, 0], [880, 0.12]].forEach(function (n) {
+        var o = a.createOscillator(), g = a.createGain();
+        o.frequency.value = n[0]; g.gain.setValueAtTime(0.0001, now + n[1]);
+        g.gain.exponentialRampToValueAtTime(0.08, now + n[1] + 0.02);
+        g.gain.exponentialRampToValueAtTime(0.0001, now + n[1] + 0.25);
+        o.connect(g); g.connect(a.destination); o.start(now + n[1]); o.stop(now + n[1] + 0.3);
+      });
+      this.beeps++;
+    } catch (e) { /* no sound, nothing else */ }
+  };
+  /** A new message from the other side arrived (not a replay): count it and chime when unseen. */
+  Widget.prototype.notifyNew = function () {
+    if (!this.panel.hidden && doc.visibilityState !== "hidden") return;
+    this.setUnread(this.unread + 1);
+    this.chime();
+  };
+  /** "Today" or the date, once when the day changes; times in the visitor's own zone. */
+  Widget.prototype.dayLine = function (at) {
+    var d = new Date(at);
+    if (isNaN(d)) return;
+    var day = d.toDateString();
+    if (day === this.lastDay) return;
+    this.lastDay = day;
+    var text = day === new Date().toDateString() ? this.t("today")
+      : d.toLocaleDateString(this.opts.lang, { weekday: "long", year: "numeric", month: "long", day: "numeric" });
+    var li = el("li", { "class": "note day" });
+    li.appendChild(el("time", { datetime: at }, text));
+    this.appendBeforePending(li);
   };
 
   /** Tell the relay (and so the operator) what the visitor has seen: the newest operator-side
@@ -680,6 +742,7 @@
     this.stop();
     this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = []; this.queue.failed = [];
     this.hadOperator = false; this.rated = false; this.ratePanel = null; this.seenWanted = 0; this.seenSent = 0;
+    this.lastDay = null; this.setUnread(0);
     this.log.textContent = "";
     this.form.hidden = false;
     this.offerPerson(false); this.showChoices(null);
@@ -728,7 +791,11 @@
       self.setStatus("error");
     });
     root.addEventListener("pageshow", function (e) { if (e.persisted) now(); });
-    doc.addEventListener("visibilitychange", function () { if (doc.visibilityState === "visible") { now(); self.markSeen(); } });
+    doc.addEventListener("visibilitychange", function () {
+      if (doc.visibilityState !== "visible") return;
+      now(); self.markSeen();
+      if (!self.panel.hidden) self.setUnread(0);
+    });
   };
 
   Widget.prototype.stop = function () {
@@ -1009,10 +1076,15 @@
         var li = el("li", { "class": m.author.kind === "visitor" ? "visitor" : m.author.kind });
         li.setAttribute("data-message-id", m.id);
         if (m.client_id) li.setAttribute("data-client-id", m.client_id);
+        if (event.at) this.dayLine(event.at);
         if (m.author.kind !== "visitor") li.appendChild(el("span", { "class": "who" }, m.author.name || t(m.author.kind === "bot" ? "assistant" : "operator")));
         li.appendChild(el("span", { "class": "body" }));
         this.fill(li, m);
+        var when = new Date(event.at);
+        if (!isNaN(when)) li.appendChild(el("time", { "class": "at", datetime: event.at },
+          when.toLocaleTimeString(this.opts.lang, { hour: "2-digit", minute: "2-digit" })));
         this.appendBeforePending(li);
+        if (!restoring && m.author.kind !== "visitor") this.notifyNew();
         if (m.author.kind !== "visitor") this.showTyping(null); else this.showChoices(null);
         if (m.author.kind !== "visitor" && event.seq) { this.seenWanted = Math.max(this.seenWanted || 0, event.seq); this.markSeen(); }
         break;
@@ -1083,7 +1155,8 @@
       wsRetry: Math.max(1, +d.wsRetry || 60),
       html: d.html !== "false",
       name: d.name || "",
-      open: d.open === "true"
+      open: d.open === "true",
+      sound: d.sound !== "false"
     };
     var start = function () {
       var widget = new Widget(opts);

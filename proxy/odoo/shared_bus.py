@@ -81,6 +81,7 @@ class SharedBus:
         self.uid: int | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.live = False                            # the open socket has had its subscribe
+        self.last_error: str | None = None           # why the socket is down, for /healthz
         self.last = 0                                # highest bus id seen
         self.changed = asyncio.Event()               # the set of sessions changed: subscribe again
         self.wanted = asyncio.Event()                # there is something to follow
@@ -153,10 +154,13 @@ class SharedBus:
     def status(self) -> dict:
         """For /healthz: connected only while the socket is open and subscribed."""
         open_ = self.ws is not None and not self.ws.closed
-        return {"connected": open_ and self.live,
-                "sockets": 1 if open_ else 0, "channels": len(self.sent) if open_ else 0,
-                "leader": self.leader, "polling": self.poller is not None,
-                "logins": self.logins, "connections": self.connections}
+        out = {"connected": open_ and self.live,
+               "sockets": 1 if open_ else 0, "channels": len(self.sent) if open_ else 0,
+               "leader": self.leader, "polling": self.poller is not None,
+               "logins": self.logins, "connections": self.connections}
+        if self.last_error and not out["connected"]:
+            out["error"] = self.last_error
+        return out
 
     # ------------------------------------------------------------------ leadership (several nodes)
 
@@ -255,6 +259,9 @@ class SharedBus:
                 expired = True
             except (aiohttp.ClientError, TimeoutError, OdooUnavailable, OdooError, ValueError) as exc:   # ShapeError too
                 log.warning("odoo shared bus failed", extra={"reason": repr(exc)[:300], "sessions": len(self.convs)})
+                # for /healthz: what a person must fix (a refused login says so; no secret in it)
+                self.last_error = (f"login refused for {self.login!r}" if isinstance(exc, OdooError)
+                                   and "AccessDenied" in exc.name else f"{type(exc).__name__}")
             except Exception:
                 log.exception("odoo shared bus failed")
             opened = self.connected_at
@@ -357,7 +364,7 @@ class SharedBus:
             "channels": [f"{CHANNEL}_{cid}" for cid in channels], "last": self.last}}))
         self.subscribed_at = asyncio.get_running_loop().time()
         self.subscribes += 1
-        self.sent, self.live = set(channels), True
+        self.sent, self.live, self.last_error = set(channels), True, None
         if overflow:
             await self._poll_on(only=overflow)
         else:

@@ -514,6 +514,8 @@ async def test_a_wrong_password_is_said_and_never_counted_connected(odoo, relay)
         body = await health(client)
         assert "shared_bus" not in body["following"] and not body["shared_bus"]["connected"]
         assert body["shared_bus"]["sockets"] == 0
+        body = await health(client)                      # /healthz says what to fix, no secret in it
+        assert body["shared_bus"]["error"].startswith("login refused for ") and "wrong" not in json.dumps(body)
 
 
 @pytest.mark.slow
