@@ -63,7 +63,6 @@ class Relay:
         self.settings, self.store, self.hub, self.upstream, self.metrics = settings, store, hub, upstream, metrics
         self.token_key = token_key
         self.file_key = files.derive_key(token_key)   # the signatures of file URLs (files.py)
-        self._upload_locks: dict[str, asyncio.Lock] = {}
         upstream.notify = self._notify   # the upstream reports its own troubles as status events
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
         self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
@@ -224,19 +223,11 @@ class Relay:
         except UploadRefused as exc:
             raise Conflict(str(exc), code=exc.code) from None
         size = size_of()
-        async with self._upload_lock(conv.id):
-            fresh = await self.store.get_conversation(conv.id)
-            known = dict(((fresh.upstream if fresh else None) or {}).get("uploads") or {})
-            known[str(attachment_id)] = {"token": token, "name": name, "mimetype": mimetype, "size": size}
-            await self.store.merge_upstream(conv.id, {"uploads": known})
+        # a merge patch adds this one upload beside the others (RFC 7396): no read, no lock
+        await self.store.merge_upstream(conv.id, {"uploads": {str(attachment_id): {
+            "token": token, "name": name, "mimetype": mimetype, "size": size}}})
         log.info("visitor file uploaded", extra={"conversation": conv.id, "size": size, "mimetype": mimetype})
         return {"id": attachment_id, "name": name, "mimetype": mimetype, "size": size}
-
-    def _upload_lock(self, conversation_id: str) -> asyncio.Lock:
-        if len(self._upload_locks) > 1000:          # drop the idle ones
-            for key in [k for k, v in self._upload_locks.items() if not v.locked() and not v._waiters]:
-                del self._upload_locks[key]
-        return self._upload_locks.setdefault(conversation_id, asyncio.Lock())
 
     async def seen(self, conv: Conversation, seq: object) -> None:
         """The visitor has seen the events up to ``seq``: Odoo marks the session read up to the

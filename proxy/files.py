@@ -20,7 +20,6 @@ from typing import Any
 
 from proxy.tokens import TokenError
 
-ROUTE = "/v1/files/{id}/{attachment}"
 SIG = re.compile(r"^[A-Za-z0-9_-]{22,64}$")
 # What a browser may show inline: raster images only (an SVG can carry script; it is a download)
 INLINE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"})
@@ -52,7 +51,8 @@ def url(key: bytes, conversation_id: str, attachment_id: int, ttl: int, now: flo
 
 def verify(key: bytes, conversation_id: str, attachment: str, exp: str | None, sig: str | None,
            now: float | None = None) -> int:
-    """The attachment id the URL opens, or TokenError (403 for a forged URL, 410 for an old one)."""
+    """The attachment id the URL opens, or TokenError: ``file_url_invalid`` for a forged, tampered
+    or borrowed URL, ``file_url_expired`` for an old one (both answered 403)."""
     if not (attachment.isascii() and attachment.isdigit() and len(attachment) <= 12
             and isinstance(exp, str) and exp.isascii() and exp.isdigit() and len(exp) <= 12
             and isinstance(sig, str) and SIG.match(sig)):

@@ -110,22 +110,25 @@ async def _next_or_stop(cursor, wait: float, stopping: asyncio.Event) -> list:
     return reader.result() if reader in done and not reader.cancelled() else []
 
 
-async def send(request: web.Request) -> web.Response:
+async def _call(request: web.Request, kind: str, what: str) -> tuple:
+    """What the conversation calls with a JSON body share: the token opens this conversation, the
+    body is read within the limits, the per-conversation rate limit counts ``kind``."""
     app = request.app
     relay = app[keys.RELAY]
     conv = await relay.authorize(request.match_info["id"], bearer(request))
     body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
-    limit(app[keys.RATE_CONVERSATION], conv.id, "messages in this conversation")
+    limit(app[keys.RATE_CONVERSATION], kind + conv.id, what)
+    return relay, conv, body
+
+
+async def send(request: web.Request) -> web.Response:
+    relay, conv, body = await _call(request, "", "messages in this conversation")
     event, created = await relay.send(conv, body.get("client_id"), body.get("text"), body.get("attachment_ids"))
     return json_response({"seq": event["seq"], "event": event}, status=201 if created else 200)
 
 
 async def typing(request: web.Request) -> web.Response:
-    app = request.app
-    relay = app[keys.RELAY]
-    conv = await relay.authorize(request.match_info["id"], bearer(request))
-    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
-    limit(app[keys.RATE_CONVERSATION], "typing:" + conv.id, "typing updates in this conversation")
+    relay, conv, body = await _call(request, "typing:", "typing updates in this conversation")
     await relay.typing(conv, body.get("typing"))
     return web.Response(status=204)
 
@@ -153,11 +156,7 @@ async def handoff(request: web.Request) -> web.Response:
 
 async def rate(request: web.Request) -> web.Response:
     """``POST …/rating {rating: 5|3|1, comment?}`` (docs/protocol.md §5): 204."""
-    app = request.app
-    relay = app[keys.RELAY]
-    conv = await relay.authorize(request.match_info["id"], bearer(request))
-    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
-    limit(app[keys.RATE_CONVERSATION], "rating:" + conv.id, "ratings in this conversation")
+    relay, conv, body = await _call(request, "rating:", "ratings in this conversation")
     await relay.rate(conv, body.get("rating"), body.get("comment"))
     return web.Response(status=204)
 
@@ -187,10 +186,6 @@ async def transcript(request: web.Request) -> web.Response:
 
 async def seen(request: web.Request) -> web.Response:
     """``POST …/seen {seq}`` (docs/protocol.md §5): 204; the operator sees the visitor read it."""
-    app = request.app
-    relay = app[keys.RELAY]
-    conv = await relay.authorize(request.match_info["id"], bearer(request))
-    body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes)
-    limit(app[keys.RATE_CONVERSATION], "seen:" + conv.id, "seen marks in this conversation")
+    relay, conv, body = await _call(request, "seen:", "seen marks in this conversation")
     await relay.seen(conv, body.get("seq"))
     return web.Response(status=204)

@@ -12,19 +12,12 @@ from aiohttp.helpers import content_disposition_header
 
 from proxy import files, keys, tokens
 from proxy.api.common import client_ip, limit
+from proxy.api.uploads import clean_name   # one rule for file names, both ways
 from proxy.errors import Forbidden, NotFound, Unavailable
 from proxy.upstream.base import FileNotFound, UpstreamDown
 
 log = logging.getLogger("relay.files")
 CHUNK_TIMEOUT = 30.0      # seconds without a byte from the operator side before giving up
-
-
-def _safe_name(name: str | None, attachment_id: int) -> str:
-    """A download name that cannot be a path, a header injection or a reordered extension."""
-    cleaned = "".join(c for c in (name or "") if c.isprintable() and c not in '/\\\r\n"'
-                      and c not in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
-    cleaned = cleaned.strip(" .")[:200]
-    return cleaned or f"file-{attachment_id}"
 
 
 async def download(request: web.Request) -> web.StreamResponse:
@@ -48,7 +41,7 @@ async def download(request: web.Request) -> web.StreamResponse:
                 "Content-Type": content_type,
                 "Content-Disposition": content_disposition_header(
                     "inline" if inline else "attachment", quote_fields=True,
-                    filename=_safe_name(found.filename, attachment_id)),
+                    filename=clean_name(found.filename)),
                 "X-Content-Type-Options": "nosniff",
                 "Content-Security-Policy": "default-src 'none'; sandbox",
                 "Cross-Origin-Resource-Policy": "cross-origin",   # the widget shows it on the shop's site

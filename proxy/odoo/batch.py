@@ -297,7 +297,7 @@ class BatchPoller:
                                                ["id", "name", "user_livechat_username"])
         except OdooError as exc:   # no right to read partners: show no name rather than a real one
             log.warning("odoo batch poll cannot read operator names", extra={"reason": str(exc)[:200]})
-            found = [{"id": pid, "name": ""} for pid in wanted]
+            found = []
         for pid in wanted:            # a partner Odoo did not return (access rules): no name
             self.names[pid] = ("", now + NAME_TTL)
         for partner in found:
