@@ -76,6 +76,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     app[keys.METRICS] = Metrics()
     app[keys.WEBSOCKETS] = weakref.WeakSet()
     app[keys.LONGPOLLS] = set()
+    app[keys.AVATARS] = {}
     app[keys.STOPPING] = asyncio.Event()
     app[keys.WEBHOOK_INFLIGHT] = [0]
     app[keys.RATE_IP] = RateLimiter(settings.rate_limit_ip)
@@ -190,11 +191,13 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_post("/v1/conversations/{id}/rating", conversations.rate)
     r.add_post("/v1/conversations/{id}/seen", conversations.seen)
     r.add_get("/v1/conversations/{id}/transcript", conversations.transcript)
+    r.add_post("/v1/conversations/{id}/transcript", conversations.email_transcript)
     r.add_post("/v1/conversations/{id}/typing", conversations.typing)
     r.add_post("/v1/conversations/{id}/close", conversations.close)
     r.add_post("/v1/conversations/{id}/handoff", conversations.handoff)
     r.add_get("/v1/conversations/{id}/ws", ws.handler)
     r.add_get("/v1/files/{id}/{attachment}", files_api.download)
+    r.add_get("/v1/avatars/{id}/{partner}", files_api.avatar)
     if settings.demo:
         demo.add_routes(app)
     return app

@@ -114,7 +114,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bot_timeout", "8", _positive(float), "seconds the bot has to answer; slower, failing or garbled answers hand the visitor to a person"),
     Setting("bot_no_operator", "stay", str, "when a handoff finds no operator: stay (the bot goes on) or message (the visitor leaves a message for the next operator)"),
     Setting("allowed_origins", None, _words, "space-separated origins allowed to embed the widget; unset: only the relay's own origin"),
-    Setting("token_ttl", "86400", _positive(int), "seconds a visitor token stays valid"),
+    Setting("token_ttl", "604800", _positive(int), "seconds a visitor token stays valid (7 days: a conversation survives closing the browser that long, as with Odoo's own widget)"),
     Setting("retention_days", "7", _positive(float), "days events and idle conversations are kept before the purge"),
     Setting("max_webhook_bytes", "262144", _positive(int), "largest webhook body accepted (413 above)"),
     Setting("max_request_bytes", "16384", _positive(int), "largest widget request body accepted (413 above)"),
@@ -160,7 +160,7 @@ class Settings:
     bot_timeout: float = 8.0
     bot_no_operator: str = "stay"
     allowed_origins: tuple[str, ...] | None = None
-    token_ttl: int = 86400
+    token_ttl: int = 604800
     retention_days: float = 7.0
     max_webhook_bytes: int = 262144
     max_request_bytes: int = 16384

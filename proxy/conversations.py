@@ -23,11 +23,11 @@ from collections.abc import AsyncIterator, Callable
 from proxy import events as ev
 from proxy import files, handoff, tokens
 from proxy.config import Settings
-from proxy.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable
+from proxy.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized, Unavailable
 from proxy.hub import Cursor, Hub
 from proxy.metrics import Metrics
 from proxy.store.base import Appended, Conversation, Store
-from proxy.upstream.base import NoOperatorAvailable, RatingRefused, UploadRefused, Upstream, UpstreamDown
+from proxy.upstream.base import NoOperatorAvailable, NotOffered, RatingRefused, UploadRefused, Upstream, UpstreamDown
 
 log = logging.getLogger("relay.core")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -35,6 +35,9 @@ MAX_FILES_PER_MESSAGE = 10
 MAX_UPLOADS = 100          # files a visitor may send in one conversation
 RATINGS = (5, 3, 1)        # what Odoo's feedback panel offers
 MAX_COMMENT = 1000
+EMAIL = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+MAX_TRANSCRIPT_MAILS = 3   # transcripts mailed per conversation (each one a mail Odoo sends to any address)
+BOUND_CACHE = 10000        # Odoo sessions whose conversation is remembered (``bound``)
 
 
 class _Early:
@@ -66,20 +69,76 @@ class Relay:
         upstream.notify = self._notify   # the upstream reports its own troubles as status events
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
         self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
+        self._bound: dict[tuple[str, int], str] = {}   # (database, Odoo session) → conversation (``bound``)
 
     async def _notify(self, conversation_id: str, event: dict) -> None:
         await self.append(conversation_id, event, source="relay")
 
     # ------------------------------------------------------------------ conversations
 
+    async def returning(self, visitor: str | None) -> dict:
+        """What a returning visitor's previous conversation leaves to the next one (``visitor``,
+        tokens.py): the name they gave and the last operator who answered them there (or before).
+        A forged, expired or purged reference leaves nothing; it is no error of the visitor's."""
+        if not visitor:
+            return {}
+        try:
+            previous = await self.store.get_conversation(tokens.verify_visitor(self.token_key, visitor))
+        except tokens.TokenError as exc:
+            log.info("visitor value not used", extra={"reason": exc.code})
+            return {}
+        if previous is None:
+            return {}
+        up = previous.upstream or {}
+        operator = up.get("operator_id") or up.get("previous_operator_id")   # Odoo's pick, or the one before
+        for event in await self.all_events(previous.id):   # the last person (not a bot) there
+            who = (event.get("message") or {}).get("author") if event["type"] == "message" else \
+                event.get("member") if event["type"] == "member_joined" else None
+            if isinstance(who, dict) and who.get("kind") == "operator" and isinstance(who.get("partner_id"), int) \
+                    and not isinstance(who.get("partner_id"), bool):
+                operator = who["partner_id"]
+        return {"visitor_name": previous.visitor_name, "previous_operator_id": operator}
+
+    async def bound(self, database: str, channel_id: int) -> str | None:
+        """The conversation bound to an Odoo session. A binding never changes once made (an Odoo
+        session id is never reused), so it is remembered: the webhook's hot path looks once."""
+        key = (database, channel_id)
+        if (found := self._bound.get(key)) is None:
+            found = await self.store.find_bound(database, channel_id)
+            if found is not None:
+                if len(self._bound) >= BOUND_CACHE:
+                    self._bound.pop(next(iter(self._bound)))
+                self._bound[key] = found
+        return found
+
+    def visitor_value(self, conv: Conversation) -> str:
+        """What the browser hands back with its next conversation (``returning``)."""
+        return tokens.issue_visitor(self.token_key, conv.id, self.settings.token_ttl)
+
+    async def all_events(self, conversation_id: str) -> list[dict]:
+        """Every stored event of one conversation, oldest first (the store answers by pages)."""
+        out: list[dict] = []
+        after = 0
+        while True:
+            replay = await self.store.events_after(conversation_id, after)
+            out.extend(replay.events)
+            if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
+                return out
+            after = replay.events[-1]["seq"]
+
     async def create(self, visitor_name: str, lang: str | None, livechat_channel_id: int | None,
-                     page_url: str | None) -> tuple[Conversation, str, int]:
+                     page_url: str | None, visitor: str | None = None) -> tuple[Conversation, str, int]:
         now = time.time()
+        before = await self.returning(visitor)
         conv = Conversation(id="c_" + secrets.token_urlsafe(16), created_at=now, last_activity=now,
-                            visitor_name=visitor_name, lang=lang, page_url=page_url,
-                            livechat_channel_id=livechat_channel_id)
+                            visitor_name=visitor_name or before.get("visitor_name") or "", lang=lang,
+                            page_url=page_url, livechat_channel_id=livechat_channel_id)
+        # kept with the conversation: Odoo is asked for that operator when the session opens (now,
+        # or at the bot's handoff), and it passes on to the visitor's next conversation
+        kept = {"previous_operator_id": before["previous_operator_id"]} if before.get("previous_operator_id") else {}
+        conv.upstream = dict(kept) or None
         if self.bot is not None:         # with the bot first; the operator-side session opens at handoff
-            conv.upstream = {"bot": {"answered_seq": 0}}
+            conv.upstream = {**kept, "bot": {"answered_seq": 0}}
             await self.store.create_conversation(conv)
             await self.append(conv.id, ev.status("bot", handoff.WELCOME), source="relay")
             token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
@@ -94,6 +153,8 @@ class Relay:
             raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
                               code="odoo_unavailable", retry_after=5) from None
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
+        if kept:
+            conv.upstream = {**kept, **(conv.upstream or {})}
         opening = getattr(self.upstream, "opening_events", None)
         first = opening(conv) if opening else [ev.status("waiting_operator", "Waiting for an operator…")]
         chatbot = bool((conv.upstream or {}).get("chatbot")) and self.followers is not None
@@ -135,7 +196,7 @@ class Relay:
 
     async def append(self, conversation_id: str, event: dict, *, source: str, dedupe_key: str | None = None,
                      webhook_id: str | None = None, received_at: float | None = None) -> Appended:
-        if event["type"] in ("message", "message_updated"):   # every file shown through the relay's own URL
+        if files.needs_relay_urls(event):   # every file and picture shown through the relay's own URL
             event = files.with_relay_urls(event, conversation_id, self.file_key, self.settings.token_ttl)
         result = await self.store.append(conversation_id, event, dedupe_key=dedupe_key, webhook_id=webhook_id,
                                          closes=event["type"] == "closed",
@@ -276,6 +337,29 @@ class Relay:
         log.info("conversation rated", extra={"conversation": conv.id, "rating": rating})
         return result.event
 
+    async def email_transcript(self, conv: Conversation, email: object) -> None:
+        """Odoo mails the transcript to ``email`` (its own template), where it offers that to
+        visitors; at most MAX_TRANSCRIPT_MAILS per conversation."""
+        if not isinstance(email, str) or len(email) > 254 or not EMAIL.match(email.strip()):
+            raise BadRequest("email: an email address", code="invalid_email")
+        if conv.odoo_channel_id is None:
+            raise Conflict("The transcript can be mailed once a person has the conversation.", code="no_operator_yet")
+        mailed = int((conv.upstream or {}).get("mailed", 0))
+        if mailed >= MAX_TRANSCRIPT_MAILS:
+            raise TooManyRequests(f"At most {MAX_TRANSCRIPT_MAILS} transcripts are mailed per conversation.",
+                          code="rate_limited", retry_after=3600)
+        await self.store.merge_upstream(conv.id, {"mailed": mailed + 1})   # counted before: no burst passes
+        try:
+            await self.upstream.email_transcript(conv, email.strip())
+        except NotOffered:
+            await self.store.merge_upstream(conv.id, {"mailed": mailed})
+            raise Conflict("Odoo does not mail transcripts to visitors on this version.", code="not_offered") from None
+        except UpstreamDown:
+            await self.store.merge_upstream(conv.id, {"mailed": mailed})
+            raise Unavailable("The transcript cannot be sent right now; try again shortly.", code="odoo_unavailable",
+                              retry_after=5) from None
+        log.info("transcript mailed", extra={"conversation": conv.id})
+
     async def _had_operator(self, conversation_id: str) -> bool:
         """Whether a person (not a bot) joined or wrote in the conversation."""
         after = 0
@@ -332,16 +416,16 @@ class Relay:
                 and self.upstream.name == "odoo":
             return "own"   # the visitor's messages reach Odoo through this relay: already stored here
         if hook.event["type"] == "typing":
-            conversation_id = await self.store.find_bound(hook.database, hook.channel_id)
+            conversation_id = await self.bound(hook.database, hook.channel_id)
             if conversation_id is None:
                 return "unbound"
             if not ev.typing_is_stale(hook.timestamp):
                 self.hub.publish(conversation_id, hook.event, received_at)
             return "typing"
         event = hook.event
-        if event["type"] in ("message", "message_updated") and event["message"].get("attachments"):
-            # files: each gets this conversation's relay URL (files.py); rare, so the extra lookup
-            conversation_id = await self.store.find_bound(hook.database, hook.channel_id)
+        if files.needs_relay_urls(event):
+            # files and pictures get this conversation's relay URLs (files.py)
+            conversation_id = await self.bound(hook.database, hook.channel_id)
             if conversation_id is None:
                 return "unbound"
             event = files.with_relay_urls(event, conversation_id, self.file_key, self.settings.token_ttl)

@@ -106,7 +106,11 @@ def _author(value: Any, where: str) -> dict:
     obj = _obj(value, where)
     _need(obj.get("kind") in AUTHOR_KINDS, f"{where}.kind", "must be operator, bot or visitor")
     name = _str(obj.get("name"), f"{where}.name", 256, optional=True) or ""
-    return {"kind": obj["kind"], "name": name}
+    out = {"kind": obj["kind"], "name": name}
+    partner = obj.get("partner_id")
+    if obj["kind"] != "visitor" and isinstance(partner, int) and not isinstance(partner, bool) and 0 < partner < 2 ** 31:
+        out["partner_id"] = partner      # an operator's or bot's res.partner: their avatar, the previous operator
+    return out
 
 
 def _attachments(value: Any, where: str) -> list[dict]:

@@ -39,9 +39,29 @@ def derive_key(token_key: bytes) -> bytes:
     return hmac.new(token_key, b"relay files v1", hashlib.sha256).digest()
 
 
+def _sign(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, payload.encode("utf-8", "replace"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def _mac(key: bytes, conversation_id: str, attachment_id: int, exp: int) -> str:
-    payload = f"files.v1.{conversation_id}.{attachment_id}.{exp}".encode("utf-8", "replace")
-    return base64.urlsafe_b64encode(hmac.new(key, payload, hashlib.sha256).digest()).rstrip(b"=").decode()
+    return _sign(key, f"files.v1.{conversation_id}.{attachment_id}.{exp}")
+
+
+def avatar_url(key: bytes, conversation_id: str, partner_id: int) -> str:
+    """An operator's (or bot's) picture as this conversation's visitor sees it: no expiry, so the
+    browser caches it; the signature opens that one picture through that one conversation."""
+    return f"/v1/avatars/{conversation_id}/{partner_id}?sig={_sign(key, f'avatars.v1.{conversation_id}.{partner_id}')}"
+
+
+def verify_avatar(key: bytes, conversation_id: str, partner: str, sig: str | None) -> int:
+    """The partner id an avatar URL opens, or TokenError ``file_url_invalid`` (403)."""
+    if not (partner.isascii() and partner.isdigit() and len(partner) <= 10
+            and isinstance(sig, str) and SIG.match(sig)
+            and hmac.compare_digest(_sign(key, f"avatars.v1.{conversation_id}.{int(partner)}").encode(),
+                                    sig.encode("ascii", "replace"))):
+        raise TokenError("file_url_invalid", "This picture link is not valid.")
+    return int(partner)
 
 
 def url(key: bytes, conversation_id: str, attachment_id: int, ttl: int, now: float | None = None) -> str:
@@ -65,11 +85,34 @@ def verify(key: bytes, conversation_id: str, attachment: str, exp: str | None, s
     return attachment_id
 
 
+def needs_relay_urls(event: dict) -> bool:
+    """Whether ``event`` carries files or a person with a picture (``with_relay_urls``)."""
+    message = event.get("message")
+    if isinstance(message, dict):
+        return bool(message.get("attachments")) or "partner_id" in (message.get("author") or {})
+    return "partner_id" in (event.get("member") or {})
+
+
+def _with_avatar(person: dict, conversation_id: str, key: bytes) -> dict:
+    partner = person.get("partner_id")
+    if not isinstance(partner, int) or person.get("kind") == "visitor":
+        return person
+    return {**person, "avatar_url": avatar_url(key, conversation_id, partner)}
+
+
 def with_relay_urls(event: dict, conversation_id: str, key: bytes, ttl: int) -> dict:
     """``event`` with each of its message's attachments pointing at the relay: ``{id, name,
-    mimetype, size, url}`` (and ``thumbnail_url`` for images), the source's URL dropped."""
+    mimetype, size, url}`` (and ``thumbnail_url`` for images), the source's URL dropped; and an
+    ``avatar_url`` for an operator or bot author (or member) Odoo names by partner."""
+    if isinstance(event.get("member"), dict):
+        return {**event, "member": _with_avatar(event["member"], conversation_id, key)}
     message = event.get("message")
-    attachments = message.get("attachments") if isinstance(message, dict) else None
+    if not isinstance(message, dict):
+        return event
+    if isinstance(message.get("author"), dict):
+        message = {**message, "author": _with_avatar(message["author"], conversation_id, key)}
+        event = {**event, "message": message}
+    attachments = message.get("attachments")
     if not attachments:
         return event
     out: list[dict[str, Any]] = []

@@ -199,7 +199,7 @@ class BotPhase:
                         "upstream_unavailable", "The operator's side is not answering; trying again shortly."),
                         source="relay")
                 return "retrying"
-            replay = await self._all_events(conv.id)
+            replay = await self.relay.all_events(conv.id)
             text = botlib.transcript(replay)
             last_seq = max((e["seq"] for e in replay), default=0)
             operator = (conv.upstream or {}).pop("operator_name", None) if conv.upstream else None
@@ -227,12 +227,3 @@ class BotPhase:
         await self.store.merge_upstream(conv.id, {"bot": {"handoff": None}})
         await self.relay.append(conv.id, ev.status("no_operator", NO_OPERATOR), source="relay")
         return "bot"
-
-    async def _all_events(self, conversation_id: str) -> list[dict]:
-        out, after = [], 0
-        while True:
-            replay = await self.store.events_after(conversation_id, after)
-            out.extend(replay.events)
-            if not replay.events or replay.events[-1]["seq"] >= replay.last_seq:
-                return out
-            after = replay.events[-1]["seq"]

@@ -19,6 +19,7 @@ RELAY = web.AppKey("relay", Relay)
 METRICS = web.AppKey("metrics", Metrics)
 WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)   # of api.ws.Connection
 LONGPOLLS = web.AppKey("longpolls", set)
+AVATARS = web.AppKey("avatars", dict)   # partner id → (kept until, content type, bytes): api/files.py
 RATE_IP = web.AppKey("rate_ip", RateLimiter)
 RATE_CREATE = web.AppKey("rate_create", RateLimiter)
 RATE_CONVERSATION = web.AppKey("rate_conversation", RateLimiter)

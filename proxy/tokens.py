@@ -45,3 +45,33 @@ def verify(key: bytes, token: str, conversation_id: str, now: float | None = Non
     if expires_at <= (time.time() if now is None else now):
         raise TokenError("token_expired", "The token has expired; start a new conversation.")
     return expires_at
+
+
+# ---------------------------------------------------------------------- the returning visitor
+#
+# ``visitor`` (docs/protocol.md §5, continuity): what the relay gives a browser with each new
+# conversation, ``vis1.<conversation id>.<expiry>.<mac>``, under a key of its own. Handed back when
+# that browser starts its next conversation, it names the previous one, whose operator and visitor
+# name the relay then reuses (Odoo's own widget keeps its previous operator for 7 days as well). It
+# opens nothing: no event, no call; a forged or expired one is simply not used.
+
+def _visitor_key(key: bytes) -> bytes:
+    return hmac.new(key, b"relay visitor v1", hashlib.sha256).digest()
+
+
+def issue_visitor(key: bytes, conversation_id: str, ttl: int, now: float | None = None) -> str:
+    payload = f"vis1.{conversation_id}.{int((time.time() if now is None else now) + ttl)}"
+    return f"{payload}.{_mac(_visitor_key(key), payload)}"
+
+
+def verify_visitor(key: bytes, value: str, now: float | None = None) -> str:
+    """The previous conversation's id ``value`` names, or TokenError (forged, expired, malformed)."""
+    parts = value.split(".") if isinstance(value, str) else []
+    if len(parts) != 4 or parts[0] != "vis1" or not (parts[2].isascii() and parts[2].isdigit()):
+        raise TokenError("visitor_invalid", "The visitor value is malformed.")
+    payload = ".".join(parts[:3])
+    if not hmac.compare_digest(_mac(_visitor_key(key), payload).encode(), parts[3].encode("utf-8", "replace")):
+        raise TokenError("visitor_invalid", "The visitor value is not valid.")
+    if int(parts[2]) <= (time.time() if now is None else now):
+        raise TokenError("visitor_expired", "The visitor value has expired.")
+    return parts[1]

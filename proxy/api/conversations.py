@@ -40,9 +40,11 @@ async def create(request: web.Request) -> web.Response:
     if channel is not None and (not isinstance(channel, int) or isinstance(channel, bool)
                                 or not 0 < channel < 2 ** 31):           # an Odoo id (PostgreSQL integer)
         raise BadRequest("livechat_channel_id: a positive integer", code="invalid_body")
-    conv, token, expires_at = await app[keys.RELAY].create(name, lang or None, channel, page_url or None)
+    visitor = _optional_str(body, "visitor", 256)
+    relay = app[keys.RELAY]
+    conv, token, expires_at = await relay.create(name, lang or None, channel, page_url or None, visitor or None)
     return json_response({"conversation_id": conv.id, "token": token, "expires_at": expires_at,
-                          "last_seq": conv.last_seq}, status=201)
+                          "last_seq": conv.last_seq, "visitor": relay.visitor_value(conv)}, status=201)
 
 
 def _int_param(request: web.Request, name: str, default: int) -> int:
@@ -161,16 +163,27 @@ async def rate(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def transcript(request: web.Request) -> web.Response:
-    """``GET …/transcript?format=text|html`` (docs/protocol.md §5): the conversation as stored."""
+async def email_transcript(request: web.Request) -> web.Response:
+    """``POST …/transcript {email}`` (docs/protocol.md §5): 202 once Odoo took it to mail."""
+    relay, conv, body = await _call(request, "transcript:", "transcripts of this conversation")
+    await relay.email_transcript(conv, body.get("email"))
+    return json_response({"status": "accepted"}, status=202)
+
+
+async def transcript(request: web.Request) -> web.StreamResponse:
+    """``GET …/transcript?format=text|html|pdf`` (docs/protocol.md §5): the conversation as stored;
+    ``pdf`` is Odoo's own, where it makes one for visitors."""
     from proxy import transcript as tr
     app = request.app
     relay = app[keys.RELAY]
     conv = await relay.authorize(request.match_info["id"], bearer(request))
     limit(app[keys.RATE_CONVERSATION], "transcript:" + conv.id, "transcripts of this conversation")
     fmt = request.query.get("format", "text")
-    if fmt not in ("text", "html"):
-        raise BadRequest("format: text or html", code="invalid_query")
+    if fmt not in ("text", "html", "pdf"):
+        raise BadRequest("format: text, html or pdf", code="invalid_query")
+    if fmt == "pdf":
+        from proxy.api.files import stream_pdf
+        return await stream_pdf(request, relay, conv)
     rows = tr.lines(await tr.events_of(relay.store, conv.id), conv.visitor_name or "You", tr.LABELS)
     day = time.strftime("%Y-%m-%d", time.gmtime(conv.created_at))
     title = f"Conversation {day}"

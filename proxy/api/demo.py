@@ -25,11 +25,11 @@ from proxy.api.common import json_response, read_json_object
 from proxy.api.middlewares import origin_allowed, own_origin
 from proxy.config import is_loopback
 from proxy.errors import BadRequest, Forbidden, NotFound
-from proxy.upstream.demo import DEMO_DATABASE
+from proxy.upstream.demo import DEMO_DATABASE, DEMO_OPERATOR_PARTNER
 
 HTTP = web.AppKey("demo_http", aiohttp.ClientSession)
 _message_ids = itertools.count(random.randint(1, 1 << 30))
-OPERATOR = {"kind": "operator", "partner_id": 3, "name": "Demo operator"}
+OPERATOR = {"kind": "operator", "partner_id": DEMO_OPERATOR_PARTNER, "name": "Demo operator"}
 
 
 def static_text(name: str) -> str:
@@ -128,7 +128,9 @@ async def state(request: web.Request) -> web.Response:
                     "created_at": conv.created_at, "last_activity": conv.last_activity,
                     "odoo_database": conv.odoo_database, "odoo_channel_id": conv.odoo_channel_id,
                     "events": replay.events})
-    return json_response({"operator_online": request.app[keys.DEMO].operator_online, "conversations": out})
+    demo = request.app[keys.DEMO]
+    return json_response({"operator_online": demo.operator_online, "conversations": out,
+                          "mailed": [{"conversation_id": c, "email": e} for c, e in demo.mailed]})
 
 
 async def _conversation(request: web.Request, body: dict):

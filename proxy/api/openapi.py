@@ -40,11 +40,13 @@ SPEC = {
                 "visitor_name": {"type": "string", "maxLength": 64},
                 "lang": {"type": "string", "maxLength": 16},
                 "livechat_channel_id": {"type": "integer", "minimum": 1},
-                "page_url": {"type": "string", "maxLength": 2048}}}, required=False),
+                "page_url": {"type": "string", "maxLength": 2048},
+                "visitor": {"type": "string", "maxLength": 256}}}, required=False),
             "responses": {"201": {"description": "created", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["conversation_id", "token", "expires_at", "last_seq"],
+                "type": "object", "required": ["conversation_id", "token", "expires_at", "last_seq", "visitor"],
                 "properties": {"conversation_id": {"type": "string"}, "token": {"type": "string"},
-                               "expires_at": {"type": "integer"}, "last_seq": {"type": "integer"}}}}}},
+                               "expires_at": {"type": "integer"}, "last_seq": {"type": "integer"},
+                               "visitor": {"type": "string"}}}}}},
                 **_errors(400, 403, 413, 429, 503)}}},
         "/v1/conversations/{id}/events": {"get": {
             "operationId": "events", "security": _AUTH,
@@ -73,9 +75,14 @@ SPEC = {
                           **_errors(400, 401, 403, 404, 408, 409, 413, 415, 429, 503)}}},
         "/v1/conversations/{id}/transcript": {"get": {
             "operationId": "transcript", "security": _AUTH,
-            "parameters": [_CONV_ID, {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["text", "html"]}}],
-            "responses": {"200": {"description": "the conversation as stored, oldest first"},
-                          **_errors(400, 401, 403, 404, 429, 503)}}},
+            "parameters": [_CONV_ID, {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["text", "html", "pdf"]}}],
+            "responses": {"200": {"description": "the conversation as stored, oldest first (pdf: Odoo's own, on 19)"},
+                          **_errors(400, 401, 403, 404, 409, 429, 503)}}, "post": {
+            "operationId": "emailTranscript", "security": _AUTH, "parameters": [_CONV_ID],
+            "requestBody": _json_body({"type": "object", "required": ["email"], "properties": {
+                "email": {"type": "string", "maxLength": 254}}}),
+            "responses": {"202": {"description": "Odoo took the transcript to mail (17, 18)"},
+                          **_errors(400, 401, 403, 404, 409, 413, 429, 503)}}},
         "/v1/conversations/{id}/seen": {"post": {
             "operationId": "seen", "security": _AUTH, "parameters": [_CONV_ID],
             "requestBody": _json_body({"type": "object", "required": ["seq"], "properties": {
@@ -110,6 +117,14 @@ SPEC = {
                            {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}},
                            {"name": "thumb", "in": "query", "schema": {"type": "string", "enum": ["1"]}}],
             "responses": {"200": {"description": "the file's bytes"}, **_errors(403, 404, 429, 503)}}},
+        "/v1/avatars/{id}/{partner}": {"get": {
+            "operationId": "avatar",
+            "description": "An operator's or bot's picture as this conversation's visitor sees it. The URL "
+                           "comes in message.author.avatar_url; its sig is the only credential.",
+            "parameters": [_CONV_ID,
+                           {"name": "partner", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the picture"}, **_errors(403, 404, 429, 503)}}},
         "/v1/webhooks/odoo": {"post": {
             "operationId": "odooWebhook",
             "description": "Signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature).",

@@ -37,11 +37,25 @@ class Adapter:
 
     # -------------------------------------------------------------- get_session
 
-    def session_params(self, livechat_channel_id: int, visitor_name: str) -> dict:
-        params = {"channel_id": livechat_channel_id, "previous_operator_id": None, "persisted": True}
+    def session_params(self, livechat_channel_id: int, visitor_name: str,
+                       previous_operator_id: int | None = None) -> dict:
+        """``previous_operator_id``: the partner who answered this visitor last; Odoo gives them the
+        session where they are available (``_get_operator``, the same on 17–19). 19 takes no name
+        here (``guest_name_params`` after)."""
+        params = {"channel_id": livechat_channel_id, "previous_operator_id": previous_operator_id, "persisted": True}
         if self.major < 19:
             params["anonymous_name"] = visitor_name or "Visitor"
         return params
+
+    def guest_name_params(self, guest_token: str, visitor_name: str) -> dict | None:
+        """The visitor's name on its guest (``/mail/guest/update_name``, a cookie route, the same on
+        17–19), the guest being the first part of its token (``<guest id>|<access token>``): 17
+        and 18 put ``anonymous_name`` in the session's name only (their guest stays "Visitor"), 19
+        takes none at all. None without a name."""
+        guest_id = guest_token.split("|", 1)[0]
+        if not visitor_name or not guest_id.isdigit():
+            return None
+        return {"guest_id": int(guest_id), "name": visitor_name[:64]}
 
     def parse_session(self, result) -> tuple[int, str] | None:
         """(Odoo session id, guest token), or None when no operator is available (``false``)."""
@@ -66,24 +80,25 @@ class Adapter:
             return None
         return result.get("uuid")
 
-    def session_operator(self, result) -> str | None:
-        """The name of the operator get_session assigned, where the answer says it; else None."""
+    def session_operator(self, result) -> tuple[int, str] | None:
+        """(partner id, name as visitors see it) of the operator get_session assigned, where the
+        answer says it; else None."""
         try:
             if self.major < 18:
                 for op, members in result.get("channelMembers") or []:
                     for member in members if op == "ADD" else []:
                         persona = member.get("persona") or {}
-                        if persona.get("type") == "partner" and not persona.get("is_bot"):
+                        if persona.get("type") == "partner" and not persona.get("is_bot") and isinstance(persona.get("id"), int):
                             # an operator with an alias: 17 sends user_livechat_username, no name
-                            return persona.get("user_livechat_username") or persona.get("name") or None
+                            return persona["id"], persona.get("user_livechat_username") or persona.get("name") or ""
                 return None
             store = result["store_data"] if self.major >= 19 else result
             channel = store["discuss.channel"]
             channel = channel[0] if isinstance(channel, list) else channel
             operator = channel.get("livechat_operator_id") if self.major >= 19 else (channel.get("operator") or {}).get("id")
             for partner in store.get("res.partner") or []:
-                if partner.get("id") == operator:
-                    return partner.get("user_livechat_username") or partner.get("name") or None
+                if partner.get("id") == operator and isinstance(operator, int):
+                    return operator, partner.get("user_livechat_username") or partner.get("name") or ""
         except (AttributeError, KeyError, IndexError, TypeError, ValueError):
             pass
         return None
@@ -170,9 +185,44 @@ class Adapter:
             return {"guest_token": guest_token, "uuid": channel_uuid}
         return {"guest_token": guest_token, "channel_id": channel_id}
 
-    def typing_route(self) -> str | None:
-        """17 has no cors typing route (the cookie route would need the dgid cookie)."""
-        return "/im_livechat/cors/channel/notify_typing" if self.major >= 18 else None
+    def transcript_email(self, guest_token: str, channel_id: int, channel_uuid: str | None,
+                         email: str) -> tuple[str, dict] | None:
+        """(route, params) of Odoo's own "send me the transcript": 17 by uuid, 18 by id as the
+        guest; None on 19, where that route is for users only (``auth="user"``)."""
+        if self.major >= 19:
+            return None
+        if self.major == 18:
+            return "/im_livechat/cors/email_livechat_transcript", {"guest_token": guest_token,
+                                                                   "channel_id": channel_id, "email": email}
+        return "/im_livechat/email_livechat_transcript", {"uuid": channel_uuid, "email": email}
+
+    def transcript_pdf(self, guest_token: str, channel_id: int) -> tuple[str, dict] | None:
+        """(path, query) of Odoo's PDF of the session for its guest: 19 only."""
+        if self.major < 19:
+            return None
+        return f"/im_livechat/cors/download_transcript/{channel_id}", {"guest_token": guest_token}
+
+    def avatar_request(self, guest_token: str, channel_id: int, partner_id: int) -> tuple[str, dict, dict | None]:
+        """(path, query, cookies) for a partner's picture as the session's guest sees it, the way
+        each version's own widget asks: 17 the cors channel-partner route, 18 its cors image
+        route, 19 /web/image with the guest's cookie."""
+        if self.major >= 19:
+            return f"/web/image/res.partner/{partner_id}/avatar_128", {}, {"dgid": guest_token}
+        if self.major == 18:
+            return "/im_livechat/cors/web/image", {"model": "res.partner", "id": str(partner_id),
+                                                   "field": "avatar_128", "guest_token": guest_token}, None
+        return (f"/im_livechat/cors/channel/{channel_id}/partner/{partner_id}/avatar_128",
+                {"guest_token": guest_token}, None)
+
+    def typing_route(self) -> str:
+        """18 and 19: the cors route; 17 has none, so its cookie route (mail/controllers/discuss/
+        channel.py), with the guest's token as its ``dgid`` cookie (``typing_cookies``)."""
+        return "/im_livechat/cors/channel/notify_typing" if self.major >= 18 else "/discuss/channel/notify_typing"
 
     def typing_params(self, guest_token: str, channel_id: int, typing: bool) -> dict:
+        if self.major < 18:
+            return {"channel_id": channel_id, "is_typing": typing}
         return {"guest_token": guest_token, "channel_id": channel_id, "is_typing": typing}
+
+    def typing_cookies(self, guest_token: str) -> dict | None:
+        return {"dgid": guest_token} if self.major < 18 else None

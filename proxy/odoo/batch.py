@@ -349,7 +349,7 @@ class BatchPoller:
         if not files and not sanitize.html_to_text(body).strip():
             return True                # deleted before we saw it: nothing to show
         msg = payloads.OdooMessage(id=mid, author_kind=kind, author_name=author_name, body_html=body,
-                                   attachments=files)
+                                   attachments=files, author_id=author_id)
         await self.replies.relay.append(conv.id, message_event(msg), source="odoo",
                                         dedupe_key=f"msg:odoo:{mid}")
         return True

@@ -52,6 +52,7 @@ class OdooMessage:
     body_html: str          # raw Odoo HTML (sanitized later by the relay); 19's ["markup", html] unwrapped
     attachments: list[dict]  # [{"id", "name", "mimetype", "size", "url"}]
     is_note: bool = False   # notifications and other non-comment messages: the relay skips them
+    author_id: int | None = None   # the author's res.partner (operators and bots; avatar, previous operator)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +217,14 @@ def _store_partner_kind(store: _Store, partner_id: int | None, extra: dict | Non
     return _partner_kind(partner_id, is_bot=is_bot, has_user=has_user, internal=internal, user_id=user_id)
 
 
+def _author_partner(msg: dict) -> int | None:
+    """The res.partner of an 18/19 message's author (None for a guest)."""
+    author = msg.get("author")
+    if isinstance(author, dict):
+        return _int(author.get("id")) if author.get("type") != "guest" else None
+    return None if _ref_id(msg.get("author_guest_id")) is not None else _ref_id(msg.get("author_id"))
+
+
 def _author_store(store: _Store, msg: dict) -> tuple[str, str]:
     """(kind, name) of an 18/19 message in its Store."""
     author = msg.get("author")
@@ -293,9 +302,12 @@ def _message_17(msg: dict, base_url: str) -> OdooMessage | None:
     mid = _int(msg.get("id"))
     if mid is None:
         return None
-    kind, name = _author_17(msg.get("author"))
+    author = msg.get("author")
+    kind, name = _author_17(author)
+    partner = _int(author.get("id")) if isinstance(author, dict) and author.get("type") != "guest" else None
     return OdooMessage(id=mid, author_kind=kind, author_name=name, body_html=_html(msg.get("body")),
-                       attachments=_attachments_17(msg.get("attachments"), base_url), is_note=_is_note(msg))
+                       attachments=_attachments_17(msg.get("attachments"), base_url), is_note=_is_note(msg),
+                       author_id=partner)
 
 
 def _message_store(msg: dict, store: _Store, base_url: str) -> OdooMessage | None:
@@ -305,7 +317,7 @@ def _message_store(msg: dict, store: _Store, base_url: str) -> OdooMessage | Non
     kind, name = _author_store(store, msg)
     return OdooMessage(id=mid, author_kind=kind, author_name=name, body_html=_html(msg.get("body")),
                        attachments=_attachments_store(msg.get("attachment_ids"), store, base_url),
-                       is_note=_is_note(msg))
+                       is_note=_is_note(msg), author_id=_author_partner(msg))
 
 
 def _edit_item(msg: dict, attachments: list[dict]) -> BusItem | None:

@@ -45,8 +45,11 @@ WORKER_VERSION = re.compile(r'websocket_worker_version["\']?\s*[:=]\s*["\']([^"\
 
 
 def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
+    author: dict = {"kind": msg.author_kind, "name": msg.author_name}
+    if msg.author_id is not None and msg.author_kind != "visitor":
+        author["partner_id"] = msg.author_id
     return ev.new_event(type_, message={
-        "id": f"odoo:{msg.id}", "author": {"kind": msg.author_kind, "name": msg.author_name},
+        "id": f"odoo:{msg.id}", "author": author,
         "text": sanitize.html_to_text(msg.body_html), "html": sanitize.clean_html(msg.body_html),
         "attachments": msg.attachments, "client_id": None})
 

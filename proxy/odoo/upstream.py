@@ -24,8 +24,8 @@ from proxy.odoo import chatbot, payloads
 from proxy.odoo.adapters import Adapter, ShapeError
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 from proxy.store.base import Conversation, Store
-from proxy.upstream.base import (FileNotFound, NoOperatorAvailable, RatingRefused, UploadRefused, UpstreamDown,
-                                 UpstreamFile)
+from proxy.upstream.base import (MAX_AVATAR_BYTES, FileNotFound, NoOperatorAvailable, NotOffered, RatingRefused,
+                                 UploadRefused, UpstreamDown, UpstreamFile)
 
 if TYPE_CHECKING:
     from proxy.odoo.posting import LeasedPoster
@@ -90,7 +90,8 @@ class OdooUpstream:
         try:
             adapter = await self.version()
             channel = conv.livechat_channel_id or self.livechat_channel_id
-            params = adapter.session_params(channel, conv.visitor_name)
+            params = adapter.session_params(channel, conv.visitor_name,
+                                            (conv.upstream or {}).get("previous_operator_id"))
             if self.chatbot_script_id:
                 params["chatbot_script_id"] = self.chatbot_script_id
             result = await self.rpc.call("/im_livechat/cors/get_session", params)
@@ -107,11 +108,19 @@ class OdooUpstream:
         if session is None:
             raise NoOperatorAvailable()
         channel_id, guest_token = session
+        if name := adapter.guest_name_params(guest_token, conv.visitor_name):
+            try:            # the name on the guest: what the operator sees beside the visitor's messages
+                await self.rpc.call("/mail/guest/update_name", name, cookies={"dgid": guest_token})
+            except (OdooUnavailable, OdooError) as exc:   # the session is open all the same
+                log.warning("odoo guest name not set", extra={"reason": str(exc)[:200]})
         conv.upstream = {"guest_token": guest_token}
         if uuid := adapter.session_uuid(result):
             conv.upstream["uuid"] = uuid
         if operator := adapter.session_operator(result):
-            conv.upstream["operator_name"] = operator
+            # the operator's partner: the visitor's previous operator next time (Relay.returning)
+            conv.upstream["operator_id"] = operator[0]
+            if operator[1]:
+                conv.upstream["operator_name"] = operator[1]
         if self.chatbot_script_id:
             conv.upstream["chatbot"] = {"script": self.chatbot_script_id, "step": step.as_dict() if step else None}
         return self.database, channel_id
@@ -330,9 +339,10 @@ class OdooUpstream:
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None:
         try:
             adapter = await self.version()
-            route = adapter.typing_route()
-            if route and conv.upstream:
-                await self.rpc.call(route, adapter.typing_params(conv.upstream["guest_token"], conv.odoo_channel_id, typing))
+            if conv.upstream:
+                token = conv.upstream["guest_token"]
+                await self.rpc.call(adapter.typing_route(), adapter.typing_params(token, conv.odoo_channel_id, typing),
+                                    cookies=adapter.typing_cookies(token))
         except (OdooUnavailable, OdooError, ShapeError):
             pass   # best effort
 
@@ -345,12 +355,59 @@ class OdooUpstream:
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
 
+    async def email_transcript(self, conv: Conversation, email: str) -> None:
+        """Odoo mails the session's transcript (its own template) where it offers that to visitors."""
+        adapter = await self.version()
+        up = conv.upstream or {}
+        request = adapter.transcript_email(up.get("guest_token", ""), conv.odoo_channel_id, up.get("uuid"), email)
+        if request is None or conv.odoo_channel_id is None:
+            raise NotOffered()
+        try:
+            await self.rpc.call(*request)
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        except OdooError as exc:
+            log.info("odoo refused a transcript email", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+            raise NotOffered() from None
+
+    @contextlib.asynccontextmanager
+    async def transcript_pdf(self, conv: Conversation) -> AsyncIterator[UpstreamFile]:
+        """19: Odoo's own PDF of the session, as its guest downloads it (rendered by wkhtmltopdf)."""
+        adapter = await self.version()
+        up = conv.upstream or {}
+        request = adapter.transcript_pdf(up.get("guest_token", ""), conv.odoo_channel_id) if conv.odoo_channel_id else None
+        if request is None:
+            raise NotOffered()
+        async with self._stream(*request) as found:
+            yield found
+
+    @contextlib.asynccontextmanager
+    async def _stream(self, path: str, params: dict, cookies: dict | None = None) -> AsyncIterator[UpstreamFile]:
+        """A GET to Odoo streamed back: FileNotFound on 403/404, UpstreamDown otherwise. Not bounded
+        by RELAY_ODOO_MAX_REQUESTS: a slow download must not hold a slot other requests need; each
+        read has its own timeout."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
+        try:
+            resp = await self.rpc.http.get(self.rpc.base_url + path, params=params, cookies=cookies,
+                                           timeout=timeout, allow_redirects=False)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamDown(f"{type(exc).__name__}") from None
+        try:
+            if resp.status in (403, 404):     # not on this session, or not this guest's to read
+                raise FileNotFound()
+            if resp.status != 200:
+                raise UpstreamDown(f"HTTP {resp.status}")
+            disposition = resp.content_disposition
+            yield UpstreamFile(resp.headers.get("Content-Type"), resp.content_length,
+                               disposition.filename if disposition is not None else None,
+                               resp.content.iter_chunked(65536))
+        finally:
+            resp.release()
+
     @contextlib.asynccontextmanager
     async def open_file(self, conv: Conversation, attachment_id: int, thumbnail: bool = False) -> AsyncIterator[UpstreamFile]:
         """One file of the session, as its guest reads it (the route Odoo's own widget uses, the
-        same on 17, 18 and 19): whoever uploaded it, operator or visitor, if it is on this session.
-        Not bounded by RELAY_ODOO_MAX_REQUESTS: a slow download must not hold a slot other
-        requests need; each read has its own timeout."""
+        same on 17, 18 and 19): whoever uploaded it, operator or visitor, if it is on this session."""
         up = conv.upstream or {}
         if conv.odoo_channel_id is None or not up.get("guest_token"):
             raise FileNotFound()
@@ -367,23 +424,30 @@ class OdooUpstream:
             kind = f"image/{attachment_id}/256x256" if thumbnail else f"attachment/{attachment_id}"
             path = f"/im_livechat/cors/channel/{conv.odoo_channel_id}/{kind}"
             params = {"guest_token": up["guest_token"]}
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30)
+        async with self._stream(path, params) as found:
+            yield found
+
+    async def avatar(self, conv: Conversation, partner_id: int) -> tuple[str, bytes]:
+        """A partner's picture as the session's guest sees it (Adapter.avatar_request)."""
+        up = conv.upstream or {}
+        if conv.odoo_channel_id is None or not up.get("guest_token"):
+            raise FileNotFound()
+        adapter = await self.version()
+        path, params, cookies = adapter.avatar_request(up["guest_token"], conv.odoo_channel_id, partner_id)
         try:
-            resp = await self.rpc.http.get(self.rpc.base_url + path, params=params, timeout=timeout,
-                                           allow_redirects=False)
+            async with bounded(self.rpc.limit), self.rpc.http.get(
+                    self.rpc.base_url + path, params=params, cookies=cookies, timeout=self.rpc.timeout,
+                    allow_redirects=False) as resp:
+                if resp.status in (403, 404):
+                    raise FileNotFound()
+                if resp.status != 200:
+                    raise UpstreamDown(f"HTTP {resp.status}")
+                data = await resp.content.read(MAX_AVATAR_BYTES + 1)
+                if len(data) > MAX_AVATAR_BYTES:
+                    raise FileNotFound()
+                return resp.headers.get("Content-Type", "application/octet-stream"), data
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise UpstreamDown(f"{type(exc).__name__}") from None
-        try:
-            if resp.status in (403, 404):     # not on this session, or not this guest's to read
-                raise FileNotFound()
-            if resp.status != 200:
-                raise UpstreamDown(f"HTTP {resp.status}")
-            disposition = resp.content_disposition
-            yield UpstreamFile(resp.headers.get("Content-Type"), resp.content_length,
-                               disposition.filename if disposition is not None else None,
-                               resp.content.iter_chunked(65536))
-        finally:
-            resp.release()
+            raise UpstreamDown(type(exc).__name__) from None
 
     async def seen(self, conv: Conversation, message_id: int) -> None:
         """The visitor has seen the session up to Odoo message ``message_id``."""

@@ -32,6 +32,10 @@ class RatingRefused(Exception):
     """The operator side takes no rating for this session any more (the visitor has left it)."""
 
 
+class NotOffered(Exception):
+    """The operator side does not offer this to visitors (on this version)."""
+
+
 class FileNotFound(Exception):
     """The operator side has no such file in this conversation (or the visitor may not read it)."""
 
@@ -43,6 +47,9 @@ class UpstreamFile:
     length: int | None
     filename: str | None
     chunks: AsyncIterator[bytes]
+
+
+MAX_AVATAR_BYTES = 1 << 20   # a picture larger than this is no avatar: refused
 
 
 class Upstream(Protocol):
@@ -75,3 +82,13 @@ class Upstream(Protocol):
 
     async def seen(self, conv: Conversation, message_id: int) -> None:
         """The visitor has seen the conversation up to operator-side message ``message_id``."""
+
+    async def email_transcript(self, conv: Conversation, email: str) -> None:
+        """The operator side mails the conversation to ``email``; NotOffered where it does not."""
+
+    def transcript_pdf(self, conv: Conversation) -> AsyncContextManager[UpstreamFile]:
+        """The operator side's own PDF of the conversation; NotOffered where there is none."""
+
+    async def avatar(self, conv: Conversation, partner_id: int) -> tuple[str, bytes]:
+        """(content type, bytes) of an operator's or bot's picture as this conversation's visitor
+        may see it; FileNotFound, UpstreamDown."""

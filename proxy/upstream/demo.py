@@ -12,9 +12,10 @@ import random
 from collections.abc import AsyncIterator
 
 from proxy.store.base import Conversation
-from proxy.upstream.base import FileNotFound, NoOperatorAvailable, UpstreamFile
+from proxy.upstream.base import FileNotFound, NoOperatorAvailable, NotOffered, UpstreamFile
 
 DEMO_DATABASE = "demo"
+DEMO_OPERATOR_PARTNER = 3      # the console's operator (api/demo.py)
 
 
 class DemoUpstream:
@@ -30,12 +31,29 @@ class DemoUpstream:
         self._file_ids = itertools.count(random.randint(1, 1 << 30))
         self.ratings: dict[str, tuple[int, str | None]] = {}
         self.seen_up_to: dict[str, int] = {}
+        self.mailed: list[tuple[str, str]] = []    # (conversation, email) of each transcript asked by email
 
     def add_file(self, channel_id: int, name: str, mimetype: str, data: bytes) -> dict:
         """Keep a file the console sends with a reply; the attachment as a webhook carries it."""
         file_id = next(self._file_ids)
         self.files[file_id] = (channel_id, name, mimetype, data)
         return {"id": file_id, "name": name, "mimetype": mimetype, "size": len(data)}
+
+    async def email_transcript(self, conv: Conversation, email: str) -> None:
+        """Kept for the console (and tests): the demo sends no mail."""
+        self.mailed.append((conv.id, email))
+
+    def transcript_pdf(self, conv: Conversation):
+        """No PDF here (Odoo 19 makes one; the relay's own text and HTML are always there)."""
+        raise NotOffered()
+
+    async def avatar(self, conv: Conversation, partner_id: int) -> tuple[str, bytes]:
+        """The console's operator: a round badge with its initial (what Odoo draws without a photo)."""
+        if partner_id != DEMO_OPERATOR_PARTNER or conv.id not in self.joined:
+            raise FileNotFound()
+        return "image/svg+xml", (b'<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128">'
+                                 b'<circle cx="64" cy="64" r="64" fill="#714B67"/><text x="64" y="84" font-size="60" '
+                                 b'text-anchor="middle" fill="#fff" font-family="sans-serif">D</text></svg>')
 
     async def seen(self, conv: Conversation, message_id: int) -> None:
         """Kept for the console (and tests): how far each conversation's visitor has read."""

@@ -19,7 +19,7 @@ async def test_create_conversation(client):
     status, body, _ = await client.call("POST", "/v1/conversations",
                                         json={"visitor_name": "Ada", "lang": "fr_BE", "page_url": "https://shop.example/cart"})
     assert status == 201
-    assert set(body) == {"conversation_id", "token", "expires_at", "last_seq"}
+    assert set(body) == {"conversation_id", "token", "expires_at", "last_seq", "visitor"}
     assert body["last_seq"] == 1 and body["expires_at"] > time.time() + 3600
     events = (await client.events(body))["events"]
     assert events[0]["type"] == "status" and events[0]["status"] == "waiting_operator"

@@ -88,5 +88,6 @@ def test_unknown_shapes_are_shape_errors(garbage):
 @pytest.mark.parametrize("version", [17, 18, 19])
 def test_the_assigned_operator_is_named(version):
     result = sample(version, "get_session_cors")["response"]["result"]
-    assert Adapter(version).session_operator(result) == "Administrator"
+    partner_id, name = Adapter(version).session_operator(result)
+    assert name == "Administrator" and partner_id == 3       # admin's partner on every rig
     assert Adapter(version).session_operator({"odd": "shape"}) is None

@@ -95,3 +95,35 @@ def test_non_ascii_input_is_refused_not_crashing(case):
     else:
         token, _ = tokens.issue(KEY, CONV, ttl=60, now=NOW)
         assert _code(token, conversation_id="c_é") == "token_invalid"
+
+
+# ---------------------------------------------------------------------- the returning visitor
+
+def test_visitor_value_names_its_conversation_until_it_expires():
+    value = tokens.issue_visitor(KEY, CONV, ttl=60, now=NOW)
+    assert tokens.verify_visitor(KEY, value, now=NOW + 59) == CONV
+    with pytest.raises(TokenError) as info:
+        tokens.verify_visitor(KEY, value, now=NOW + 60)
+    assert info.value.code == "visitor_expired"
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda v: v[:-2] + ("AA" if not v.endswith("AA") else "BB"),       # tampered mac
+    lambda v: v.replace(CONV, "c_other0123456789_-xyz"),               # another conversation
+    lambda v: v.replace("vis1.", "v1."),                               # a conversation token's shape
+    lambda v: "garbage", lambda v: "", lambda v: None, lambda v: 7,
+])
+def test_a_forged_visitor_value_names_nothing(mangle):
+    with pytest.raises(TokenError) as info:
+        tokens.verify_visitor(KEY, mangle(tokens.issue_visitor(KEY, CONV, ttl=60, now=NOW)), now=NOW)
+    assert info.value.code == "visitor_invalid"
+
+
+def test_a_visitor_value_is_no_token_and_a_token_no_visitor_value():
+    token, _ = tokens.issue(KEY, CONV, ttl=60, now=NOW)
+    value = tokens.issue_visitor(KEY, CONV, ttl=60, now=NOW)
+    assert _code(value) == "token_invalid"
+    with pytest.raises(TokenError):
+        tokens.verify_visitor(KEY, token, now=NOW)
+    with pytest.raises(TokenError):        # signed with another key
+        tokens.verify_visitor(b"another key", value, now=NOW)

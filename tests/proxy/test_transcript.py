@@ -3,6 +3,8 @@ oldest first, times and names as the visitor saw them, edits as they ended up, d
 files by name; HTML inert; another conversation's token gets nothing."""
 from __future__ import annotations
 
+import pytest
+
 import base64
 import re
 
@@ -50,5 +52,46 @@ async def test_a_transcript_is_for_its_own_conversation_only(client):
     assert (status, body["error"]) == (401, "token_invalid")
     status, body, _ = await client.call("GET", path)
     assert (status, body["error"]) == (401, "token_missing")
-    status, body, _ = await client.call("GET", path + "?format=pdf", conv["token"])
+    status, body, _ = await client.call("GET", path + "?format=doc", conv["token"])
     assert (status, body["error"]) == (400, "invalid_query")
+    status, body, _ = await client.call("GET", path + "?format=pdf", conv["token"])
+    assert (status, body["error"]) == (409, "not_offered")        # Odoo's own PDF: 19 only
+
+
+async def mailed(client) -> list[dict]:
+    status, body, _ = await client.call("GET", "/demo/api/state")
+    assert status == 200
+    return body["mailed"]
+
+
+async def test_the_transcript_by_email(client):
+    conv = await client.create()
+    path = f"/v1/conversations/{conv['conversation_id']}/transcript"
+    status, body, _ = await client.call("POST", path, conv["token"], json={"email": "  ada@shop.example "})
+    assert (status, body) == (202, {"status": "accepted"})
+    assert await mailed(client) == [{"conversation_id": conv["conversation_id"], "email": "ada@shop.example"}]
+    for _ in range(2):
+        assert (await client.call("POST", path, conv["token"], json={"email": "ada@shop.example"}))[0] == 202
+    status, body, _ = await client.call("POST", path, conv["token"], json={"email": "ada@shop.example"})
+    assert (status, body["error"]) == (429, "rate_limited")       # a mail to any address: 3 at most
+    assert len(await mailed(client)) == 3
+
+
+@pytest.mark.parametrize("email", ["", "ada", "ada@", "@shop.example", "ada@shop", "a b@shop.example",
+                                   "ada@shop..example", "<ada@shop.example>", "ada@shop.example\nBcc: x@y.z",
+                                   "x" * 250 + "@a.io", 7, None, ["ada@shop.example"]])
+async def test_a_bad_email_is_400_and_sends_nothing(client, email):
+    conv = await client.create()
+    before = client.db_counts()
+    status, body, _ = await client.call("POST", f"/v1/conversations/{conv['conversation_id']}/transcript",
+                                        conv["token"], json={"email": email})
+    assert (status, body["error"]) == (400, "invalid_email"), body
+    assert await mailed(client) == [] and client.db_counts() == before
+
+
+async def test_a_transcript_email_needs_the_conversations_own_token(client):
+    conv, other = await client.create(), await client.create()
+    status, body, _ = await client.call("POST", f"/v1/conversations/{conv['conversation_id']}/transcript",
+                                        other["token"], json={"email": "ada@shop.example"})
+    assert (status, body["error"]) == (401, "token_invalid")
+    assert await mailed(client) == []

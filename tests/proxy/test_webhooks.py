@@ -23,7 +23,9 @@ async def test_signed_webhook_is_stored_and_delivered(client):
     assert len(messages) == 1
     msg = messages[0]["message"]
     assert msg["id"] == "odoo:501" and msg["text"] == "Hello from Odoo"
-    assert msg["author"] == {"kind": "operator", "name": "Mitchell Admin"}
+    assert {k: v for k, v in msg["author"].items() if k != "avatar_url"} == {
+        "kind": "operator", "name": "Mitchell Admin", "partner_id": 7}
+    assert msg["author"]["avatar_url"].startswith(f"/v1/avatars/{conv['conversation_id']}/7?sig=")
     assert messages[0]["seq"] == 2 and body["last_seq"] == 2
 
 
