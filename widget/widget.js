@@ -26,7 +26,9 @@
       rateComment: "Tell us more (optional)", rateSend: "Send", rateSkip: "Skip",
       rateThanks: "Thank you for your feedback.", rateFailed: "Your rating could not be sent.",
       unread: "{n} unread", today: "Today",
-      transcript: "Download the conversation", transcriptFailed: "The conversation could not be downloaded.", talkToPerson: "Talk to a person", assistant: "Assistant",
+      transcript: "Download the conversation", transcriptFailed: "The conversation could not be downloaded.",
+      emailIt: "Email it to me", emailLabel: "Your email address", emailSent: "The conversation is on its way to {email}.",
+      emailNo: "Sending by email is not offered here.", emailBad: "That email address does not look right.", talkToPerson: "Talk to a person", assistant: "Assistant",
       withBot: "You are chatting with our virtual assistant. You can ask for a person at any time.",
       withScript: "You are chatting with our virtual assistant.",
       handoff: "Connecting you to a person…", handoffFailed: "Your request could not be sent. Please try again.",
@@ -53,7 +55,9 @@
       rateComment: "Dites-nous en plus (facultatif)", rateSend: "Envoyer", rateSkip: "Passer",
       rateThanks: "Merci pour votre avis.", rateFailed: "Votre évaluation n'a pas pu être envoyée.",
       unread: "{n} non lu(s)", today: "Aujourd'hui",
-      transcript: "Télécharger la conversation", transcriptFailed: "La conversation n'a pas pu être téléchargée.", talkToPerson: "Parler à une personne", assistant: "Assistant",
+      transcript: "Télécharger la conversation", transcriptFailed: "La conversation n'a pas pu être téléchargée.",
+      emailIt: "Me l'envoyer par e-mail", emailLabel: "Votre adresse e-mail", emailSent: "La conversation part vers {email}.",
+      emailNo: "L'envoi par e-mail n'est pas proposé ici.", emailBad: "Cette adresse e-mail ne semble pas correcte.", talkToPerson: "Parler à une personne", assistant: "Assistant",
       withBot: "Vous discutez avec notre assistant virtuel. Vous pouvez demander une personne à tout moment.",
       withScript: "Vous discutez avec notre assistant virtuel.",
       handoff: "Mise en relation avec une personne…", handoffFailed: "Votre demande n'a pas pu être envoyée. Réessayez.",
@@ -280,6 +284,7 @@
     ".log li.failed .meta{font-weight:600;opacity:1}",
     ".log .retry{margin-left:6px;background:#fff;color:#b91c1c;border:1px solid #b91c1c;border-radius:6px;padding:2px 10px;font-size:13px;cursor:pointer;min-height:28px}",
     ".log .who{display:block;font-size:12px;font-weight:600;opacity:.8}",
+    ".who img{width:18px;height:18px;border-radius:50%;vertical-align:middle;margin-right:4px}",
     ".log .meta{display:block;font-size:11px;opacity:.7}",
     ".log p{margin:0}",
     ".attach{background:transparent!important;color:#374151!important;border:1px solid #d1d5db!important;padding:0 10px!important}",
@@ -308,6 +313,7 @@
     this.key = "olr:" + opts.relay + ":" + (opts.channel || "");
     var saved = this.load();
     this.conv = saved.conv || null;
+    this.visitor = saved.visitor;
     this.history = saved.history || [];
     this.seq = new SeqTracker(saved.last || 0);
     this.queue = new SendQueue(saved.queue, this.persist.bind(this), saved.failed);
@@ -330,19 +336,37 @@
     if (opts.open) this.toggle(true);
   }
 
+  /** The conversation lives in localStorage (every tab of the site, across browser restarts, until
+   *  it ends or its token expires); what waits to be sent, and the transport, in this tab's own
+   *  sessionStorage (two tabs never send each other's queue). */
+  function read(store, key) { try { return JSON.parse(root[store].getItem(key)) || {}; } catch (e) { return {}; } }
   Widget.prototype.load = function () {
-    try { return JSON.parse(root.sessionStorage.getItem(this.key)) || {}; } catch (e) { return {}; }
+    var s = read("localStorage", this.key), tab = read("sessionStorage", this.key);
+    if (s.conv && !(s.conv.expires_at * 1000 > Date.now())) { s.conv = null; s.history = []; s.last = 0; }
+    s.queue = tab.queue; s.failed = tab.failed; s.mode = tab.mode;
+    return s;
   };
   Widget.prototype.persist = function () {
     try {
+      root.localStorage.setItem(this.key, JSON.stringify({
+        conv: this.conv, last: this.seq.last, history: this.history.slice(-200), visitor: this.visitor }));
       root.sessionStorage.setItem(this.key, JSON.stringify({
-        conv: this.conv, last: this.seq.last, history: this.history.slice(-200),
         // a chosen file lives in this page only (a File cannot be stored): a reload drops it
         queue: this.queue.items.filter(function (m) { return !m.file; }),
         failed: this.queue.failed.filter(function (m) { return !m.file; }),
         mode: this.fallback.configured === "auto" ? this.fallback.mode : null
       }));
     } catch (e) { /* storage full or blocked: the session still works, it just won't survive a reload */ }
+  };
+  /** Another tab started, ended or left the conversation: this one follows (its own queue kept). */
+  Widget.prototype.sync = function () {
+    var s = this.load(), c = s.conv || null, q = this.queue.items, f = this.queue.failed;
+    if ((c && c.conversation_id) === (this.conv && this.conv.conversation_id)) return;
+    this.reset(true);
+    this.visitor = s.visitor;
+    this.queue.items = q; this.queue.failed = f; this.restart();
+    this.conv = c;
+    if (c) this.connect();
   };
 
   Widget.prototype.build = function () {
@@ -526,9 +550,10 @@
     var body = { lang: this.opts.lang, page_url: root.location.href.slice(0, 2048) };
     if (this.opts.name) body.visitor_name = this.opts.name;
     if (this.opts.channel) body.livechat_channel_id = +this.opts.channel;
+    if (this.visitor) body.visitor = this.visitor;   // a returning visitor: their operator, their name
     this.starting = this.api("POST", "/v1/conversations", body).then(function (conv) {
       // a new conversation's events count from 1: the seq of an ended one must not hide them
-      self.conv = conv; self.starting = null; self.seq = new SeqTracker(0); self.history = [];
+      self.conv = conv; self.visitor = conv.visitor; self.starting = null; self.seq = new SeqTracker(0); self.history = [];
       self.persist(); self.connect();
     }, function (err) {
       self.starting = null;
@@ -696,6 +721,24 @@
       }).catch(function () { self.note(self.t("transcriptFailed")); });
   };
 
+  /** "Email it to me": an address, then Odoo mails its own transcript (where it offers that). */
+  Widget.prototype.askEmail = function (line) {
+    var t = this.t, self = this, form = el("form", { "class": "mail" });
+    var input = el("input", { type: "email", required: "", maxlength: "254", autocomplete: "email", "aria-label": t("emailLabel"), placeholder: t("emailLabel") });
+    form.appendChild(input); form.appendChild(el("button", { type: "submit" }, t("send")));
+    line.appendChild(form); input.focus();
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var email = input.value.trim();
+      self.api("POST", self.path("transcript"), { email: email }).then(function () {
+        form.remove(); self.note(t("emailSent", { email: email }));
+      }, function (err) {
+        if (err.code === "invalid_email") { input.setAttribute("aria-invalid", "true"); self.note(t("emailBad")); return; }
+        form.remove(); self.note(t(err.code === "not_offered" ? "emailNo" : "error"));
+      });
+    });
+  };
+
   /** The end-of-chat panel, as Odoo's: 5 / 3 / 1 and an optional comment; ``then`` runs after a
    *  rating was sent or skipped (the visitor's own "End chat" leaves the session then). */
   Widget.prototype.askRating = function (then) {
@@ -738,7 +781,7 @@
     });
     skip.addEventListener("click", function () { done(null); });
   };
-  Widget.prototype.reset = function () {
+  Widget.prototype.reset = function (quiet) {
     this.stop();
     this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = []; this.queue.failed = [];
     this.hadOperator = false; this.rated = false; this.ratePanel = null; this.seenWanted = 0; this.seenSent = 0;
@@ -746,7 +789,7 @@
     this.log.textContent = "";
     this.form.hidden = false;
     this.offerPerson(false); this.showChoices(null);
-    this.persist();
+    if (!quiet) this.persist();
     this.setStatus("idle");
   };
 
@@ -791,6 +834,7 @@
       self.setStatus("error");
     });
     root.addEventListener("pageshow", function (e) { if (e.persisted) now(); });
+    root.addEventListener("storage", function (e) { if (e.key === self.key) self.sync(); });
     doc.addEventListener("visibilitychange", function () {
       if (doc.visibilityState !== "visible") return;
       now(); self.markSeen();
@@ -1059,7 +1103,7 @@
 
   Widget.prototype.fileUrl = function (url) {
     url = String(url || "");
-    if (/^\/v1\/files\//.test(url)) return safeUrl(this.opts.relay.replace(/\/+$/, "") + url);
+    if (/^\/v1\/(files|avatars)\//.test(url)) return safeUrl(this.opts.relay.replace(/\/+$/, "") + url);
     return null;                                      // only the relay's own file links are followed
   };
 
@@ -1077,7 +1121,11 @@
         li.setAttribute("data-message-id", m.id);
         if (m.client_id) li.setAttribute("data-client-id", m.client_id);
         if (event.at) this.dayLine(event.at);
-        if (m.author.kind !== "visitor") li.appendChild(el("span", { "class": "who" }, m.author.name || t(m.author.kind === "bot" ? "assistant" : "operator")));
+        if (m.author.kind !== "visitor") {
+          var who_ = li.appendChild(el("span", { "class": "who" }, m.author.name || t(m.author.kind === "bot" ? "assistant" : "operator")));
+          var face = this.fileUrl(m.author.avatar_url);   // decorative: the name beside it says who
+          if (face) who_.insertBefore(el("img", { src: face, alt: "", loading: "lazy" }), who_.firstChild);
+        }
         li.appendChild(el("span", { "class": "body" }));
         this.fill(li, m);
         var when = new Date(event.at);
@@ -1111,7 +1159,9 @@
           b.addEventListener("click", function () { self.reset(); self.input.focus(); });
           var tb = el("button", { type: "button", "class": "skip transcript" }, t("transcript"));
           tb.addEventListener("click", function () { self.downloadTranscript(); });
-          var line = this.note(""); line.appendChild(b); line.appendChild(tb);
+          var eb = el("button", { type: "button", "class": "skip" }, t("emailIt"));
+          eb.addEventListener("click", function () { eb.remove(); self.askEmail(line); });
+          var line = this.note(""); line.appendChild(b); line.appendChild(tb); line.appendChild(eb);
           // ended on the operator's side: the visitor may still rate it
           if (event.by !== "visitor" && this.hadOperator && !this.rated && !this.ratePanel) this.askRating(null);
         }

@@ -104,9 +104,13 @@ class Shop:
         self.page.locator("textarea").press("Enter")
 
     def conversation(self) -> dict:
-        raw = self.page.evaluate("""() => { for (let i = 0; i < sessionStorage.length; i++) {
-            const k = sessionStorage.key(i); if (k.startsWith("olr:")) return sessionStorage.getItem(k); } }""")
-        return json.loads(raw)["conv"]
+        return self.stored()["conv"]
+
+    def stored(self) -> dict:
+        """What the widget keeps for every tab of the site (localStorage)."""
+        raw = self.page.evaluate("""() => { for (let i = 0; i < localStorage.length; i++) {
+            const k = localStorage.key(i); if (k.startsWith("olr:")) return localStorage.getItem(k); } }""")
+        return json.loads(raw)
 
     def operator(self, action: str, **body) -> dict:
         body.setdefault("conversation_id", self.conversation()["conversation_id"])

@@ -69,3 +69,29 @@ def test_a_session_the_operator_ended_offers_the_rating_and_none_without_a_perso
     shop.page.locator("button.end").click()
     shop.page.wait_for_timeout(500)
     assert shop.page.locator(".rate").count() == 0
+
+
+def test_the_ended_chat_mails_the_transcript(context, relay):
+    shop = Shop(context, relay).open()
+    shop.send("hello")
+    shop.wait_status("connected")
+    shop.operator("reply", text="Here is what you asked")
+    shop.wait_bubbles("operator", ["Here is what you asked"])
+    conv = shop.conversation()
+    shop.operator("close")
+    page = shop.page
+    page.locator(".rate button.skip").click()
+    page.locator(".log button", has_text="Email it to me").click()
+    field = page.locator(".log form.mail input[type=email]")
+    assert field.get_attribute("aria-label") == "Your email address"
+    assert page.evaluate("document.querySelector('[data-livechat-relay]').shadowRoot.activeElement.type") == "email"
+    field.fill("ada@shop")                       # a browser takes it; the relay does not
+    field.press("Enter")
+    page.locator(".log li.note", has_text="That email address does not look right.").wait_for()
+    assert field.get_attribute("aria-invalid") == "true"
+    field.fill("ada@shop.example")
+    field.press("Enter")
+    page.locator(".log li.note", has_text="The conversation is on its way to ada@shop.example.").wait_for()
+    shop.screenshot("transcript-mailed")
+    state = json.loads(urllib.request.urlopen(f"{relay.url}/demo/api/state", timeout=10).read())
+    assert state["mailed"] == [{"conversation_id": conv["conversation_id"], "email": "ada@shop.example"}]
