@@ -324,12 +324,8 @@ class BatchPoller:
             if previous is None or previous == digest or row.get("author_guest_id"):
                 return False           # a pin, a reaction, a note read again: not an edit
             item = payloads._edit_item({"id": mid, "body": body}, self._files(row, attachments))
-            if item and item.kind == "deleted":
-                await self.replies.relay.append(conv.id, ev.new_event("message_deleted", message={"id": f"odoo:{mid}"}),
-                                                source="odoo", dedupe_key=f"del:odoo:{mid}")
-            elif item and item.message:
-                await self.replies.relay.append(conv.id, message_event(item.message, "message_updated"),
-                                                source="odoo", dedupe_key=f"upd:odoo:{mid}:{digest}")
+            if item:
+                await self.replies.edited(conv, item)
             return False
         seen[mid] = digest
         # first sight of a comment: new, or a late commit behind a session's position, or one read

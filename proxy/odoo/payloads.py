@@ -23,6 +23,7 @@ skipped: a frame is never rejected for what it contains, only for not being a li
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from typing import Any, Iterable
 from urllib.parse import quote
@@ -335,6 +336,31 @@ def _edit_item(msg: dict, attachments: list[dict]) -> BusItem | None:
     return BusItem(kind="updated", message_id=mid,
                    message=OdooMessage(id=mid, author_kind="operator", author_name="", body_html=body,
                                        attachments=attachments, is_note=False))
+
+
+class LastEdits:
+    """What each message's last edit said (body without Odoo's "edited" marker, and its files),
+    whatever path read it (the bus, a follower's peek, the batch poller): the same edit read twice
+    (by the poller while a bus socket was down, then in the socket's replay) is no change, while
+    editing back to an earlier text is. Kept for the most recent ``kept`` messages."""
+
+    def __init__(self, kept: int = 10000):
+        self.kept, self._last = kept, {}
+
+    def changed(self, conversation_id: str, item: BusItem) -> bool:
+        """Whether ``item`` (an "updated" or "deleted" BusItem) says something new; recorded."""
+        message = item.message
+        what = "deleted" if item.kind == "deleted" else hashlib.blake2b(
+            (message.body_html + "|" + ",".join(str(a.get("id")) for a in message.attachments)).encode()
+            if message else b"", digest_size=8).hexdigest()
+        key = (conversation_id, item.message_id)
+        if self._last.get(key) == what:
+            return False
+        self._last.pop(key, None)
+        self._last[key] = what
+        while len(self._last) > self.kept:
+            self._last.pop(next(iter(self._last)))
+        return True
 
 
 # ---------------------------------------------------------------------- bus

@@ -86,6 +86,7 @@ class Replies:
         self.leases = leases
         self._keeper: asyncio.Task | None = None
         self.addon_protocol: str | None = None   # what the addon's info route said (auto mode)
+        self._edits = payloads.LastEdits()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -435,14 +436,25 @@ class Replies:
                 self.worker_version = None         # read it again next time
             raise OdooUnavailable(f"bus closed ({ws.close_code}, {closing!r})")
 
+    async def edited(self, conv: "Conversation", item: payloads.BusItem) -> None:
+        """An operator's edit or deletion, stored unless it is what the message already says here:
+        the same edit read twice (by the batch poller while a bus socket was down, then again in
+        the socket's replay) is one event, while editing back to an earlier text is a new one."""
+        if not self._edits.changed(conv.id, item):
+            return
+        if item.kind == "deleted":
+            await self.relay.append(conv.id, ev.new_event("message_deleted", message={"id": f"odoo:{item.message_id}"}),
+                                    source="odoo", dedupe_key=f"del:odoo:{item.message_id}")
+        else:
+            await self.relay.append(conv.id, message_event(item.message, "message_updated"), source="odoo")
+
     async def _bus_item(self, conv: "Conversation", item: payloads.BusItem) -> None:
         if item.kind == "message" and item.message:
             await self._message(conv, item.message)
         elif item.kind == "updated" and item.message and item.message.author_kind != "visitor":
-            await self.relay.append(conv.id, message_event(item.message, "message_updated"), source="odoo")
+            await self.edited(conv, item)
         elif item.kind == "deleted" and item.message_id:
-            await self.relay.append(conv.id, ev.new_event("message_deleted", message={"id": f"odoo:{item.message_id}"}),
-                                    source="odoo")
+            await self.edited(conv, item)
         elif item.kind == "typing" and item.member_kind != "visitor":
             self.relay.hub.publish(conv.id, ev.new_event("typing", member={"kind": item.member_kind, "name": item.name},
                                                          typing=item.typing))

@@ -156,6 +156,8 @@ async def test_nothing_is_lost_across_a_relay_restart(odoo, tmp_path):
             assert updated[-1]["message"]["text"] == f"{first} (edited while stopped)", time.monotonic() - started
             await asyncio.sleep(2)
             assert (await operator_texts(client, convs[0])).count(during) == 1
+            # read by the catch-up poll and again in the socket's replay: stored once
+            assert [e["message"]["text"] for e in await edited()] == [f"{first} (edited while stopped)"]
             for other in convs[1:]:
                 assert await events_of(client, other, "message_updated") == []
             await close_all(client, convs)

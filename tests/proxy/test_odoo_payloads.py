@@ -474,3 +474,40 @@ def test_member_left_without_a_note_is_anonymous():
     recorded = sample(18, "bus_operator_leave")
     frame = [n for n in frames(recorded)[0] if n["message"]["type"] != "discuss.channel/new_message"]
     assert bus_items(18, frame, channel_of(recorded), BASE) == [BusItem(kind="member_left")]
+
+
+def _raw_body(recorded: dict, message_id: int) -> str:
+    """The message's body as Odoo stored it (the "edited" marker included), found in the bus payload."""
+    stack = [frames(recorded)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("id") == message_id and "body" in node:
+                body = node["body"]
+                return body[1] if isinstance(body, list) else body      # 19: ["markup", html]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise AssertionError("no body in the payload")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_one_edit_read_by_the_bus_and_by_the_batch_poller_is_one_change(version):
+    from proxy.odoo.payloads import LastEdits, _edit_item
+    recorded = sample(version, "bus_operator_edit")
+    (from_bus,) = items_of(version, "bus_operator_edit")
+    mid = from_bus.message_id
+    # the batch poller reads the same edit from the message's row (its stored body, marker and all)
+    from_row = _edit_item({"id": mid, "body": _raw_body(recorded, mid)}, [])
+    assert from_row.message.body_html == from_bus.message.body_html
+    edits = LastEdits()
+    assert edits.changed("c1", from_row) is True          # the poller, while the socket was down
+    assert edits.changed("c1", from_bus) is False         # the socket's replay of the same edit
+    assert edits.changed("c2", from_bus) is True          # another conversation's own
+    other = _edit_item({"id": mid, "body": "<p>something else</p>"}, [])
+    assert edits.changed("c1", other) is True
+    assert edits.changed("c1", from_bus) is True          # edited back to the earlier text: a change
+    with_file = _edit_item({"id": mid, "body": _raw_body(recorded, mid)}, [{"id": 5, "name": "a.png"}])
+    assert edits.changed("c1", with_file) is True         # the same text, a file added
+    deleted = BusItem(kind="deleted", message_id=mid)
+    assert edits.changed("c1", deleted) is True and edits.changed("c1", deleted) is False
