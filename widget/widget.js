@@ -84,19 +84,27 @@
 
   /** Which transport to use: WebSocket until 3 failed attempts in a row, then long polling, then
    *  3 s polling where long polling fails twice in a row (or when configured). */
-  function Fallback(configured, remembered) {
+  /** Which transport, from what failed. Only a transport that fails while the relay answers by
+   *  other means counts: a relay that is down (a restart, a deploy) fails them all, and then the
+   *  preferred one is kept and retried with backoff. Every page load starts from the preferred one. */
+  function Fallback(configured) {
     this.configured = configured || "auto";
-    this.mode = this.configured === "auto" ? (remembered || "ws") : this.configured;
+    this.mode = this.configured === "auto" ? "ws" : this.configured;
     this.wsFailures = 0;
     this.httpFailures = 0;
   }
-  Fallback.prototype.wsFailed = function () {
+  /** ``httpWorks``: a plain request to the same relay got through just after. */
+  Fallback.prototype.wsFailed = function (httpWorks) {
+    if (!httpWorks) return false;
     this.wsFailures += 1;
     if (this.mode === "ws" && this.wsFailures >= 3) { this.mode = "longpoll"; this.httpFailures = 0; return true; }
     return false;
   };
   Fallback.prototype.wsConnected = function () { this.wsFailures = 0; this.mode = "ws"; this.httpFailures = 0; };
-  Fallback.prototype.httpFailed = function () {
+  /** ``cut``: the long poll was cut short on the way (timed out, 408/504: a proxy that keeps no
+   *  long request), not refused by a relay that is down. */
+  Fallback.prototype.httpFailed = function (cut) {
+    if (!cut) return false;
     this.httpFailures += 1;
     if (this.mode === "longpoll" && this.httpFailures >= 2) { this.mode = "poll"; return true; }
     return false;
@@ -317,7 +325,7 @@
     this.history = saved.history || [];
     this.seq = new SeqTracker(saved.last || 0);
     this.queue = new SendQueue(saved.queue, this.persist.bind(this), saved.failed);
-    this.fallback = new Fallback(opts.transport, saved.mode);
+    this.fallback = new Fallback(opts.transport);
     this.mode = this.fallback.mode;
     this.status = "idle";
     this.transportId = 0;
@@ -343,7 +351,7 @@
   Widget.prototype.load = function () {
     var s = read("localStorage", this.key), tab = read("sessionStorage", this.key);
     if (s.conv && !(s.conv.expires_at * 1000 > Date.now())) { s.conv = null; s.history = []; s.last = 0; }
-    s.queue = tab.queue; s.failed = tab.failed; s.mode = tab.mode;
+    s.queue = tab.queue; s.failed = tab.failed;
     return s;
   };
   Widget.prototype.persist = function () {
@@ -353,8 +361,7 @@
       root.sessionStorage.setItem(this.key, JSON.stringify({
         // a chosen file lives in this page only (a File cannot be stored): a reload drops it
         queue: this.queue.items.filter(function (m) { return !m.file; }),
-        failed: this.queue.failed.filter(function (m) { return !m.file; }),
-        mode: this.fallback.configured === "auto" ? this.fallback.mode : null
+        failed: this.queue.failed.filter(function (m) { return !m.file; })
       }));
     } catch (e) { /* storage full or blocked: the session still works, it just won't survive a reload */ }
   };
@@ -894,15 +901,20 @@
       if (self.pendingAck) self.pendingAck.reject(closeError(code));
       if (self.fatal(code)) return;
       self.setStatus("error");
-      if (!helloed && self.fallback.wsFailed()) {
-        self.log_("WebSocket failed 3 times in a row: falling back to HTTP (" + self.fallback.mode + ")");
-        self.persist();
-        self.attempt = 0;
-        self.connect();
-        return;
-      }
-      self.log_("WebSocket closed (" + code + "), reconnecting");
-      self.retryLater();
+      if (helloed) { self.log_("WebSocket closed (" + code + "), reconnecting"); self.retryLater(); return; }
+      // refused before its hello: a blocked WebSocket, or a relay that is down? ask it over HTTP
+      self.api("GET", self.path("events?after=" + self.seq.last + "&wait=0")).then(function () { return true; },
+        function (err) { return err.status > 0 && err.status < 500; }).then(function (httpWorks) {
+        if (id !== self.transportId) return;
+        if (self.fallback.wsFailed(httpWorks)) {
+          self.log_("WebSocket failed 3 times while HTTP works: falling back to HTTP (" + self.fallback.mode + ")");
+          self.attempt = 0;
+          self.connect();
+          return;
+        }
+        self.log_(httpWorks ? "WebSocket failed, retrying" : "the relay is not answering: retrying the WebSocket");
+        self.retryLater();
+      });
     });
   };
 
@@ -982,7 +994,9 @@
       if (id !== self.transportId) return;
       if (err.status === 401 || err.status === 404) { self.fatal(err.status === 401 ? 4401 : 4404); return; }
       self.setStatus("error");
-      if (self.fallback.httpFailed()) { self.log_("long polling failed twice: polling every 3 s"); self.persist(); }
+      if (self.fallback.httpFailed(err.name === "AbortError" || err.status === 408 || err.status === 504)) {
+        self.log_("long polling was cut twice: polling every 3 s");
+      }
       self.timers.poll = setTimeout(function () { if (id === self.transportId) self.pollLoop(); }, backoff(self.attempt++));
     });
   };

@@ -17,33 +17,48 @@ test("backoff: full jitter between 0.5 s and a cap that doubles up to 30 s", () 
   assert.ok(spread.size > 10, "jitter spreads reconnects");
 });
 
-test("fallback: 3 failed WebSocket attempts in a row, then long polling", () => {
+test("fallback: 3 failed WebSocket attempts in a row while HTTP works, then long polling", () => {
   const f = new w.Fallback("auto");
   assert.strictEqual(f.mode, "ws");
-  assert.strictEqual(f.wsFailed(), false);
-  assert.strictEqual(f.wsFailed(), false);
+  assert.strictEqual(f.wsFailed(true), false);
+  assert.strictEqual(f.wsFailed(true), false);
   f.wsConnected();                                   // a success resets the count
-  assert.strictEqual(f.wsFailed(), false);
-  assert.strictEqual(f.wsFailed(), false);
-  assert.strictEqual(f.wsFailed(), true);
+  assert.strictEqual(f.wsFailed(true), false);
+  assert.strictEqual(f.wsFailed(true), false);
+  assert.strictEqual(f.wsFailed(true), true);
   assert.strictEqual(f.mode, "longpoll");
   assert.ok(f.canUpgrade());
 });
 
-test("fallback: long polling failing twice in a row goes to 3 s polling", () => {
-  const f = new w.Fallback("auto", "longpoll");      // remembered for the browser session
+test("fallback: a relay that is down (HTTP fails too) never pushes the widget off the WebSocket", () => {
+  const f = new w.Fallback("auto");
+  for (let i = 0; i < 50; i++) assert.strictEqual(f.wsFailed(false), false);
+  assert.strictEqual(f.mode, "ws");
+  assert.strictEqual(f.wsFailed(true), false);        // and those did not count towards the three
+  assert.strictEqual(f.mode, "ws");
+});
+
+test("fallback: long polling cut twice in a row goes to 3 s polling; a relay down does not", () => {
+  const f = new w.Fallback("auto");
+  f.wsFailed(true); f.wsFailed(true); f.wsFailed(true);
   assert.strictEqual(f.mode, "longpoll");
-  assert.strictEqual(f.httpFailed(), false);
+  for (let i = 0; i < 20; i++) assert.strictEqual(f.httpFailed(false), false);   // refused: the relay is down
+  assert.strictEqual(f.mode, "longpoll");
+  assert.strictEqual(f.httpFailed(true), false);
   f.httpOk();
-  assert.strictEqual(f.httpFailed(), false);
-  assert.strictEqual(f.httpFailed(), true);
+  assert.strictEqual(f.httpFailed(true), false);
+  assert.strictEqual(f.httpFailed(true), true);
   assert.strictEqual(f.mode, "poll");
   f.wsConnected();
   assert.strictEqual(f.mode, "ws");
 });
 
+test("fallback: every page load starts from the preferred transport", () => {
+  assert.strictEqual(new w.Fallback("auto", "poll").mode, "ws");   // nothing remembered any more
+});
+
 test("fallback: a configured transport is kept and never upgraded", () => {
-  const f = new w.Fallback("poll", "ws");
+  const f = new w.Fallback("poll");
   assert.strictEqual(f.mode, "poll");
   assert.strictEqual(f.canUpgrade(), false);
   const g = new w.Fallback("longpoll");
