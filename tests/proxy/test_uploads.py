@@ -1,6 +1,6 @@
 """Visitor files (docs/protocol.md §5, issue 13 item 1) against the demo upstream: upload, then a
 message carrying it; the file is judged by its bytes; bad input gets a clear 4xx and changes
-nothing; a 100 MB body over the limit is refused with the relay's memory flat."""
+nothing; a 1 GiB body over the limit is refused with the relay's memory flat."""
 from __future__ import annotations
 
 import asyncio
@@ -148,10 +148,10 @@ async def test_a_huge_upload_is_refused_while_streaming_with_memory_flat(tmp_pat
             before = rss_kib(relay.proc.pid)
             peak = [before]
 
-            async def body():                      # 100 MB of a "PNG", no Content-Length (chunked)
+            async def body():                      # 1 GiB of a "PNG", no Content-Length (chunked)
                 yield PNG[:16]
                 block = b"\x00" * 1048576
-                for _ in range(100):
+                for _ in range(1024):
                     peak[0] = max(peak[0], rss_kib(relay.proc.pid))
                     yield block
                     await asyncio.sleep(0)
