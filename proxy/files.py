@@ -12,6 +12,7 @@ from ``RELAY_SECRET`` (shared by all nodes): it opens that one file of that one 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -48,6 +49,7 @@ def _mac(key: bytes, conversation_id: str, attachment_id: int, exp: int) -> str:
     return _sign(key, f"files.v1.{conversation_id}.{attachment_id}.{exp}")
 
 
+@functools.lru_cache(maxsize=4096)   # the same operator in the same conversation, message after message
 def avatar_url(key: bytes, conversation_id: str, partner_id: int) -> str:
     """An operator's (or bot's) picture as this conversation's visitor sees it: no expiry, so the
     browser caches it; the signature opens that one picture through that one conversation."""
