@@ -184,6 +184,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_post("/v1/webhooks/odoo", webhooks.receive)
     r.add_route("OPTIONS", "/v1/conversations", conversations.create)   # preflight, answered by the CORS middleware
     r.add_post("/v1/conversations", conversations.create)
+    r.add_get("/v1/config", conversations.config)
     r.add_route("OPTIONS", "/v1/conversations/{id}/{action}", conversations.create)
     r.add_get("/v1/conversations/{id}/events", conversations.events)
     r.add_post("/v1/conversations/{id}/messages", conversations.send)

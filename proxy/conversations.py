@@ -27,7 +27,8 @@ from proxy.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauth
 from proxy.hub import Cursor, Hub
 from proxy.metrics import Metrics
 from proxy.store.base import Appended, Conversation, Store
-from proxy.upstream.base import NoOperatorAvailable, NotOffered, RatingRefused, UploadRefused, Upstream, UpstreamDown
+from proxy.upstream.base import (FileNotFound, NoOperatorAvailable, NotOffered, RatingRefused, UploadRefused, Upstream,
+                                 UpstreamDown)
 
 log = logging.getLogger("relay.core")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -37,7 +38,9 @@ RATINGS = (5, 3, 1)        # what Odoo's feedback panel offers
 MAX_COMMENT = 1000
 EMAIL = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 MAX_TRANSCRIPT_MAILS = 3   # transcripts mailed per conversation (each one a mail Odoo sends to any address)
-BOUND_CACHE = 10000        # Odoo sessions whose conversation is remembered (``bound``)
+BOUND_CACHE = 10000
+CONFIG_TTL = 30.0          # seconds Odoo's answer for one channel and page is kept (docs/protocol.md §6)
+CONFIGS_KEPT = 1000        # Odoo sessions whose conversation is remembered (``bound``)
 
 
 class _Early:
@@ -70,6 +73,7 @@ class Relay:
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
         self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
         self._bound: dict[tuple[str, int], str] = {}   # (database, Odoo session) → conversation (``bound``)
+        self._configs: dict[tuple, tuple[float, dict]] = {}   # (channel, page) → (fresh until, answer)
 
     async def _notify(self, conversation_id: str, event: dict) -> None:
         await self.append(conversation_id, event, source="relay")
@@ -98,6 +102,31 @@ class Relay:
                     and not isinstance(who.get("partner_id"), bool):
                 operator = who["partner_id"]
         return {"visitor_name": previous.visitor_name, "previous_operator_id": operator}
+
+    async def config(self, livechat_channel_id: int | None, page_url: str | None) -> dict:
+        """What the widget needs before a conversation (docs/protocol.md §6), from the operator
+        side's own widget start, kept CONFIG_TTL per channel and page; the operator side down: the
+        last answer known for that page (else for that channel), marked ``stale``, or 503."""
+        key = (livechat_channel_id, page_url)
+        now = time.monotonic()
+        kept = self._configs.get(key)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        try:
+            answer = await self.upstream.config(livechat_channel_id, page_url)
+        except FileNotFound:
+            raise NotFound("No such livechat channel.", code="unknown_channel") from None
+        except UpstreamDown:
+            last = kept or next((v for k, v in reversed(self._configs.items()) if k[0] == livechat_channel_id), None)
+            if last is None:
+                raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
+                                  code="odoo_unavailable", retry_after=5) from None
+            return {**last[1], "stale": True}
+        self._configs.pop(key, None)
+        self._configs[key] = (now + CONFIG_TTL, answer)
+        while len(self._configs) > CONFIGS_KEPT:
+            self._configs.pop(next(iter(self._configs)))
+        return answer
 
     async def bound(self, database: str, channel_id: int) -> str | None:
         """The conversation bound to an Odoo session. A binding never changes once made (an Odoo

@@ -47,6 +47,23 @@ async def create(request: web.Request) -> web.Response:
                           "last_seq": conv.last_seq, "visitor": relay.visitor_value(conv)}, status=201)
 
 
+async def config(request: web.Request) -> web.Response:
+    """``GET /v1/config?livechat_channel_id=&page_url=`` (docs/protocol.md §6): no token."""
+    app = request.app                       # origin and rate limit: the cors middleware, as for /v1/conversations
+    raw = request.query.get("livechat_channel_id")
+    channel = None
+    if raw:
+        if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2 ** 31):
+            raise BadRequest("livechat_channel_id: a positive integer", code="invalid_query")
+        channel = int(raw)
+    page_url = request.query.get("page_url") or None
+    if page_url is not None and (len(page_url) > 2048 or not page_url.startswith(("http://", "https://"))):
+        raise BadRequest("page_url: an http(s) URL of at most 2048 characters", code="invalid_query")
+    resp = json_response(await app[keys.RELAY].config(channel, page_url))
+    resp.headers["Cache-Control"] = "private, max-age=30"
+    return resp
+
+
 def _int_param(request: web.Request, name: str, default: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":

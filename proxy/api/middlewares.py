@@ -13,6 +13,7 @@ from proxy.errors import ApiError, Forbidden, StoreError
 
 log = logging.getLogger("relay.http")
 WIDGET_PREFIX = "/v1/conversations"
+CONFIG_PATH = "/v1/config"        # the widget's call before any conversation: the same rules
 CORS_HEADERS = "Authorization, Content-Type"
 CORS_METHODS = "GET, POST, OPTIONS"
 
@@ -66,7 +67,7 @@ def origin_allowed(request: web.Request, origin: str) -> bool:
 @web.middleware
 async def cors(request: web.Request, handler):
     """Browser calls to the widget API must come from an allowed origin; others get 403."""
-    if not request.path.startswith(WIDGET_PREFIX):
+    if not (request.path.startswith(WIDGET_PREFIX) or request.path == CONFIG_PATH):
         return await handler(request)
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(request, origin):

@@ -48,6 +48,14 @@ SPEC = {
                                "expires_at": {"type": "integer"}, "last_seq": {"type": "integer"},
                                "visitor": {"type": "string"}}}}}},
                 **_errors(400, 403, 413, 429, 503)}}},
+        "/v1/config": {"get": {
+            "operationId": "config",
+            "description": "Before a conversation: availability, the channel rule matching the page, texts, colours.",
+            "parameters": [{"name": "livechat_channel_id", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                           {"name": "page_url", "in": "query", "schema": {"type": "string", "maxLength": 2048}}],
+            "responses": {"200": {"description": "what the widget needs to start", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["available", "rule", "texts", "colors"]}}}},
+                **_errors(400, 403, 404, 429, 503)}}},
         "/v1/conversations/{id}/events": {"get": {
             "operationId": "events", "security": _AUTH,
             "parameters": [_CONV_ID,

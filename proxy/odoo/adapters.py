@@ -202,6 +202,37 @@ class Adapter:
             return None
         return f"/im_livechat/cors/download_transcript/{channel_id}", {"guest_token": guest_token}
 
+    # -------------------------------------------------------------- before the conversation (§6)
+
+    def init_request(self, livechat_channel_id: int) -> tuple[str, dict]:
+        """Odoo's own widget init for a channel: is someone there for this visitor, and which of the
+        channel's rules matches the page (Odoo reads the page from the ``Referer``)."""
+        if self.major >= 19:
+            return "/im_livechat/cors/data", {"fetch_params": [["init_livechat", livechat_channel_id]]}
+        if self.major == 18:
+            return "/im_livechat/cors/init", {"channel_id": livechat_channel_id, "guest_token": ""}
+        return "/im_livechat/init", {"channel_id": livechat_channel_id}
+
+    def parse_init(self, result) -> tuple[bool, dict] | None:
+        """(available, rule) — rule ``{action, auto_popup_timer, chatbot}`` or ``{}`` — or None
+        for a channel Odoo does not have (19 answers nothing about it)."""
+        try:
+            if self.major >= 19:
+                store = result["Store"] if isinstance(result, dict) and "Store" in result else {}
+                if "livechat_available" not in store:
+                    return None
+                rule: dict = {}
+                rule_id = store.get("livechat_rule")
+                rule_id = rule_id.get("id") if isinstance(rule_id, dict) else rule_id
+                rows = result.get("im_livechat.channel.rule") or []
+                for row in rows if isinstance(rows, list) else [rows]:
+                    if isinstance(row, dict) and row.get("id") == rule_id:
+                        rule = row
+                return bool(store["livechat_available"]), _rule(rule)
+            return bool(result["available_for_me"]), _rule(result.get("rule") or {})
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ShapeError(f"livechat init: unexpected shape ({exc!r})") from None
+
     def avatar_request(self, guest_token: str, channel_id: int, partner_id: int) -> tuple[str, dict, dict | None]:
         """(path, query, cookies) for a partner's picture as the session's guest sees it, the way
         each version's own widget asks: 17 the cors channel-partner route, 18 its cors image
@@ -226,3 +257,47 @@ class Adapter:
 
     def typing_cookies(self, guest_token: str) -> dict | None:
         return {"dgid": guest_token} if self.major < 18 else None
+
+
+ACTIONS = ("display_button", "auto_popup", "hide_button")
+LOADER_OPTIONS = re.compile(r"\boptions:\s*(\{.*?\})\s*,\s*\n", re.S)
+
+
+def _rule(raw: dict) -> dict:
+    """A channel rule as the relay says it (docs/protocol.md §6), whatever the version's shape."""
+    if not isinstance(raw, dict) or raw.get("action") not in ACTIONS:
+        return {}
+    timer = raw.get("auto_popup_timer")
+    return {"action": raw["action"],
+            "auto_popup_timer": timer if isinstance(timer, int) and not isinstance(timer, bool) and timer >= 0 else 0,
+            "chatbot": bool(raw.get("chatbot") or raw.get("chatbotScript") or raw.get("chatbot_script_id"))}
+
+
+def parse_loader(text: str) -> dict:
+    """The channel's texts and colours from ``/im_livechat/loader/<id>`` (the script Odoo's own
+    widget starts from; the same on 17–19): ``{texts, colors}``; empty where Odoo gives none (17
+    gives no options while nobody is online)."""
+    import json
+    found = LOADER_OPTIONS.search(text or "")
+    try:
+        options = json.loads(found.group(1)) if found else {}
+    except ValueError:
+        options = {}
+    if not isinstance(options, dict):
+        options = {}
+
+    def text_of(key: str) -> str | None:
+        value = options.get(key)
+        return value.strip()[:500] if isinstance(value, str) and value.strip() else None
+
+    def color_of(key: str) -> str | None:
+        value = options.get(key)
+        return value if isinstance(value, str) and COLOR.match(value) else None
+    texts = {"button": text_of("button_text"), "welcome": text_of("default_message"),
+             "placeholder": text_of("input_placeholder")}
+    colors = {"button": color_of("button_background_color"), "button_text": color_of("button_text_color"),
+              "header": color_of("header_background_color"), "title": color_of("title_color")}
+    return {"texts": {k: v for k, v in texts.items() if v}, "colors": {k: v for k, v in colors.items() if v}}
+
+
+COLOR = re.compile(r"^#[0-9A-Fa-f]{3,8}$")

@@ -54,7 +54,8 @@ class OdooRPC:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.limit = limit
 
-    async def call(self, path: str, params: dict, cookies: dict | None = None, jar: dict | None = None) -> Any:
+    async def call(self, path: str, params: dict, cookies: dict | None = None, jar: dict | None = None,
+                   headers: dict | None = None) -> Any:
         """``cookies`` go with this request only; ``jar`` (one guest's own dict) also keeps what
         Odoo sets. The relay's sessions hold no cookie jar (``DummyCookieJar``): no guest's cookie
         can ride on another guest's request."""
@@ -63,7 +64,7 @@ class OdooRPC:
             cookies = {**jar, **(cookies or {})}
         try:
             async with bounded(self.limit), self.http.post(self.base_url + path, json=body, cookies=cookies,
-                                                           timeout=self.timeout) as resp:
+                                                           headers=headers, timeout=self.timeout) as resp:
                 text = await resp.text()
                 status = resp.status
                 if jar is not None:

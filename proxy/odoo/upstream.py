@@ -21,7 +21,7 @@ import aiohttp
 from proxy import events as ev
 from proxy import sanitize
 from proxy.odoo import chatbot, payloads
-from proxy.odoo.adapters import Adapter, ShapeError
+from proxy.odoo.adapters import Adapter, ShapeError, parse_loader
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 from proxy.store.base import Conversation, Store
 from proxy.upstream.base import (MAX_AVATAR_BYTES, FileNotFound, NoOperatorAvailable, NotOffered, RatingRefused,
@@ -354,6 +354,36 @@ class OdooUpstream:
                     conv.upstream["guest_token"], conv.odoo_channel_id, conv.upstream.get("uuid")))
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
+
+    async def config(self, livechat_channel_id: int | None, page_url: str | None) -> dict:
+        """Odoo's own widget start for that channel and page: availability and the matching rule
+        from its init route (the page as the ``Referer``, which Odoo's rule matching reads), the
+        channel's texts and colours from its loader script."""
+        adapter = await self.version()
+        channel = livechat_channel_id or self.livechat_channel_id
+        route, params = adapter.init_request(channel)
+        headers = {"Referer": page_url} if page_url else None
+        try:
+            found = adapter.parse_init(await self.rpc.call(route, params, headers=headers))
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        except OdooError as exc:           # 17/18 on a channel id that is no record
+            log.info("odoo init refused", extra={"channel": channel, "reason": str(exc)[:200]})
+            raise FileNotFound() from None
+        except ShapeError as exc:
+            raise UpstreamDown(str(exc)) from None
+        if found is None:
+            raise FileNotFound()
+        try:
+            async with bounded(self.rpc.limit), self.rpc.http.get(
+                    f"{self.rpc.base_url}/im_livechat/loader/{channel}", timeout=self.rpc.timeout,
+                    allow_redirects=False) as resp:
+                loader = await resp.text() if resp.status == 200 else ""
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamDown(type(exc).__name__) from None
+        return {"available": found[0], "rule": found[1] or {"action": "display_button", "auto_popup_timer": 0,
+                                                             "chatbot": False},
+                **parse_loader(loader)}
 
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """Odoo mails the session's transcript (its own template) where it offers that to visitors."""

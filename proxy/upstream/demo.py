@@ -39,6 +39,14 @@ class DemoUpstream:
         self.files[file_id] = (channel_id, name, mimetype, data)
         return {"id": file_id, "name": name, "mimetype": mimetype, "size": len(data)}
 
+    async def config(self, livechat_channel_id: int | None, page_url: str | None) -> dict:
+        """The console's one channel: available while its operator is online, no rules."""
+        if livechat_channel_id not in (None, 1):
+            raise FileNotFound()
+        return {"available": self.operator_online,
+                "rule": {"action": "display_button", "auto_popup_timer": 0, "chatbot": False},
+                "texts": {"button": "Chat with us", "welcome": "Hello, how may I help you?"}, "colors": {}}
+
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """Kept for the console (and tests): the demo sends no mail."""
         self.mailed.append((conv.id, email))

@@ -91,3 +91,30 @@ def test_the_assigned_operator_is_named(version):
     partner_id, name = Adapter(version).session_operator(result)
     assert name == "Administrator" and partner_id == 3       # admin's partner on every rig
     assert Adapter(version).session_operator({"odd": "shape"}) is None
+
+
+@pytest.mark.parametrize("version", [17, 18, 19])
+def test_the_widget_init_and_loader_as_recorded(version):
+    from proxy.odoo.adapters import parse_loader
+    recorded = sample(version, "init_rule")
+    adapter = Adapter(version)
+    route, params = adapter.init_request(1)
+    assert (route, params) == (recorded["request"]["route"], recorded["request"]["params"])
+    assert adapter.parse_init(recorded["response"]["result"]) == (
+        True, {"action": "auto_popup", "auto_popup_timer": 7, "chatbot": False})
+    available, rule = adapter.parse_init(recorded["response_other_page"]["result"])
+    assert available is True and rule == {}                      # no rule for that page
+    found = parse_loader(recorded["loader"])
+    assert found["texts"]["button"] and found["texts"]["welcome"] == "Hello, how may I help you?"
+    assert found["colors"]["button"] == "#875A7B"
+
+
+def test_init_shapes_a_version_does_not_know():
+    assert Adapter(19).parse_init({"Store": {}}) is None          # 19: no such channel
+    with pytest.raises(ShapeError):
+        Adapter(18).parse_init({"rule": {}})
+    assert Adapter(17).parse_init({"available_for_me": 0, "rule": {"action": "explode"}}) == (False, {})
+    from proxy.odoo.adapters import parse_loader
+    assert parse_loader("garbage") == {"texts": {}, "colors": {}}
+    assert parse_loader('options: {"button_text": "<b>x</b>", "button_background_color": "red;x"},\n') == {
+        "texts": {"button": "<b>x</b>"}, "colors": {}}            # texts are shown as text; colours checked

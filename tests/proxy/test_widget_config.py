@@ -1,0 +1,40 @@
+"""``GET /v1/config`` (docs/protocol.md §6, issue 15 item 1) against the demo upstream: what the
+widget needs before a conversation, without a token, origin-checked like the rest of the widget
+API; bad queries are 400, an unknown channel 404."""
+from __future__ import annotations
+
+import pytest
+
+
+async def test_the_config_says_who_is_there(client):
+    status, body, headers = await client.call("GET", "/v1/config?livechat_channel_id=1&page_url=https://shop.example/")
+    assert status == 200, body
+    assert body["available"] is True
+    assert body["rule"] == {"action": "display_button", "auto_popup_timer": 0, "chatbot": False}
+    assert body["texts"]["welcome"] and "stale" not in body
+    assert "max-age=30" in headers["Cache-Control"]
+    await client.call("POST", "/demo/api/operator", json={"online": False})
+    # kept 30 s per channel and page: the same page is answered from what is kept, another is asked
+    assert (await client.call("GET", "/v1/config?livechat_channel_id=1&page_url=https://shop.example/"))[1]["available"] is True
+    status, body, _ = await client.call("GET", "/v1/config?livechat_channel_id=1&page_url=https://shop.example/cart")
+    assert (status, body["available"]) == (200, False)
+
+
+async def test_config_from_an_allowed_origin_only(client):
+    status, body, headers = await client.call("GET", "/v1/config", headers={"Origin": client.relay.url})
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == client.relay.url
+    status, body, _ = await client.call("GET", "/v1/config", headers={"Origin": "https://evil.example"})
+    assert (status, body["error"]) == (403, "origin_not_allowed")
+
+
+@pytest.mark.parametrize("query", ["livechat_channel_id=0", "livechat_channel_id=x", "livechat_channel_id=-1",
+                                   "livechat_channel_id=99999999999", "livechat_channel_id=%C2%B2",
+                                   "page_url=javascript:alert(1)", "page_url=" + "https://a.b/" + "x" * 2048])
+async def test_bad_config_queries_are_400(client, query):
+    status, body, _ = await client.call("GET", "/v1/config?" + query)
+    assert (status, body["error"]) == (400, "invalid_query"), body
+
+
+async def test_an_unknown_channel_is_404(client):
+    status, body, _ = await client.call("GET", "/v1/config?livechat_channel_id=7")
+    assert (status, body["error"]) == (404, "unknown_channel")
