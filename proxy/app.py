@@ -178,6 +178,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r = app.router
     r.add_get("/", demo.index)
     r.add_get("/widget.js", demo.widget_js)
+    r.add_get("/widget/i18n/{lang}.json", demo.widget_strings)
     r.add_get("/healthz", health.healthz)
     r.add_get("/metrics", health.metrics)
     r.add_get("/v1/openapi.json", openapi.openapi)

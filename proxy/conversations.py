@@ -103,17 +103,17 @@ class Relay:
                 operator = who["partner_id"]
         return {"visitor_name": previous.visitor_name, "previous_operator_id": operator}
 
-    async def config(self, livechat_channel_id: int | None, page_url: str | None) -> dict:
+    async def config(self, livechat_channel_id: int | None, page_url: str | None, lang: str | None = None) -> dict:
         """What the widget needs before a conversation (docs/protocol.md §6), from the operator
         side's own widget start, kept CONFIG_TTL per channel and page; the operator side down: the
         last answer known for that page (else for that channel), marked ``stale``, or 503."""
-        key = (livechat_channel_id, page_url)
+        key = (livechat_channel_id, page_url, lang)
         now = time.monotonic()
         kept = self._configs.get(key)
         if kept is not None and kept[0] > now:
             return kept[1]
         try:
-            answer = await self.upstream.config(livechat_channel_id, page_url)
+            answer = await self.upstream.config(livechat_channel_id, page_url, lang)
         except FileNotFound:
             raise NotFound("No such livechat channel.", code="unknown_channel") from None
         except UpstreamDown:

@@ -108,12 +108,13 @@ def test_build_makes_every_artifact(artifacts):
     wheel = artifacts / f"odoo_livechat_relay-{v}-py3-none-any.whl"
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
-    for needed in ("widget/widget.js", "widget/demo.html", "proxy/static/console.html", "pyproject.toml"):
+    for needed in ("widget/widget.js", "widget/demo.html", "widget/i18n/fr.json", "proxy/static/console.html", "pyproject.toml"):
         assert f"odoo_livechat_relay-{v}/{needed}" in names, needed
     with zipfile.ZipFile(wheel) as whl:
         names = whl.namelist()
         meta = whl.read(f"odoo_livechat_relay-{v}.dist-info/METADATA").decode()
-    for needed in ("proxy/widget/widget.js", "proxy/widget/demo.html", "proxy/static/console.html", "proxy/__main__.py"):
+    for needed in ("proxy/widget/widget.js", "proxy/widget/demo.html", "proxy/widget/i18n/fr.json",
+                   "proxy/static/console.html", "proxy/__main__.py"):
         assert needed in names, needed
     assert not any(n.startswith(("tests/", "benchmarks/", "odoo_addons/")) for n in names)
     assert f"Version: {v}" in meta

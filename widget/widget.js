@@ -34,43 +34,13 @@
       handoff: "Connecting you to a person…", handoffFailed: "Your request could not be sent. Please try again.",
       noOperatorBot: "No one is available right now; the assistant is still here to help. You can ask for a person again later.",
       leaveMessage: "No one is available right now. Leave your message here (with how to reach you): the first person available will read it."
-    },
-    fr: {
-      title: "Discutons", open: "Ouvrir la discussion", close: "Fermer la discussion", send: "Envoyer",
-      message: "Message", placeholder: "Écrivez un message…", connected: "Connecté en temps réel",
-      polling: "Mode interrogation (polling)", error: "Erreur de connexion", idle: "Pas encore connecté",
-      sending: "envoi…", failed: "non envoyé",
-      resend: "Renvoyer", resendLabel: "Renvoyer le message : {text}",
-      noOperator: "Aucun opérateur n'est disponible pour le moment. Réessayez plus tard.", retry: "Réessayer",
-      waiting: "En attente d'un opérateur…", joined: "{name} a rejoint la conversation",
-      left: "{name} a quitté la conversation", closed: "La conversation est terminée.",
-      newChat: "Nouvelle discussion", typing: "{name} écrit…", deleted: "Ce message a été supprimé.",
-      edited: "(modifié)", you: "Vous", operator: "Opérateur", ended: "Cette conversation n'est plus disponible.",
-      attachment: "Pièce jointe", openImage: "Ouvrir l'image {name}", attachFile: "Joindre un fichier",
-      fileTooLarge: "non envoyé : ce fichier est trop volumineux", fileType: "non envoyé : ce type de fichier ne peut pas être envoyé",
-      filesNotOffered: "non envoyé : les fichiers ne peuvent pas être envoyés dans cette discussion",
-      filesLater: "non envoyé : les fichiers pourront être envoyés quand une personne aura rejoint",
-      fileEmpty: "non envoyé : ce fichier est vide", endChat: "Terminer",
-      rateTitle: "Comment s'est passée cette conversation ?", rateGood: "Bien", rateOkay: "Moyen", rateBad: "Mauvais",
-      rateComment: "Dites-nous en plus (facultatif)", rateSend: "Envoyer", rateSkip: "Passer",
-      rateThanks: "Merci pour votre avis.", rateFailed: "Votre évaluation n'a pas pu être envoyée.",
-      unread: "{n} non lu(s)", today: "Aujourd'hui",
-      transcript: "Télécharger la conversation", transcriptFailed: "La conversation n'a pas pu être téléchargée.",
-      emailIt: "Me l'envoyer par e-mail", emailLabel: "Votre adresse e-mail", emailSent: "La conversation part vers {email}.",
-      emailNo: "L'envoi par e-mail n'est pas proposé ici.", emailBad: "Cette adresse e-mail ne semble pas correcte.", talkToPerson: "Parler à une personne", assistant: "Assistant",
-      withBot: "Vous discutez avec notre assistant virtuel. Vous pouvez demander une personne à tout moment.",
-      withScript: "Vous discutez avec notre assistant virtuel.",
-      handoff: "Mise en relation avec une personne…", handoffFailed: "Votre demande n'a pas pu être envoyée. Réessayez.",
-      noOperatorBot: "Personne n'est disponible pour le moment ; l'assistant reste là pour vous aider. Vous pourrez redemander une personne plus tard.",
-      leaveMessage: "Personne n'est disponible pour le moment. Laissez votre message ici (avec un moyen de vous joindre) : la première personne disponible le lira."
     }
   };
 
-  function strings(lang) {
-    var base = String(lang || "en").toLowerCase().split(/[-_]/)[0];
-    var table = STRINGS[base] || STRINGS.en;
+  /** English is built in; another language's table comes from the relay (/widget/i18n/<lang>.json). */
+  function strings(table) {
     return function (key, vars) {
-      var text = table[key] || STRINGS.en[key] || key;
+      var text = (table && typeof table[key] === "string" && table[key]) || STRINGS.en[key] || key;
       return text.replace(/\{(\w+)\}/g, function (_, k) { return vars && vars[k] != null ? vars[k] : ""; });
     };
   }
@@ -82,8 +52,6 @@
     return Math.max(500, Math.floor(r * cap));
   }
 
-  /** Which transport to use: WebSocket until 3 failed attempts in a row, then long polling, then
-   *  3 s polling where long polling fails twice in a row (or when configured). */
   /** Which transport, from what failed. Only a transport that fails while the relay answers by
    *  other means counts: a relay that is down (a restart, a deploy) fails them all, and then the
    *  preferred one is kept and retried with backoff. Every page load starts from the preferred one. */
@@ -265,7 +233,7 @@
   }
 
   var CSS = [
-    ":host{all:initial}",
+    ":host{all:initial}:host([hidden]){display:none}",
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
     ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--c);color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}",
     ".launcher:focus-visible,button:focus-visible,textarea:focus-visible{outline:3px solid #111;outline-offset:2px}",
@@ -312,12 +280,14 @@
   ].join("");
 
   var STATUS = { connected: "🟢", polling: "🟡", error: "🔴", idle: "⚪" };
+  var COLOR = /^#[0-9a-fA-F]{3,8}$/;
 
   // ------------------------------------------------------------------ the widget
 
   function Widget(opts) {
     this.opts = opts;
-    this.t = strings(opts.lang);
+    this.t = strings(opts.strings);
+    this.cfg = opts.config || {};
     this.key = "olr:" + opts.relay + ":" + (opts.channel || "");
     var saved = this.load();
     this.conv = saved.conv || null;
@@ -340,9 +310,29 @@
     for (var j = 0; j < this.queue.items.length; j++) this.renderPending(this.queue.items[j]);
     this.setStatus("idle");
     this.listen();
-    if (this.conv) this.connect();
+    if (this.conv) this.connect(); else this.greet();
     if (opts.open) this.toggle(true);
   }
+
+  /** Before a conversation, as Odoo's own widget: its welcome line; no launcher where the channel's
+   *  rule hides it (or nobody is online and data-offline="hide"); open by itself after the rule's
+   *  timer, once per tab. */
+  Widget.prototype.greet = function () {
+    var cfg = this.cfg, rule = cfg.rule || {}, self = this;
+    this.welcome();
+    if (cfg.available === false && this.opts.offline === "notice") this.note(this.t("noOperator"));
+    this.host.hidden = rule.action === "hide_button" || (cfg.available === false && this.opts.offline === "hide");
+    if (rule.action === "auto_popup" && !this.host.hidden && !read("sessionStorage", "olr:popped").at) {
+      this.timers.popup = setTimeout(function () {
+        try { root.sessionStorage.setItem("olr:popped", '{"at":1}'); } catch (e) {}
+        if (!self.conv && self.panel.hidden) self.toggle(true);
+      }, (rule.auto_popup_timer || 0) * 1000);
+    }
+  };
+  Widget.prototype.welcome = function () {
+    var text = (this.cfg.texts || {}).welcome;
+    if (text && !this.log.firstChild) this.note(text).className = "note welcome";
+  };
 
   /** The conversation lives in localStorage (every tab of the site, across browser restarts, until
    *  it ends or its token expires); what waits to be sent, and the transport, in this tab's own
@@ -378,11 +368,15 @@
 
   Widget.prototype.build = function () {
     var t = this.t, self = this;
-    this.host = el("div", { "data-livechat-relay": "" });
+    this.host = el("div", { "data-livechat-relay": "", lang: this.opts.lang });
+    if ((this.opts.strings || {})._dir === "rtl") this.host.dir = "rtl";   // the panel mirrored
     var shadow = this.host.attachShadow({ mode: "open" });
     this.shadow = shadow;
-    var style = el("style", null, CSS.replace(/var\(--c\)/g, this.opts.color));
-    this.launcher = el("button", { "class": "launcher", type: "button", "aria-expanded": "false", "aria-controls": "olr-panel", "aria-label": t("open") }, "💬");
+    var cfg = this.cfg, texts = cfg.texts || {}, odooColor = (cfg.colors || {}).button;
+    this.buttonText = texts.button;        // Odoo's button text, unless the page gives its own
+    var color = this.opts.color || (COLOR.test(odooColor || "") ? odooColor : "#714B67");
+    var style = el("style", null, CSS.replace(/var\(--c\)/g, color));
+    this.launcher = el("button", { "class": "launcher", type: "button", "aria-expanded": "false", "aria-controls": "olr-panel", "aria-label": this.buttonText || t("open"), title: this.buttonText || t("open") }, "💬");
     this.badge = el("span", { "class": "badge", "aria-hidden": "true", hidden: "" });
     this.launcher.appendChild(this.badge);
     this.unread = 0; this.beeps = 0; this.pageTitle = doc.title;
@@ -401,7 +395,7 @@
     this.choicesBar = el("div", { "class": "choices", role: "group", hidden: "" });
     this.form = el("form");
     var label = el("label", { "for": "olr-input", "class": "sr" }, t("message"));
-    this.input = el("textarea", { id: "olr-input", rows: "1", maxlength: "4000", placeholder: t("placeholder") });
+    this.input = el("textarea", { id: "olr-input", rows: "1", maxlength: "4000", placeholder: texts.placeholder || t("placeholder") });
     this.sendBtn = el("button", { type: "submit" }, t("send"));
     this.attachBtn = el("button", { type: "button", "class": "attach", "aria-label": t("attachFile"), title: t("attachFile") }, "📎");
     this.fileInput = el("input", { type: "file", multiple: "", hidden: "", tabindex: "-1", "aria-hidden": "true" });
@@ -443,7 +437,7 @@
     var show = open === undefined ? this.panel.hidden : open;
     this.panel.hidden = !show;
     this.launcher.setAttribute("aria-expanded", String(show));
-    this.launcher.setAttribute("aria-label", this.t(show ? "close" : "open"));
+    this.launcher.setAttribute("aria-label", show ? this.t("close") : this.buttonText || this.t("open"));
     if (show) this.input.focus(); else this.launcher.focus();
     if (show) { this.markSeen(); this.setUnread(0); }
   };
@@ -793,7 +787,7 @@
     this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = []; this.queue.failed = [];
     this.hadOperator = false; this.rated = false; this.ratePanel = null; this.seenWanted = 0; this.seenSent = 0;
     this.lastDay = null; this.setUnread(0);
-    this.log.textContent = "";
+    this.log.textContent = ""; this.welcome();
     this.form.hidden = false;
     this.offerPerson(false); this.showChoices(null);
     if (!quiet) this.persist();
@@ -1213,7 +1207,8 @@
       relay: (d.relay || src.origin).replace(/\/+$/, ""),
       channel: d.channel || "",
       title: d.title || "",
-      color: /^#[0-9a-fA-F]{3,8}$|^[a-z]+$/.test(d.color || "") ? d.color : "#714B67",
+      color: /^#[0-9a-fA-F]{3,8}$|^[a-z]+$/.test(d.color || "") ? d.color : "",   // else Odoo's, else ours
+      offline: d.offline || "message",
       lang: d.lang || doc.documentElement.lang || root.navigator.language || "en",
       transport: /^(auto|longpoll|poll)$/.test(d.transport || "") ? d.transport : "auto",
       wsRetry: Math.max(1, +d.wsRetry || 60),
@@ -1227,7 +1222,19 @@
       root.OdooLivechatRelay = { version: "1.0.0", widget: widget,
         get mode() { return widget.fallback.mode; }, get status() { return widget.status; } };
     };
-    if (doc.body) start(); else doc.addEventListener("DOMContentLoaded", start);
+    // the visitor's language (English is built in) and what Odoo's own widget would start with:
+    // asked together, waited for 3 s at most (the widget then starts without them)
+    function get(path) {
+      return root.fetch(opts.relay + path).then(function (r) { return r.ok ? r.json() : null; }, function () { return null; });
+    }
+    var lang = String(opts.lang), query = "page_url=" + encodeURIComponent(root.location.href.slice(0, 2048)) +
+      (/^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$/.test(lang) ? "&lang=" + lang : "");
+    if (opts.channel) query += "&livechat_channel_id=" + encodeURIComponent(opts.channel);
+    Promise.race([Promise.all([/^en\b/i.test(lang) ? null : get("/widget/i18n/" + encodeURIComponent(lang) + ".json"),
+      get("/v1/config?" + query)]), new Promise(function (ok) { setTimeout(ok, 3000, []); })]).then(function (found) {
+      opts.strings = found[0]; opts.config = found[1];
+      if (doc.body) start(); else doc.addEventListener("DOMContentLoaded", start);
+    });
   }
   boot();
 })(typeof window !== "undefined" ? window : globalThis);

@@ -48,7 +48,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def config(request: web.Request) -> web.Response:
-    """``GET /v1/config?livechat_channel_id=&page_url=`` (docs/protocol.md §6): no token."""
+    """``GET /v1/config?livechat_channel_id=&page_url=&lang=`` (docs/protocol.md §6): no token."""
     app = request.app                       # origin and rate limit: the cors middleware, as for /v1/conversations
     raw = request.query.get("livechat_channel_id")
     channel = None
@@ -59,7 +59,10 @@ async def config(request: web.Request) -> web.Response:
     page_url = request.query.get("page_url") or None
     if page_url is not None and (len(page_url) > 2048 or not page_url.startswith(("http://", "https://"))):
         raise BadRequest("page_url: an http(s) URL of at most 2048 characters", code="invalid_query")
-    resp = json_response(await app[keys.RELAY].config(channel, page_url))
+    lang = request.query.get("lang") or None
+    if lang is not None and not LANG.match(lang):
+        raise BadRequest("lang: a language tag such as en or fr_BE", code="invalid_query")
+    resp = json_response(await app[keys.RELAY].config(channel, page_url, lang))
     resp.headers["Cache-Control"] = "private, max-age=30"
     return resp
 

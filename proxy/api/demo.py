@@ -70,6 +70,27 @@ async def widget_js(request: web.Request) -> web.StreamResponse:
     return _file_response(found, "application/javascript; charset=utf-8", **{"Cache-Control": "public, max-age=300"})
 
 
+LANG_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?$")
+LANG_ALIASES = {"zh": "zh_CN"}          # a bare "zh" reads the simplified Chinese table
+
+
+async def widget_strings(request: web.Request) -> web.StreamResponse:
+    """``/widget/i18n/<lang>.json``: the widget's texts in one language (English is built into the
+    widget). ``fr-BE`` is answered with ``fr``, ``pt-BR`` with ``pt_BR``; 404 for a language not
+    translated (the widget then speaks English). Public, cacheable, from any origin."""
+    found_tag = LANG_TAG.match(request.match_info["lang"])
+    if not found_tag:
+        raise NotFound("No such language.", code="unknown_language")
+    base, region = found_tag.group(1).lower(), (found_tag.group(2) or "").upper()
+    for name in ([f"{base}_{region}"] if region else []) + [base, LANG_ALIASES.get(base, "")]:
+        found = widget_file(f"i18n/{name}.json") if name else None
+        if found is not None:
+            return _file_response(found, "application/json; charset=utf-8", **{
+                "Cache-Control": "public, max-age=3600", "Access-Control-Allow-Origin": "*",
+                "X-Content-Type-Options": "nosniff"})
+    raise NotFound("This language is not translated; the widget speaks English.", code="unknown_language")
+
+
 def _inline_hashes(page: str, tag: str) -> str:
     """CSP source expressions for each inline <tag>…</tag> of ``page``."""
     found = re.findall(rf"<{tag}>(.*?)</{tag}>", page, re.S)

@@ -60,6 +60,18 @@ FILE_PAGES = 10           # 19: pages of 30 of a session's files looked through 
 FILE_TOKENS = 5000        # 19: attachment tokens remembered (oldest dropped first)
 
 
+ODOO_LANGS = {"ar": "ar_001", "zh": "zh_CN", "pt": "pt_PT", "ja": "ja_JP", "en": "en_US"}
+
+
+def odoo_lang(tag: str) -> str:
+    """A visitor's language tag as Odoo names its languages: ``fr`` → ``fr_FR``, ``pt-BR`` → ``pt_BR``."""
+    base, _, region = tag.replace("-", "_").partition("_")
+    base = base.lower()
+    if region:
+        return f"{base}_{region.upper()}"
+    return ODOO_LANGS.get(base, f"{base}_{base.upper()}")
+
+
 class OdooUpstream:
     name = "odoo"
 
@@ -355,14 +367,16 @@ class OdooUpstream:
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
 
-    async def config(self, livechat_channel_id: int | None, page_url: str | None) -> dict:
+    async def config(self, livechat_channel_id: int | None, page_url: str | None, lang: str | None) -> dict:
         """Odoo's own widget start for that channel and page: availability and the matching rule
         from its init route (the page as the ``Referer``, which Odoo's rule matching reads), the
-        channel's texts and colours from its loader script."""
+        channel's texts and colours from its loader script, in the visitor's language where Odoo
+        has it (the ``frontend_lang`` cookie its website sets; else Odoo's default)."""
         adapter = await self.version()
         channel = livechat_channel_id or self.livechat_channel_id
         route, params = adapter.init_request(channel)
         headers = {"Referer": page_url} if page_url else None
+        cookies = {"frontend_lang": odoo_lang(lang)} if lang else None
         try:
             found = adapter.parse_init(await self.rpc.call(route, params, headers=headers))
         except OdooUnavailable as exc:
@@ -377,7 +391,7 @@ class OdooUpstream:
         try:
             async with bounded(self.rpc.limit), self.rpc.http.get(
                     f"{self.rpc.base_url}/im_livechat/loader/{channel}", timeout=self.rpc.timeout,
-                    allow_redirects=False) as resp:
+                    cookies=cookies, allow_redirects=False) as resp:
                 loader = await resp.text() if resp.status == 200 else ""
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise UpstreamDown(type(exc).__name__) from None

@@ -83,10 +83,10 @@ class Upstream(Protocol):
     async def seen(self, conv: Conversation, message_id: int) -> None:
         """The visitor has seen the conversation up to operator-side message ``message_id``."""
 
-    async def config(self, livechat_channel_id: int | None, page_url: str | None) -> dict:
+    async def config(self, livechat_channel_id: int | None, page_url: str | None, lang: str | None) -> dict:
         """Before any conversation (docs/protocol.md §6): ``{available, rule, texts, colors}`` for
-        that channel and page, as the operator side's own widget would start; NotFound for a
-        channel it does not have (``FileNotFound``), UpstreamDown."""
+        that channel, page and visitor language, as the operator side's own widget would start;
+        FileNotFound for a channel it does not have, UpstreamDown."""
 
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """The operator side mails the conversation to ``email``; NotOffered where it does not."""

@@ -39,13 +39,16 @@ class DemoUpstream:
         self.files[file_id] = (channel_id, name, mimetype, data)
         return {"id": file_id, "name": name, "mimetype": mimetype, "size": len(data)}
 
-    async def config(self, livechat_channel_id: int | None, page_url: str | None) -> dict:
-        """The console's one channel: available while its operator is online, no rules."""
+    async def config(self, livechat_channel_id: int | None, page_url: str | None, lang: str | None) -> dict:
+        """The console's one channel: available while its operator is online, no rules; texts in
+        English only (another language gets none: the widget's own strings then)."""
         if livechat_channel_id not in (None, 1):
             raise FileNotFound()
+        english = not lang or lang.lower().startswith("en")
         return {"available": self.operator_online,
                 "rule": {"action": "display_button", "auto_popup_timer": 0, "chatbot": False},
-                "texts": {"button": "Chat with us", "welcome": "Hello, how may I help you?"}, "colors": {}}
+                "texts": {"button": "Chat with us", "welcome": "Hello, how may I help you?"} if english else {},
+                "colors": {}}
 
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """Kept for the console (and tests): the demo sends no mail."""

@@ -54,6 +54,9 @@ async def test_the_config_is_odoos_own_start_for_that_page(odoo, tmp_path, rules
             assert body["colors"]["button"].lower() == channel["button_background_color"].lower()
             status, body = await get_config(client, "/pricing")
             assert body["rule"] == {"action": "auto_popup", "auto_popup_timer": 7, "chatbot": False}, body
+            # a visitor's language Odoo does not have: Odoo's default language's texts, as its own widget
+            status, body, _ = await client.call("GET", "/v1/config?lang=fr-BE&page_url=https://shop.example/")
+            assert status == 200 and body["texts"]["button"] == channel["button_text"], body
             status, body = await get_config(client, "/private/page")
             assert body["rule"]["action"] == "hide_button" and body["available"] is False, body
             assert odoo.url not in str(body)

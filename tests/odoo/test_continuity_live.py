@@ -14,7 +14,6 @@ import pytest
 
 from proxy.odoo.adapters import Adapter
 from tests.odoo.livechat import answered, live_conversation
-from tests.odoo.test_addon_live import relay_for_addon
 from tools.odoo_client import Odoo
 
 pytestmark = pytest.mark.odoo

@@ -29,7 +29,8 @@ async def test_config_from_an_allowed_origin_only(client):
 
 @pytest.mark.parametrize("query", ["livechat_channel_id=0", "livechat_channel_id=x", "livechat_channel_id=-1",
                                    "livechat_channel_id=99999999999", "livechat_channel_id=%C2%B2",
-                                   "page_url=javascript:alert(1)", "page_url=" + "https://a.b/" + "x" * 2048])
+                                   "page_url=javascript:alert(1)", "page_url=" + "https://a.b/" + "x" * 2048,
+                                   "lang=fr;x", "lang=" + "a" * 20, "lang=%00"])
 async def test_bad_config_queries_are_400(client, query):
     status, body, _ = await client.call("GET", "/v1/config?" + query)
     assert (status, body["error"]) == (400, "invalid_query"), body
@@ -38,3 +39,16 @@ async def test_bad_config_queries_are_400(client, query):
 async def test_an_unknown_channel_is_404(client):
     status, body, _ = await client.call("GET", "/v1/config?livechat_channel_id=7")
     assert (status, body["error"]) == (404, "unknown_channel")
+
+
+async def test_the_config_in_the_visitors_language(client):
+    status, body, _ = await client.call("GET", "/v1/config?lang=fr-BE")
+    # the demo's texts are English only: none for another language (the widget's own then)
+    assert (status, body["texts"]) == (200, {})
+    assert (await client.call("GET", "/v1/config?lang=en"))[1]["texts"]["welcome"]
+
+
+def test_odoo_language_names():
+    from proxy.odoo.upstream import odoo_lang
+    assert [odoo_lang(t) for t in ("fr", "fr-BE", "pt-BR", "pt", "zh", "ar", "de_CH", "EN")] == [
+        "fr_FR", "fr_BE", "pt_BR", "pt_PT", "zh_CN", "ar_001", "de_CH", "en_US"]

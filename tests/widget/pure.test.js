@@ -88,11 +88,30 @@ test("seq tracker: each stored event once, in order; typing always passes", () =
   assert.strictEqual(t.last, 3);
 });
 
-test("strings: English and French, fallback to English, placeholders", () => {
-  assert.strictEqual(w.strings("fr-BE")("connected"), "Connecté en temps réel");
-  assert.strictEqual(w.strings("xx")("polling"), "Using polling mode");
-  assert.strictEqual(w.strings("en")("typing", { name: "Ada" }), "Ada is typing…");
-  for (const key of Object.keys(w.STRINGS.en)) assert.ok(w.STRINGS.fr[key], `fr lacks ${key}`);
+const fs = require("node:fs");
+const path = require("node:path");
+const I18N = path.join(__dirname, "../../widget/i18n");
+const table = (code) => JSON.parse(fs.readFileSync(path.join(I18N, code + ".json"), "utf8"));
+
+test("strings: English built in, another language's table as the relay serves it, placeholders", () => {
+  assert.strictEqual(w.strings(table("fr"))("connected"), "Connecté en temps réel");
+  assert.strictEqual(w.strings(null)("polling"), "Using polling mode");
+  assert.strictEqual(w.strings({ polling: 7 })("polling"), "Using polling mode");   // a bad table entry: English
+  assert.strictEqual(w.strings({})("typing", { name: "Ada" }), "Ada is typing…");
+});
+
+test("every language has every key of English, with the same placeholders, and nothing else", () => {
+  const codes = fs.readdirSync(I18N).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5));
+  assert.ok(codes.includes("fr"));
+  for (const code of codes) {
+    const t = table(code);
+    for (const [key, text] of Object.entries(w.STRINGS.en)) {
+      assert.ok(typeof t[key] === "string" && t[key].trim(), `${code} lacks ${key}`);
+      const holes = (s) => (s.match(/\{\w+\}/g) || []).sort().join();
+      assert.strictEqual(holes(t[key]), holes(text), `${code}.${key}: placeholders`);
+    }
+    for (const key of Object.keys(t)) assert.ok(key in w.STRINGS.en || key === "_dir", `${code} has an unknown key ${key}`);
+  }
 });
 
 test("client ids are unique", () => {
@@ -108,7 +127,7 @@ test("bot statuses: the 'Talk to a person' control is offered while the bot has 
   }
   assert.strictEqual(w.offersPerson("upstream_unavailable", true), true);     // other statuses change nothing
   assert.strictEqual(w.offersPerson("upstream_unavailable", false), false);
-  const en = w.strings("en"), fr = w.strings("fr");
+  const en = w.strings(null), fr = w.strings(table("fr"));
   for (const code in w.BOT_STATUS) {
     const key = w.BOT_STATUS[code][0];
     if (key) { assert.notStrictEqual(en(key), key); assert.notStrictEqual(fr(key), en(key), key); }
