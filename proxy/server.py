@@ -83,7 +83,10 @@ def run(app: web.Application, host: str, port: int, *, header_timeout: float,
     loop = asyncio.new_event_loop()
     runner = GuardedRunner(app, max_connections_per_ip=max_connections_per_ip, handle_signals=True,
                            access_log=None, handler_cancellation=True, shutdown_timeout=shutdown_timeout,
-                           keepalive_timeout=header_timeout, lingering_time=1.0)
+                           keepalive_timeout=header_timeout, lingering_time=1.0,
+                           # a page_url of 2,048 characters, percent-encoded, fits (aiohttp: 8,190 bytes):
+                           # the handler answers 400 invalid_query itself, no parser traceback in the log
+                           max_line_size=32768)
 
     async def main() -> None:
         await runner.setup()

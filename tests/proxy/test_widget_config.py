@@ -30,7 +30,9 @@ async def test_config_from_an_allowed_origin_only(client):
 @pytest.mark.parametrize("query", ["livechat_channel_id=0", "livechat_channel_id=x", "livechat_channel_id=-1",
                                    "livechat_channel_id=99999999999", "livechat_channel_id=%C2%B2",
                                    "page_url=javascript:alert(1)", "page_url=" + "https://a.b/" + "x" * 2048,
-                                   "lang=fr;x", "lang=" + "a" * 20, "lang=%00"])
+                                   "lang=fr;x", "lang=" + "a" * 20, "lang=%00",
+                                   # 2,100 emoji: a 25 kB request line, answered by the relay itself
+                                   "page_url=https://a.b/" + "%F0%9F%98%80" * 2100])
 async def test_bad_config_queries_are_400(client, query):
     status, body, _ = await client.call("GET", "/v1/config?" + query)
     assert (status, body["error"]) == (400, "invalid_query"), body

@@ -57,7 +57,7 @@ def test_talk_to_a_person(context, bot_relay):
     talk.wait_for(state="visible")
     shop.send("when are you open?")
     shop.wait_bubbles("visitor", ["hello", "when are you open?"])
-    shop.page.wait_for_function("document.querySelector('[data-livechat-relay]').shadowRoot"
+    shop.page.wait_for_function("document.querySelector('[data-livechat-relay]')?.shadowRoot"
                                 ".querySelectorAll('.log li.bot').length === 2")
     assert "Monday to Friday" in shop.bubbles("bot")[1]
 

@@ -10,7 +10,7 @@ def shop_url() -> str:
     return SHOP + "/"
 
 WS_URL = re.compile(r".*/v1/conversations/.*/ws.*")
-NO_PENDING = "document.querySelector('[data-livechat-relay]').shadowRoot.querySelectorAll('.log li.pending').length === 0"
+NO_PENDING = "document.querySelector('[data-livechat-relay]')?.shadowRoot.querySelectorAll('.log li.pending').length === 0"
 
 
 def test_send_and_receive(context, relay):
@@ -159,7 +159,7 @@ def test_hostile_operator_html_renders_inert(context, relay):
     shop.wait_status("connected")
     for payload in HOSTILE:
         shop.operator("reply", text=payload, html=True)
-    shop.page.wait_for_function("document.querySelector('[data-livechat-relay]').shadowRoot"
+    shop.page.wait_for_function("document.querySelector('[data-livechat-relay]')?.shadowRoot"
                                 f".querySelectorAll('.log li.operator').length === {len(HOSTILE)}")
     shop.page.mouse.move(10, 10)
     for link in shop.page.locator(".log li.operator a").all():
@@ -168,7 +168,7 @@ def test_hostile_operator_html_renders_inert(context, relay):
     assert shop.page.evaluate("window.__pwned") is None
     assert shop.dialogs == []
     found = shop.page.evaluate("""() => {
-        const root = document.querySelector('[data-livechat-relay]').shadowRoot;
+        const root = document.querySelector('[data-livechat-relay]')?.shadowRoot;
         const log = root.querySelector('.log'), w = window.OdooLivechatRelay.widget;
         // (the operator's picture beside their name is the widget's own, from the relay)
         const bad = [...log.querySelectorAll('script,img,svg,iframe,style,form,math,div,object,embed')]
@@ -198,7 +198,7 @@ def test_keyboard_phone_size_and_language(browser, relay):
         assert panel.is_visible() and launcher.get_attribute("aria-expanded") == "true"
         box = panel.bounding_box()
         assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= 667
-        assert shop.page.evaluate("document.querySelector('[data-livechat-relay]').shadowRoot.activeElement.tagName") == "TEXTAREA"
+        assert shop.page.evaluate("document.querySelector('[data-livechat-relay]')?.shadowRoot.activeElement.tagName") == "TEXTAREA"
         assert shop.page.locator("label[for=olr-input]").text_content() == "Message"
         assert shop.page.locator(".log").get_attribute("aria-live") == "polite"
         shop.page.keyboard.type("Bonjour")
@@ -210,7 +210,7 @@ def test_keyboard_phone_size_and_language(browser, relay):
         shop.screenshot("phone-fr")
         shop.page.keyboard.press("Escape")
         assert panel.is_hidden()
-        assert shop.page.evaluate("document.querySelector('[data-livechat-relay]').shadowRoot.activeElement.className") == "launcher"
+        assert shop.page.evaluate("document.querySelector('[data-livechat-relay]')?.shadowRoot.activeElement.className") == "launcher"
     finally:
         ctx.close()
 

@@ -80,7 +80,7 @@ def test_every_tab_shows_the_conversation_and_follows_the_others(context, relay)
     one.page.locator(".log li.note", has_text="The conversation has ended.").wait_for()
     two.page.locator(".log li.note", has_text="The conversation has ended.").wait_for()
     one.page.locator(".log button.action", has_text="New chat").click()
-    two.page.wait_for_function("""() => document.querySelector('[data-livechat-relay]').shadowRoot
+    two.page.wait_for_function("""() => document.querySelector('[data-livechat-relay]')?.shadowRoot
         .querySelectorAll('.log li').length === 0""")  # tab two follows: a fresh start
 
     two.send("a new one from tab two")

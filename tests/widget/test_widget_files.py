@@ -82,7 +82,7 @@ def test_the_visitor_sends_files_by_the_button_by_drag_and_drop_and_offline(cont
     assert visitor_files.nth(0).get_attribute("href").startswith(relay.url + "/v1/files/")
     # drag-and-drop onto the panel, as a file dragged from the desktop
     page.evaluate("""(bytes) => {
-        const panel = document.querySelector('[data-livechat-relay]').shadowRoot.querySelector('.panel');
+        const panel = document.querySelector('[data-livechat-relay]')?.shadowRoot.querySelector('.panel');
         const dt = new DataTransfer();
         dt.items.add(new File([new Uint8Array(bytes)], 'invoice.pdf', {type: 'application/pdf'}));
         panel.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));

@@ -12,7 +12,7 @@ from tests.widget.conftest import SHOP, Shop
 
 WS_URL = re.compile(r".*/v1/conversations/.*/ws.*")
 MESSAGES_URL = re.compile(r".*/v1/conversations/[^/]+/messages$")
-ROOT = "document.querySelector('[data-livechat-relay]').shadowRoot"
+ROOT = "document.querySelector('[data-livechat-relay]')?.shadowRoot"
 NO_PENDING = f"{ROOT}.querySelectorAll('.log li.pending').length === 0"
 ONE_FAILED = f"{ROOT}.querySelectorAll('.log li.failed').length === 1"
 NO_FAILED = f"{ROOT}.querySelectorAll('.log li.failed').length === 0"

@@ -11,7 +11,7 @@ from tests.relayproc import RelayProcess
 from tests.widget.conftest import SHOP, Shop
 
 TTL = 6
-ROOT = "document.querySelector('[data-livechat-relay]').shadowRoot"
+ROOT = "document.querySelector('[data-livechat-relay]')?.shadowRoot"
 NO_PENDING = f"{ROOT}.querySelectorAll('.log li.pending').length === 0"
 WS_URL = re.compile(r".*/v1/conversations/.*/ws.*")
 
