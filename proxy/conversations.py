@@ -38,9 +38,9 @@ RATINGS = (5, 3, 1)        # what Odoo's feedback panel offers
 MAX_COMMENT = 1000
 EMAIL = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 MAX_TRANSCRIPT_MAILS = 3   # transcripts mailed per conversation (each one a mail Odoo sends to any address)
-BOUND_CACHE = 10000
-CONFIG_TTL = 30.0          # seconds Odoo's answer for one channel and page is kept (docs/protocol.md §6)
-CONFIGS_KEPT = 1000        # Odoo sessions whose conversation is remembered (``bound``)
+BOUND_CACHE = 10000        # Odoo sessions whose conversation is remembered (``bound``)
+CONFIG_TTL = 30.0          # seconds Odoo's answer for one channel, page and language is kept (docs/protocol.md §6)
+CONFIGS_KEPT = 1000        # (channel, page, language) answers kept at most (``config``)
 
 
 class _Early:
@@ -73,7 +73,7 @@ class Relay:
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
         self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
         self._bound: dict[tuple[str, int], str] = {}   # (database, Odoo session) → conversation (``bound``)
-        self._configs: dict[tuple, tuple[float, dict]] = {}   # (channel, page) → (fresh until, answer)
+        self._configs: dict[tuple, tuple[float, dict]] = {}   # (channel, page, lang) → (fresh until, answer)
 
     async def _notify(self, conversation_id: str, event: dict) -> None:
         await self.append(conversation_id, event, source="relay")
