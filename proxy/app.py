@@ -21,7 +21,8 @@ from proxy.bot import BotClient
 from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
-from proxy.handoff import BotPhase
+from proxy.cluster.local import LocalLeases
+from proxy.handoff import BotPhase, Handoff
 from proxy.hub import Hub
 from proxy.metrics import Metrics
 from proxy.odoo.batch import BatchPoller, ExternalAPI
@@ -132,14 +133,19 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                 upstream.poster.start()
             await relay.followers.start()
             await upstream.resume()
+        # unbound conversations to a person (bot handoffs, left messages); one node at a time each
+        relay.handoffs = Handoff(relay, leases if leases is not None else LocalLeases(settings.lease_ttl),
+                                 settings.bot_no_operator, settings.handoff_retry)
         if settings.bot_url:
             relay.bot = BotPhase(relay, BotClient(http, settings.bot_url, settings.bot_secret, settings.bot_timeout),
-                                 settings.bot_no_operator)
+                                 relay.handoffs)
             await relay.bot.start()
+        await relay.handoffs.start()
         log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
                                          "store": settings.store.split(":", 1)[0],
                                          "webhooks": bool(hook_secrets), "bot": bool(settings.bot_url)})
         yield
+        await relay.handoffs.stop()
         if relay.bot is not None:
             await relay.bot.stop()
         if relay.followers is not None:

@@ -88,9 +88,9 @@ def history_of(events: Iterable[dict], before_seq: int, limit: int = HISTORY) ->
     return lines[-limit:]
 
 
-def transcript(events: Iterable[dict]) -> str | None:
-    """The bot part of a conversation, for the operator: one line per message, who said what.
-    None when there is nothing to show."""
+def transcript(events: Iterable[dict], heading: str = "Conversation with the bot so far:") -> str | None:
+    """The bot part of a conversation (or a message left while nobody was online), for the
+    operator: one line per message, who said what. None when there is nothing to show."""
     lines = []
     for e in events:
         if e["type"] != "message":
@@ -101,7 +101,7 @@ def transcript(events: Iterable[dict]) -> str | None:
             lines.append(f"{who}: {e['message']['text']}")
     if not lines:
         return None
-    return "Conversation with the bot so far:\n" + "\n".join(lines)
+    return heading + "\n" + "\n".join(lines)
 
 
 def request_body(conv, event: dict, history: list[dict]) -> bytes:

@@ -113,6 +113,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bot_secret", None, str, "whsec_... secret signing the requests to RELAY_BOT_URL (required with it)"),
     Setting("bot_timeout", "8", _positive(float), "seconds the bot has to answer; slower, failing or garbled answers hand the visitor to a person"),
     Setting("bot_no_operator", "stay", str, "when a handoff finds no operator: stay (the bot goes on) or message (the visitor leaves a message for the next operator)"),
+    Setting("handoff_retry", "10", _positive(float), "seconds between two looks for an operator for conversations waiting with a left message (one availability request per channel) and for handoffs Odoo did not answer"),
     Setting("allowed_origins", None, _words, "space-separated origins allowed to embed the widget; unset: only the relay's own origin"),
     Setting("token_ttl", "604800", _positive(int), "seconds a visitor token stays valid (7 days: a conversation survives closing the browser that long, as with Odoo's own widget)"),
     Setting("retention_days", "7", _positive(float), "days events and idle conversations are kept before the purge"),
@@ -159,6 +160,7 @@ class Settings:
     bot_secret: str | None = None
     bot_timeout: float = 8.0
     bot_no_operator: str = "stay"
+    handoff_retry: float = 10.0
     allowed_origins: tuple[str, ...] | None = None
     token_ttl: int = 604800
     retention_days: float = 7.0

@@ -72,6 +72,7 @@ class Relay:
         upstream.notify = self._notify   # the upstream reports its own troubles as status events
         self.followers = None            # Odoo mode: follows operator replies on the bus or by polling
         self.bot = None                  # with RELAY_BOT_URL: handoff.BotPhase, the bot before the operators
+        self.handoffs: handoff.Handoff = None   # type: ignore[assignment]  # set by the app: unbound → a person
         self._bound: dict[tuple[str, int], str] = {}   # (database, Odoo session) → conversation (``bound``)
         self._configs: dict[tuple, tuple[float, dict]] = {}   # (channel, page, lang) → (fresh until, answer)
 
@@ -156,7 +157,10 @@ class Relay:
             after = replay.events[-1]["seq"]
 
     async def create(self, visitor_name: str, lang: str | None, livechat_channel_id: int | None,
-                     page_url: str | None, visitor: str | None = None) -> tuple[Conversation, str, int]:
+                     page_url: str | None, visitor: str | None = None,
+                     leave_message: str | None = None) -> tuple[Conversation, str, int]:
+        """A new conversation: with the bot, or an Odoo session; with nobody online, 503, or, given
+        ``leave_message`` (the visitor's contact), one that waits for an operator (handoff.py)."""
         now = time.time()
         before = await self.returning(visitor)
         conv = Conversation(id="c_" + secrets.token_urlsafe(16), created_at=now, last_activity=now,
@@ -177,7 +181,12 @@ class Relay:
         try:
             database, channel_id = await self.upstream.open_session(conv)
         except NoOperatorAvailable:
-            raise Unavailable("No operator is available right now.", code="no_operator_available") from None
+            if leave_message is None:
+                raise Unavailable("No operator is available right now.", code="no_operator_available") from None
+            await self.handoffs.leave_message(conv, leave_message)
+            token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
+            conv.last_seq = 1
+            return conv, token, expires_at
         except UpstreamDown:
             raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
                               code="odoo_unavailable", retry_after=5) from None
@@ -267,12 +276,12 @@ class Relay:
         result = await self.append(conv.id, event, source="visitor", dedupe_key=key)
         if not result.created:   # a concurrent send with the same client_id won
             return self._same_send(result.event, text), False
-        if self.bot is not None:
-            await self.bot.visitor_message(conv, result.event)
-        elif conv.odoo_channel_id is None:   # left with a bot that is configured no more: to a person, with it all
-            await handoff.BotPhase(self, None).handoff(conv.id, "bot_failed")
-        else:
+        if conv.odoo_channel_id is not None:
             await self.upstream.visitor_message(conv, result.event)
+        elif self.bot is not None:
+            await self.bot.visitor_message(conv, result.event)
+        else:   # a left message waiting for an operator, or a bot that is configured no more
+            await self.handoffs.visitor_message(conv, result.event)
         return result.event, True
 
     @staticmethod
@@ -411,7 +420,7 @@ class Relay:
             raise Conflict("This conversation is closed.", code="conversation_closed")
         if conv.odoo_channel_id is not None:
             return "operator"
-        return await (self.bot or handoff.BotPhase(self, None)).handoff(conv.id, "visitor")
+        return await self.handoffs.handoff(conv.id, "visitor")
 
     @staticmethod
     def _same_send(first: dict, text: str) -> dict:

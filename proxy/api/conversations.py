@@ -10,9 +10,11 @@ from aiohttp import web
 
 from proxy import keys
 from proxy.api.common import bearer, client_ip, json_response, limit, read_json_object
+from proxy.conversations import EMAIL
 from proxy.errors import BadRequest
 
 LANG = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
+PHONE = re.compile(r"^\+?[0-9 ().\-/]{6,32}$")
 MAX_WAIT = 25.0
 
 
@@ -41,10 +43,24 @@ async def create(request: web.Request) -> web.Response:
                                 or not 0 < channel < 2 ** 31):           # an Odoo id (PostgreSQL integer)
         raise BadRequest("livechat_channel_id: a positive integer", code="invalid_body")
     visitor = _optional_str(body, "visitor", 256)
+    leave_message = body.get("leave_message", False)
+    if not isinstance(leave_message, bool):
+        raise BadRequest("leave_message: true or false", code="invalid_body")
+    contact = _contact(body) if leave_message else None
     relay = app[keys.RELAY]
-    conv, token, expires_at = await relay.create(name, lang or None, channel, page_url or None, visitor or None)
+    conv, token, expires_at = await relay.create(name, lang or None, channel, page_url or None, visitor or None,
+                                                 leave_message=contact)
     return json_response({"conversation_id": conv.id, "token": token, "expires_at": expires_at,
                           "last_seq": conv.last_seq, "visitor": relay.visitor_value(conv)}, status=201)
+
+
+def _contact(body: dict) -> str:
+    """How to reach a visitor who leaves a message: an email address or a phone number."""
+    contact = _optional_str(body, "contact", 254)
+    if not contact or not (EMAIL.match(contact) or (PHONE.match(contact) and sum(c.isdigit() for c in contact) >= 6)):
+        raise BadRequest("contact: an email address or a phone number, to reach the visitor who leaves a message",
+                         code="invalid_contact")
+    return contact
 
 
 async def config(request: web.Request) -> web.Response:

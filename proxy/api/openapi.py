@@ -41,7 +41,9 @@ SPEC = {
                 "lang": {"type": "string", "maxLength": 16},
                 "livechat_channel_id": {"type": "integer", "minimum": 1},
                 "page_url": {"type": "string", "maxLength": 2048},
-                "visitor": {"type": "string", "maxLength": 256}}}, required=False),
+                "visitor": {"type": "string", "maxLength": 256},
+                "leave_message": {"type": "boolean"},
+                "contact": {"type": "string", "maxLength": 254}}}, required=False),
             "responses": {"201": {"description": "created", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["conversation_id", "token", "expires_at", "last_seq", "visitor"],
                 "properties": {"conversation_id": {"type": "string"}, "token": {"type": "string"},

@@ -109,7 +109,7 @@ async def test_handoff_asked_by_the_bot(bclient, bot, relay_with_bot):
     assert statuses(events) == ["bot", "handoff", "waiting_operator"]
     assert messages(events)[-1] == ("bot", "Let me find you a person.")
     assert await bclient.channel_of(conv["conversation_id"]) is not None
-    assert bclient.upstream_of(conv["conversation_id"])["bot"]["handed_off"] == "bot"
+    assert bclient.upstream_of(conv["conversation_id"])["pending"]["handed_off"] == "bot"
 
     # from now on a person answers: the demo console (signed webhooks), and the bot hears nothing
     asked = len(bot.requests)
