@@ -160,7 +160,7 @@ SPEC = {
                 "type": {"type": "string", "enum": [
                     "livechat.message.created", "livechat.message.updated", "livechat.message.deleted",
                     "livechat.member.joined", "livechat.member.left", "livechat.session.closed",
-                    "livechat.typing", "webhook.test"]},
+                    "livechat.typing", "livechat.history_requested", "webhook.test"]},
                 "timestamp": {"type": "string"},
                 "data": {"type": "object"}}}),
             "responses": {"200": {"description": "stored, duplicate or dropped"},
