@@ -198,6 +198,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r.add_post("/v1/conversations/{id}/attachments", uploads_api.upload)
     r.add_post("/v1/conversations/{id}/rating", conversations.rate)
     r.add_post("/v1/conversations/{id}/seen", conversations.seen)
+    r.add_post("/v1/conversations/{id}/pages", conversations.pages)
     r.add_get("/v1/conversations/{id}/transcript", conversations.transcript)
     r.add_post("/v1/conversations/{id}/transcript", conversations.email_transcript)
     r.add_post("/v1/conversations/{id}/typing", conversations.typing)

@@ -18,7 +18,9 @@ import re
 import secrets
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit
 
 from proxy import events as ev
 from proxy import files, handoff, tokens
@@ -41,6 +43,10 @@ MAX_TRANSCRIPT_MAILS = 3   # transcripts mailed per conversation (each one a mai
 BOUND_CACHE = 10000        # Odoo sessions whose conversation is remembered (``bound``)
 CONFIG_TTL = 30.0          # seconds Odoo's answer for one channel, page and language is kept (docs/protocol.md §6)
 CONFIGS_KEPT = 1000        # (channel, page, language) answers kept at most (``config``)
+MAX_PAGES = 15             # the visitor's page history kept with a conversation, as Odoo's own widget keeps
+MAX_PAGE_URL = 2048        # longer page URLs are dropped (docs/protocol.md §6)
+MAX_PAGE_TITLE = 200       # longer page titles are dropped with their page
+HISTORY_AGAIN = 5.0        # seconds in which a second history request of one conversation is the same one
 
 
 class _Early:
@@ -75,6 +81,8 @@ class Relay:
         self.handoffs: handoff.Handoff = None   # type: ignore[assignment]  # set by the app: unbound → a person
         self._bound: dict[tuple[str, int], str] = {}   # (database, Odoo session) → conversation (``bound``)
         self._configs: dict[tuple, tuple[float, dict]] = {}   # (channel, page, lang) → (fresh until, answer)
+        self._page_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._history_at: dict[str, float] = {}   # conversation → when its history was last sent to Odoo
 
     async def _notify(self, conversation_id: str, event: dict) -> None:
         await self.append(conversation_id, event, source="relay")
@@ -398,6 +406,76 @@ class Relay:
                               retry_after=5) from None
         log.info("transcript mailed", extra={"conversation": conv.id})
 
+    @staticmethod
+    def _page(entry: object) -> dict | None:
+        """One page of the visitor's history, or None when it is to be dropped (not an http(s)
+        URL, too long, a title too long); BadRequest when it is not even ``{url, title?}``."""
+        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str) \
+                or not isinstance(entry.get("title", ""), (str, type(None))):
+            raise BadRequest("pages: {url: string, title?: string}", code="invalid_body")
+        url = entry["url"].strip()
+        title = " ".join("".join(c for c in entry.get("title") or "" if c.isprintable() or c.isspace()).split())
+        if len(url) > MAX_PAGE_URL or len(title) > MAX_PAGE_TITLE or any(c <= " " or c == "\x7f" for c in url):
+            return None
+        try:
+            parts = urlsplit(url)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                return None
+        except ValueError:    # "https://[oops"
+            return None
+        return {"url": url, "title": title}
+
+    async def pages(self, conv: Conversation, body: dict) -> int:
+        """The visitor's page history (docs/protocol.md §6): ``{url, title}`` or ``{pages: [...]}``
+        (what the widget kept before the conversation started), the last MAX_PAGES kept with the
+        conversation, a page equal to the last one not again; what is no http(s) URL or too long is
+        dropped. Returns how many pages were kept of those sent."""
+        entries = body.get("pages") if "pages" in body else [body]
+        if not isinstance(entries, list) or len(entries) > MAX_PAGES:
+            raise BadRequest(f"pages: a list of at most {MAX_PAGES} {{url, title}}", code="invalid_body")
+        pages = [p for p in (self._page(e) for e in entries) if p is not None]
+        if conv.closed:
+            raise Conflict("This conversation is closed.", code="conversation_closed")
+        if not pages:
+            return 0
+        lock = self._page_locks.get(conv.id)
+        if lock is None:
+            lock = self._page_locks[conv.id] = asyncio.Lock()
+        async with lock:   # read, add, write: two pages at once lose neither (on this node)
+            fresh = await self.store.get_conversation(conv.id) or conv
+            kept = [p for p in ((fresh.upstream or {}).get("pages") or []) if isinstance(p, dict)]
+            for page in pages:
+                if kept and kept[-1].get("url") == page["url"]:
+                    kept[-1] = page
+                else:
+                    kept.append(page)
+            await self.store.merge_upstream(conv.id, {"pages": kept[-MAX_PAGES:]})
+        return len(pages)
+
+    async def history_requested(self, conversation_id: str, partner_id: int | None = None) -> bool:
+        """An operator asked Odoo for the visitor's page history (Odoo's ``/history`` command): the
+        relay answers as Odoo's own widget does, with the pages kept here. ``partner_id``: the
+        operator who asked, where Odoo says (19, the addon's webhook). The same request seen on two
+        paths within HISTORY_AGAIN seconds is answered once. Best effort: False when not sent."""
+        now = time.monotonic()
+        if now - self._history_at.get(conversation_id, -HISTORY_AGAIN) < HISTORY_AGAIN:
+            return False
+        self._history_at[conversation_id] = now
+        while len(self._history_at) > BOUND_CACHE:
+            self._history_at.pop(next(iter(self._history_at)))
+        conv = await self.store.get_conversation(conversation_id)
+        answer = getattr(self.upstream, "page_history", None)
+        if conv is None or conv.odoo_channel_id is None or answer is None:
+            return False
+        urls = [p["url"] for p in ((conv.upstream or {}).get("pages") or []) if isinstance(p, dict) and p.get("url")]
+        try:
+            await answer(conv, urls, partner_id)
+        except UpstreamDown as exc:
+            log.warning("page history not sent", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+            return False
+        log.info("page history sent", extra={"conversation": conv.id, "pages": len(urls)})
+        return True
+
     async def _had_operator(self, conversation_id: str) -> bool:
         """Whether a person (not a bot) joined or wrote in the conversation."""
         after = 0
@@ -448,6 +526,12 @@ class Relay:
 
     async def ingest(self, hook: ev.Webhook, webhook_id: str, received_at: float) -> str:
         """Store a verified webhook's event; return what happened (for metrics and the answer)."""
+        if hook.type == "livechat.history_requested":
+            conversation_id = await self.bound(hook.database, hook.channel_id)
+            if conversation_id is None:
+                return "unbound"
+            await self.history_requested(conversation_id, (hook.data.get("operator") or {}).get("partner_id"))
+            return "history"
         if hook.event is None:
             return "test"
         if hook.event["type"] == "message" and hook.event["message"]["author"]["kind"] == "visitor" \

@@ -22,7 +22,7 @@ AUTHOR_KINDS = ("operator", "bot", "visitor")
 WEBHOOK_TYPES = (
     "livechat.message.created", "livechat.message.updated", "livechat.message.deleted",
     "livechat.member.joined", "livechat.member.left", "livechat.session.closed",
-    "livechat.typing", "webhook.test",
+    "livechat.typing", "livechat.history_requested", "webhook.test",
 )
 MAX_TEXT = 4000
 PROTOCOL_HEADER = "X-Livechat-Protocol"   # the addon's protocol version, on every webhook (PROTOCOL §1)
@@ -179,6 +179,11 @@ def parse_webhook(raw: bytes) -> Webhook:
     channel_id = _int(channel.get("id"), "data.channel.id")
 
     dedupe = None
+    if type_ == "livechat.history_requested":   # an operator's /history: answered to Odoo, no event
+        operator = data.get("operator")
+        if operator is not None:
+            data = {**data, "operator": _member(operator, "data.operator")}
+        return Webhook(type_, database, channel_id, data, None, None, timestamp)
     if type_ == "livechat.message.created":
         message = _message(data.get("message"), "data.message", True)
         event = new_event("message", message=message)

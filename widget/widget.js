@@ -52,9 +52,8 @@
     return Math.max(500, Math.floor(r * cap));
   }
 
-  /** Which transport, from what failed. Only a transport that fails while the relay answers by
-   *  other means counts: a relay that is down (a restart, a deploy) fails them all, and then the
-   *  preferred one is kept and retried with backoff. Every page load starts from the preferred one. */
+  /** Which transport, from what failed while the relay answered by other means (a relay that is
+   *  down fails them all: the preferred one is kept). */
   function Fallback(configured) {
     this.configured = configured || "auto";
     this.mode = this.configured === "auto" ? "ws" : this.configured;
@@ -109,8 +108,7 @@
     return this.items.length !== before;
   };
 
-  /** Text the relay takes (1–4000 characters, valid Unicode): lone surrogates become U+FFFD, cut at
-   *  ``max`` code points, never inside a pair (``slice`` counts UTF-16 units: it splits emoji). */
+  /** Text the relay takes: lone surrogates become U+FFFD, cut at ``max`` code points, never inside a pair. */
   var MAX_TEXT = 4000;
   function cleanText(text, max) {
     var s = String(text == null ? "" : text), limit = max == null ? MAX_TEXT : max, out = "", n = 0;
@@ -125,9 +123,8 @@
     return out;
   }
 
-  /** A message the relay did not take (``err.status``: HTTP, or what a WebSocket error or close
-   *  stands for): "fatal" 401/404, start over; "wait" 429/408; "refused" other 4xx (bad input:
-   *  "not sent", with a retry, out of the line); "retry" 5xx, network, no ack: kept first in line. */
+  /** A message the relay did not take: "fatal" 401/404, start over; "wait" 429/408; "refused" other
+   *  4xx ("not sent", with a retry); else kept first in line. */
   function sendOutcome(err) {
     var status = err && err.status;
     if (status === 401 || status === 404) return "fatal";
@@ -139,8 +136,7 @@
   /** WebSocket ``error`` codes as the HTTP status of the same refusal; any other is bad input. */
   var WS_ERROR_STATUS = { rate_limited: 429, unauthorized: 401, token_expired: 401, unknown_conversation: 404,
                           not_found: 404, request_timeout: 408, internal_error: 500 };
-  /** Codes sent without ``client_id`` for a frame the relay could not read: our typing and pong
-   *  frames never cause them, so they are about the ``send`` waiting for its ack. */
+  /** Codes without ``client_id``: about the ``send`` waiting for its ack. */
   var WS_FRAME_REFUSED = { invalid_json: true, invalid_unicode: true, number_out_of_range: true, bad_frame: true };
   function wsError(frame) {
     var err = new Error(frame.message || frame.code || "error");
@@ -293,6 +289,7 @@
     this.conv = saved.conv || null;
     this.visitor = saved.visitor;
     this.history = saved.history || [];
+    this.pages = saved.pages || [];
     this.seq = new SeqTracker(saved.last || 0);
     this.queue = new SendQueue(saved.queue, this.persist.bind(this), saved.failed);
     this.fallback = new Fallback(opts.transport);
@@ -347,7 +344,7 @@
   Widget.prototype.persist = function () {
     try {
       root.localStorage.setItem(this.key, JSON.stringify({
-        conv: this.conv, last: this.seq.last, history: this.history.slice(-200), visitor: this.visitor }));
+        conv: this.conv, last: this.seq.last, history: this.history.slice(-200), visitor: this.visitor, pages: this.pages }));
       root.sessionStorage.setItem(this.key, JSON.stringify({
         // a chosen file lives in this page only (a File cannot be stored): a reload drops it
         queue: this.queue.items.filter(function (m) { return !m.file; }),
@@ -555,7 +552,7 @@
     this.starting = this.api("POST", "/v1/conversations", body).then(function (conv) {
       // a new conversation's events count from 1: the seq of an ended one must not hide them
       self.conv = conv; self.visitor = conv.visitor; self.starting = null; self.seq = new SeqTracker(0); self.history = [];
-      self.persist(); self.connect();
+      self.persist(); self.connect(); self.page(1);
     }, function (err) {
       self.starting = null;
       self.note(err.code === "no_operator_available" ? self.t("noOperator") : self.t("error"), "retry");
@@ -825,8 +822,20 @@
 
   // ------------------------------------------------------------------ connection
 
+  // the last 15 pages (all tabs): for the operator's /history in Odoo
+  Widget.prototype.page = function (all) {
+    var p = this.pages = this.load().pages || [], u = root.location.href, e = all ? { pages: p } : { url: u, title: doc.title.slice(0, 200) };
+    if (!all) { if ((p[p.length - 1] || {}).url === u) return; p.push(e); p.splice(0, p.length - 15); this.persist(); }
+    if (this.conv && p.length) this.api("POST", this.path("pages"), e).catch(Boolean);
+  };
   Widget.prototype.listen = function () {
-    var self = this;
+    var self = this, h = root.history;
+    function nav() { setTimeout(self.page.bind(self), 300); }
+    ["pushState", "replaceState", "popstate", "hashchange"].forEach(function (m, i) {
+      var f = h[m];
+      if (i > 1) root.addEventListener(m, nav); else h[m] = function () { var r = f.apply(h, arguments); nav(); return r; };
+    });
+    this.page();
     function now() { if (self.conv && self.status !== "connected") self.reconnectNow(); else self.checkWatchdog(); }
     root.addEventListener("online", now);
     root.addEventListener("offline", function () {   // say so at once; "online" brings us back

@@ -233,6 +233,14 @@ async def transcript(request: web.Request) -> web.StreamResponse:
         "Cache-Control": "private, no-store"})
 
 
+async def pages(request: web.Request) -> web.Response:
+    """``POST …/pages {url, title}`` or ``{pages: [{url, title}, …]}`` (docs/protocol.md §6): 204; a
+    page that is no http(s) URL or too long is dropped (``X-Pages-Kept`` says how many were kept)."""
+    relay, conv, body = await _call(request, "pages:", "pages in this conversation")
+    kept = await relay.pages(conv, body)
+    return web.Response(status=204, headers={"X-Pages-Kept": str(kept)})
+
+
 async def seen(request: web.Request) -> web.Response:
     """``POST …/seen {seq}`` (docs/protocol.md §5): 204; the operator sees the visitor read it."""
     relay, conv, body = await _call(request, "seen:", "seen marks in this conversation")

@@ -151,7 +151,8 @@ async def state(request: web.Request) -> web.Response:
                     "events": replay.events})
     demo = request.app[keys.DEMO]
     return json_response({"operator_online": demo.operator_online, "conversations": out,
-                          "mailed": [{"conversation_id": c, "email": e} for c, e in demo.mailed]})
+                          "mailed": [{"conversation_id": c, "email": e} for c, e in demo.mailed],
+                          "page_history": demo.histories})
 
 
 async def _conversation(request: web.Request, body: dict):
@@ -241,6 +242,15 @@ async def typing(request: web.Request) -> web.Response:
     return await _post_webhook(request, "livechat.typing", conv, member=OPERATOR, typing=body["typing"])
 
 
+async def history(request: web.Request) -> web.Response:
+    """The console's operator asks for the visitor's page history (Odoo's ``/history``), as the
+    addon's webhook says it; the relay answers with the pages it keeps (``state``'s page_history)."""
+    _same_origin(request)
+    body = await read_json_object(request, request.app[keys.SETTINGS].max_request_bytes)
+    conv = await _conversation(request, body)
+    return await _post_webhook(request, "livechat.history_requested", conv, operator=OPERATOR)
+
+
 async def operator(request: web.Request) -> web.Response:
     _same_origin(request)
     body = await read_json_object(request, request.app[keys.SETTINGS].max_request_bytes)
@@ -263,3 +273,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/demo/api/close", close)
     app.router.add_post("/demo/api/typing", typing)
     app.router.add_post("/demo/api/operator", operator)
+    app.router.add_post("/demo/api/history", history)

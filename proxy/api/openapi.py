@@ -99,6 +99,20 @@ SPEC = {
                 "seq": {"type": "integer", "minimum": 1}}}),
             "responses": {"204": {"description": "Odoo marks the session read up to there"},
                           **_errors(400, 401, 403, 404, 429, 503)}}},
+        "/v1/conversations/{id}/pages": {"post": {
+            "operationId": "pages", "security": _AUTH, "parameters": [_CONV_ID],
+            "description": "The visitor's page history (the last 15), answered to the operator's history "
+                           "request in Odoo. A page that is no http(s) URL, or longer than 2048 characters "
+                           "(its title longer than 200), is dropped.",
+            "requestBody": _json_body({"type": "object", "properties": {
+                "url": {"type": "string", "maxLength": 2048},
+                "title": {"type": "string", "maxLength": 200, "nullable": True},
+                "pages": {"type": "array", "maxItems": 15, "items": {
+                    "type": "object", "required": ["url"], "properties": {
+                        "url": {"type": "string", "maxLength": 2048},
+                        "title": {"type": "string", "maxLength": 200, "nullable": True}}}}}}),
+            "responses": {"204": {"description": "kept (or dropped, see X-Pages-Kept)"},
+                          **_errors(400, 401, 403, 404, 409, 413, 429)}}},
         "/v1/conversations/{id}/rating": {"post": {
             "operationId": "rate", "security": _AUTH, "parameters": [_CONV_ID],
             "requestBody": _json_body({"type": "object", "required": ["rating"], "properties": {
@@ -148,7 +162,7 @@ SPEC = {
                 "type": {"type": "string", "enum": [
                     "livechat.message.created", "livechat.message.updated", "livechat.message.deleted",
                     "livechat.member.joined", "livechat.member.left", "livechat.session.closed",
-                    "livechat.typing", "webhook.test"]},
+                    "livechat.typing", "livechat.history_requested", "webhook.test"]},
                 "timestamp": {"type": "string"},
                 "data": {"type": "object"}}}),
             "responses": {"200": {"description": "stored, duplicate or dropped"},

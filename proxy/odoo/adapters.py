@@ -196,6 +196,16 @@ class Adapter:
                                                                    "channel_id": channel_id, "email": email}
         return "/im_livechat/email_livechat_transcript", {"uuid": channel_uuid, "email": email}
 
+    def history_request(self, guest_token: str, channel_id: int, channel_uuid: str | None, partner_id: int,
+                        pages: list[str]) -> tuple[str, dict]:
+        """(route, params) of the answer Odoo's own widget gives to an operator's ``/history``
+        (its history_service.js): 17 names the session by uuid, 18 and 19 by id as the guest;
+        ``pid`` is the partner Odoo shows the pages to (a member of the session)."""
+        if self.major < 18:
+            return "/im_livechat/history", {"pid": partner_id, "channel_uuid": channel_uuid, "page_history": pages}
+        return "/im_livechat/cors/history", {"guest_token": guest_token, "pid": partner_id, "channel_id": channel_id,
+                                             "page_history": pages}
+
     def transcript_pdf(self, guest_token: str, channel_id: int) -> tuple[str, dict] | None:
         """(path, query) of Odoo's PDF of the session for its guest: 19 only."""
         if self.major < 19:

@@ -38,6 +38,7 @@ ODOOBOT_PARTNER_ID = 2
 ODOOBOT_USER_ID = 1
 POLL_LIMIT = 30
 CHANNEL_MODEL = "discuss.channel"
+HISTORY_COMMAND = "im_livechat.history_command"   # {"id": session} (+ "partner_id" on 19), to the session
 
 EDITED_MARKER = re.compile(
     r"\s*<span\b[^>]*\bclass\s*=\s*([\"'])[^\"']*\bo-mail-Message-edited\b[^\"']*\1[^>]*>\s*</span>", re.I)
@@ -58,12 +59,13 @@ class OdooMessage:
 
 @dataclasses.dataclass(frozen=True)
 class BusItem:
-    kind: str               # "message" | "updated" | "deleted" | "typing" | "closed" | "member_left"
+    kind: str               # "message" | "updated" | "deleted" | "typing" | "closed" | "member_left" | "history"
     message: OdooMessage | None = None
     message_id: int | None = None
     name: str = ""
     member_kind: str = ""
     typing: bool = False
+    partner_id: int | None = None   # "history": the operator who asked (19 says it; 17/18 do not)
 
 
 # ---------------------------------------------------------------------- small helpers
@@ -554,6 +556,9 @@ def bus_items(major: int, notifications: list[dict], channel_id: int, base_url: 
                 _record_insert(payload, channel_id, base_url, frame)
             elif type_ == "discuss.channel.member/typing_status":
                 _typing_17(payload, channel_id, frame)
+            elif type_ == HISTORY_COMMAND and _int(payload.get("id")) == channel_id:
+                # an operator's /history in Odoo: the relay answers as Odoo's own widget would
+                frame.items.append(BusItem(kind="history", partner_id=_int(payload.get("partner_id"))))
         except (AttributeError, KeyError, TypeError, ValueError, IndexError):
             continue     # an odd notification never costs the rest of the frame
     return _dedupe(_resolve_left(frame))

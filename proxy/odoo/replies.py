@@ -87,6 +87,7 @@ class Replies:
         self._keeper: asyncio.Task | None = None
         self.addon_protocol: str | None = None   # what the addon's info route said (auto mode)
         self._edits = payloads.LastEdits()
+        self._chores: set[asyncio.Task] = set()   # answers to history requests, off the bus reader
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,9 +154,9 @@ class Replies:
             await self.batch.stop()
         if self.shared is not None:
             await self.shared.stop()
-        for task in self.tasks.values():
+        for task in [*self.tasks.values(), *self._chores]:
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await asyncio.gather(*self.tasks.values(), *self._chores, return_exceptions=True)
         self.tasks.clear()
         await self.bus_http.close()
 
@@ -461,9 +462,20 @@ class Replies:
         elif item.kind == "member_left":
             await self.relay.append(conv.id, ev.new_event("member_left", member={"kind": item.member_kind or "operator",
                                                                                  "name": item.name}), source="odoo")
+        elif item.kind == "history":
+            # an operator's /history: answered as Odoo's own widget does, off the bus reader
+            task = asyncio.create_task(self._history(conv.id, item.partner_id), name=f"odoo-history-{conv.id}")
+            self._chores.add(task)
+            task.add_done_callback(self._chores.discard)
         elif item.kind == "closed":
             await self.relay.append(conv.id, ev.new_event("closed", by="odoo"), source="odoo", dedupe_key="closed")
             raise _Closed()
+
+    async def _history(self, conversation_id: str, partner_id: int | None) -> None:
+        try:
+            await self.relay.history_requested(conversation_id, partner_id)
+        except Exception as exc:   # best effort: the operator may ask again
+            log.warning("page history not answered", extra={"conversation": conversation_id, "reason": repr(exc)[:200]})
 
 
 class _Closed(Exception):

@@ -9,7 +9,8 @@ list, at most every ``RESUBSCRIBE_EVERY`` seconds (Odoo allows a burst of 10 fra
 0.2 s). The notifications are those the visitor's guest socket gets (same bus ids, same payloads),
 so each conversation's share of a frame goes through ``payloads.bus_items`` and
 ``Replies._bus_item`` like the per-conversation bus. Demultiplexing: new messages, typing, members
-leaving and 19's closing name their channel; edits (``mail.record/insert`` of ``mail.message``) do
+leaving, 19's closing and an operator's ``/history`` (``im_livechat.history_command``, sent to the
+session, so the socket subscribed to it gets it: the relay answers it) name their channel; edits (``mail.record/insert`` of ``mail.message``) do
 not, so they are routed by message id (a map filled from the new messages seen, and for an unknown
 id one ``search_read`` as that user); everything else on the socket (the user's own partner and
 group traffic, presence, other channels it is a member of) is ignored.
@@ -520,6 +521,9 @@ class SharedBus:
         type_ = note["message"].get("type")
         if type_ == "discuss.channel/new_message":
             cid = payloads._ref_id(payload.get("id"))
+            return [(cid, note)] if cid is not None else []
+        if type_ == payloads.HISTORY_COMMAND:   # an operator's /history, sent to the session itself
+            cid = payloads._int(payload.get("id"))
             return [(cid, note)] if cid is not None else []
         if type_ == "discuss.channel.member/typing_status":             # 17
             thread = payload.get("thread")

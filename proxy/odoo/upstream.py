@@ -504,6 +504,25 @@ class OdooUpstream:
         except OdooError as exc:     # the session is gone: nothing to mark
             log.info("odoo refused a seen mark", extra={"conversation": conv.id, "reason": str(exc)[:200]})
 
+    async def page_history(self, conv: Conversation, urls: list[str], partner_id: int | None) -> None:
+        """The visitor's pages to the operator who asked (``/history`` in Odoo), as Odoo's own
+        widget answers: Odoo shows them to that partner (a transient message). ``partner_id``: who
+        asked where Odoo says it (19's bus, the addon), else the session's operator (17/18's widget
+        answers to that one too)."""
+        adapter = await self.version()
+        up = conv.upstream or {}
+        pid = partner_id or up.get("operator_id")
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            log.info("page history: no operator to answer", extra={"conversation": conv.id})
+            return
+        try:
+            await self.rpc.call(*adapter.history_request(up.get("guest_token", ""), conv.odoo_channel_id,
+                                                         up.get("uuid"), pid, urls))
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        except OdooError as exc:   # the session is gone, or that partner is no member of it
+            log.info("odoo refused the page history", extra={"conversation": conv.id, "reason": str(exc)[:200]})
+
     async def rate(self, conv: Conversation, rating: int, comment: str | None) -> None:
         """The visitor's rating of the session, through Odoo's own feedback route: one
         rating.rating per session (a new one replaces it), and Odoo's note in the session."""

@@ -32,6 +32,7 @@ class DemoUpstream:
         self.ratings: dict[str, tuple[int, str | None]] = {}
         self.seen_up_to: dict[str, int] = {}
         self.mailed: list[tuple[str, str]] = []    # (conversation, email) of each transcript asked by email
+        self.histories: dict[str, list[str]] = {}  # conversation → the page history last answered to the console
 
     def add_file(self, channel_id: int, name: str, mimetype: str, data: bytes) -> dict:
         """Keep a file the console sends with a reply; the attachment as a webhook carries it."""
@@ -65,6 +66,10 @@ class DemoUpstream:
         return "image/svg+xml", (b'<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128">'
                                  b'<circle cx="64" cy="64" r="64" fill="#714B67"/><text x="64" y="84" font-size="60" '
                                  b'text-anchor="middle" fill="#fff" font-family="sans-serif">D</text></svg>')
+
+    async def page_history(self, conv: Conversation, urls: list[str], partner_id: int | None) -> None:
+        """Kept for the console (and tests): the pages answered to the console's ``/history``."""
+        self.histories[conv.id] = list(urls)
 
     async def seen(self, conv: Conversation, message_id: int) -> None:
         """Kept for the console (and tests): how far each conversation's visitor has read."""

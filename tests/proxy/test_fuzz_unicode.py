@@ -70,6 +70,17 @@ def test_message_bodies(store_relay, http, body):
 
 
 @FUZZ
+@given(body=st.one_of(st.fixed_dictionaries({"url": scalar, "title": scalar}),
+                      st.fixed_dictionaries({"pages": st.lists(st.fixed_dictionaries({"url": scalar, "title": scalar}),
+                                                               max_size=16)}), value))
+def test_page_bodies(store_relay, http, body):
+    conv = store_relay.conv
+    r = http.post(f"{store_relay.url}/v1/conversations/{conv['conversation_id']}/pages", data=encode(body),
+                  headers={"Authorization": "Bearer " + conv["token"], "Content-Type": "application/json"}, timeout=10)
+    assert r.status_code < 500, r.text[:300]
+
+
+@FUZZ
 @given(body=st.one_of(st.fixed_dictionaries({"visitor_name": scalar, "page_url": scalar, "lang": scalar,
                                              "livechat_channel_id": scalar}), value))
 def test_create_bodies(store_relay, http, body):
@@ -80,13 +91,14 @@ def test_create_bodies(store_relay, http, body):
 
 @FUZZ
 @given(type_=st.sampled_from(["livechat.message.created", "livechat.message.updated", "livechat.typing",
-                              "livechat.member.joined"]),
+                              "livechat.member.joined", "livechat.history_requested"]),
        channel=numbers, message=st.fixed_dictionaries({"id": numbers, "body_html": scalar, "body_text": scalar,
                                                         "author": st.fixed_dictionaries({"kind": st.just("operator"),
                                                                                          "name": scalar})}))
 def test_signed_webhooks(store_relay, http, type_, channel, message):
     raw = encode({"type": type_, "data": {"database": "demo", "channel": {"id": channel}, "message": message,
-                                          "member": message["author"], "typing": True}})
+                                          "member": message["author"], "operator": message["author"],
+                                          "typing": True}})
     headers = signing.headers_for([SECRET], new_webhook_id(), raw)
     r = http.post(store_relay.url + "/v1/webhooks/odoo", data=raw, headers=headers, timeout=10)
     assert r.status_code < 500, r.text[:300]

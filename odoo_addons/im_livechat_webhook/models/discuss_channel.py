@@ -123,6 +123,21 @@ class DiscussChannel(models.Model):
                     "livechat.message.updated", self, lambda: {"message": self._webhook_message(message)})
         return res
 
+    def execute_command_history(self, **kwargs):
+        """An operator's ``/history``: Odoo asks the visitor's own widget on the bus, which a relay
+        following by webhooks does not see; ``livechat.history_requested`` tells it, naming the
+        operator to show the pages to (who asked, if a member of the session; else its operator).
+        Sent as typing is (signed, never stored, never retried): the operator may simply ask again,
+        and a relay that does not know this event answers 400 without holding back the others."""
+        res = super().execute_command_history(**kwargs)
+        for channel in self.filtered(lambda c: c._webhook_is_livechat()):
+            partner = self.env.user.partner_id
+            if partner not in channel.sudo().channel_member_ids.partner_id:
+                partner = channel.sudo().livechat_operator_id or partner
+            self.env["livechat.webhook.outbox"]._send_ephemeral(
+                "livechat.history_requested", channel, {"operator": channel._webhook_person(partner)})
+        return res
+
     def write(self, vals):
         field = "livechat_end_dt" if "livechat_end_dt" in self._fields else "livechat_active"
         if field not in vals:

@@ -214,6 +214,30 @@ class TestLivechatWebhookDelivery(LivechatWebhookCase):
         self.assertEqual(body["data"]["member"]["kind"], "operator")
         self.assertTrue(verify(VECTOR["secret"], self.receiver.requests[0]["headers"], self.receiver.requests[0]["body"]))
 
+    def test_history_command_is_sent_naming_the_operator_but_never_stored(self):
+        self.session.with_user(self.operator).execute_command_history()
+        self.assertFalse(self.rows())
+        self.commit_hooks()
+        self.assertEqual(len(self.receiver.requests), 1)
+        body = json.loads(self.receiver.requests[0]["body"])
+        self.assertEqual(body["type"], "livechat.history_requested")
+        self.assertEqual(body["data"]["channel"]["id"], self.session.id)
+        self.assertEqual(body["data"]["operator"], {"kind": "operator", "partner_id": self.operator.partner_id.id,
+                                                    "name": "Mitchell Operator"})
+        self.assertTrue(verify(VECTOR["secret"], self.receiver.requests[0]["headers"], self.receiver.requests[0]["body"]))
+
+    def test_history_asked_by_a_non_member_names_the_sessions_operator(self):
+        self.session.with_user(self.manager).execute_command_history()
+        self.commit_hooks()
+        body = json.loads(self.receiver.requests[0]["body"])
+        self.assertEqual(body["data"]["operator"]["partner_id"], self.operator.partner_id.id)
+
+    def test_history_with_the_endpoint_off_sends_nothing(self):
+        self.endpoint.enabled = False
+        self.session.with_user(self.operator).execute_command_history()
+        self.commit_hooks()
+        self.assertFalse(self.receiver.requests)
+
     def test_send_test_event_shows_the_receivers_answer(self):
         self.receiver.script = [(200, {}, b'{"status":"test"}'), (401, {}, b'{"error":"invalid_signature"}')]
         action = self.endpoint.action_send_test()
