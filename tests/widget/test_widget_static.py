@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from proxy.api.demo import minified
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,10 +28,14 @@ def test_pure_parts_under_node():
 
 
 def test_widget_is_under_20_kb_gzipped():
-    """Issue 13's budget for the widget with the visitor features (files, rating, …)."""
-    size = len(gzip.compress((ROOT / "widget" / "widget.js").read_bytes(), compresslevel=9))
-    print(f"widget.js: {size} bytes gzipped")
+    """Issue 13's budget for the widget with the visitor features (files, rating, …), counted on
+    what a page downloads: the relay serves widget.js minified (rjsmin; the Chromium tests run that)."""
+    source = (ROOT / "widget" / "widget.js").read_bytes()
+    served = minified(source)
+    size = len(gzip.compress(served, compresslevel=9))
+    print(f"widget.js: {size} bytes gzipped as served ({len(gzip.compress(source, compresslevel=9))} with its comments)")
     assert size < 20 * 1024
+    assert served.startswith(b"/*! Odoo Livechat Relay widget.") and b"// ---" not in served
 
 
 def test_widget_never_uses_raw_html_sinks():
