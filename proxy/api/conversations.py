@@ -10,6 +10,7 @@ from aiohttp import web
 
 from proxy import keys
 from proxy.api.common import bearer, client_ip, json_response, limit, read_json_object
+from proxy.api.demo import widget_languages
 from proxy.errors import BadRequest
 
 LANG = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
@@ -62,7 +63,8 @@ async def config(request: web.Request) -> web.Response:
     lang = request.query.get("lang") or None
     if lang is not None and not LANG.match(lang):
         raise BadRequest("lang: a language tag such as en or fr_BE", code="invalid_query")
-    resp = json_response(await app[keys.RELAY].config(channel, page_url, lang))
+    answer = await app[keys.RELAY].config(channel, page_url, lang)
+    resp = json_response({**answer, "languages": list(widget_languages())})
     resp.headers["Cache-Control"] = "private, max-age=30"
     return resp
 

@@ -50,6 +50,18 @@ async def test_the_config_in_the_visitors_language(client):
     assert (await client.call("GET", "/v1/config?lang=en"))[1]["texts"]["welcome"]
 
 
+async def test_the_config_lists_the_languages_the_widget_speaks(client):
+    """``languages``: English (built in) and every table the relay serves, each of which answers."""
+    from pathlib import Path
+    tables = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "widget" / "i18n").glob("*.json"))
+    status, body, _ = await client.call("GET", "/v1/config?lang=fr")
+    assert status == 200 and body["languages"] == ["en", *tables], body
+    assert {"ar", "ja", "pt_BR", "zh_CN"} <= set(body["languages"])
+    for lang in body["languages"][1:]:
+        status, table, _ = await client.call("GET", f"/widget/i18n/{lang}.json")
+        assert status == 200 and table["title"], (lang, table)
+
+
 def test_odoo_language_names():
     from proxy.odoo.upstream import odoo_lang
     assert [odoo_lang(t) for t in ("fr", "fr-BE", "pt-BR", "pt", "zh", "ar", "de_CH", "EN")] == [
