@@ -240,7 +240,7 @@ class Probe:
 
     async def check_visitor_routes(self) -> None:
         started = time.perf_counter()
-        routes = ["/im_livechat/cors/get_session", "/im_livechat/cors/message/post",
+        routes = [self.adapter.session_route(), "/im_livechat/cors/message/post",
                   "/im_livechat/cors/channel/messages", "/im_livechat/cors/visitor_leave_session"]
         typing = self.adapter.typing_route()
         if typing:

@@ -10,11 +10,31 @@ from aiohttp import web
 
 from proxy import keys
 from proxy.api.common import bearer, client_ip, json_response, limit, read_json_object
+from proxy.api.demo import widget_languages
 from proxy.conversations import EMAIL
 from proxy.errors import BadRequest
 
 LANG = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")
+LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{1,8}){1,8}$")     # BCP 47's shape, at most 35
+REGION = re.compile(r"^(?:[A-Za-z]{2}|[0-9]{3})$")
 PHONE = re.compile(r"^\+?[0-9 ().\-/]{6,32}$")
+SCRIPT = re.compile(r"[-_][A-Za-z]{4}$")          # zh-Hant: a script, not a region
+
+
+def language(raw: str | None, code: str) -> str | None:
+    """The visitor's language: ``fr``, ``fr_BE``, ``pt-BR`` as given; a longer language tag (a
+    script, a variant, extensions: ``zh-Hans-CN``, as a page's ``lang`` may say) reduced to its
+    language and region (``zh-CN``), by which Odoo and the widget's tables name languages; 400
+    for what is no language tag."""
+    if not raw:
+        return None
+    if LANG.match(raw) and not SCRIPT.search(raw):
+        return raw
+    if len(raw) <= 35 and LANG_TAG.match(raw):
+        base, *rest = re.split("[-_]", raw)
+        region = next((p for p in rest[:2] if REGION.match(p)), None)    # after an extlang or script, if any
+        return f"{base}-{region}" if region else base
+    raise BadRequest("lang: a language tag such as en or fr_BE", code=code)
 MAX_WAIT = 25.0
 
 
@@ -32,9 +52,7 @@ async def create(request: web.Request) -> web.Response:
     limit(app[keys.RATE_CREATE], client_ip(request), "new conversations from this address")
     body = await read_json_object(request, app[keys.SETTINGS].max_request_bytes, allow_empty=True)
     name = _optional_str(body, "visitor_name", 64) or ""
-    lang = _optional_str(body, "lang", 16)
-    if lang and not LANG.match(lang):
-        raise BadRequest("lang: a language tag such as en or fr_BE", code="invalid_body")
+    lang = language(_optional_str(body, "lang", 35), "invalid_body")
     page_url = _optional_str(body, "page_url", 2048)
     if page_url and not page_url.startswith(("http://", "https://")):
         raise BadRequest("page_url: an http(s) URL", code="invalid_body")
@@ -75,10 +93,9 @@ async def config(request: web.Request) -> web.Response:
     page_url = request.query.get("page_url") or None
     if page_url is not None and (len(page_url) > 2048 or not page_url.startswith(("http://", "https://"))):
         raise BadRequest("page_url: an http(s) URL of at most 2048 characters", code="invalid_query")
-    lang = request.query.get("lang") or None
-    if lang is not None and not LANG.match(lang):
-        raise BadRequest("lang: a language tag such as en or fr_BE", code="invalid_query")
-    resp = json_response(await app[keys.RELAY].config(channel, page_url, lang))
+    lang = language(request.query.get("lang"), "invalid_query")
+    answer = await app[keys.RELAY].config(channel, page_url, lang)
+    resp = json_response({**answer, "languages": list(widget_languages())})
     resp.headers["Cache-Control"] = "private, max-age=30"
     return resp
 

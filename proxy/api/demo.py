@@ -102,6 +102,21 @@ async def widget_strings(request: web.Request) -> web.StreamResponse:
     raise NotFound("This language is not translated; the widget speaks English.", code="unknown_language")
 
 
+@functools.cache
+def widget_languages() -> tuple[str, ...]:
+    """The languages the widget speaks here: English (built into widget.js), then each table of
+    widget/i18n/ by its file name (``pt_BR``), as ``GET /v1/config`` lists them; none without the
+    widget."""
+    if widget_file("widget.js") is None:
+        return ()
+    try:
+        tables = resources.files("proxy.widget").joinpath("i18n").iterdir()
+        names = sorted(t.name[:-5] for t in tables if t.name.endswith(".json") and LANG_TAG.match(t.name[:-5]))
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        names = []
+    return ("en", *names)
+
+
 def _inline_hashes(page: str, tag: str) -> str:
     """CSP source expressions for each inline <tag>…</tag> of ``page``."""
     found = re.findall(rf"<{tag}>(.*?)</{tag}>", page, re.S)

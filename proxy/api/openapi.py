@@ -38,7 +38,7 @@ SPEC = {
             "operationId": "createConversation",
             "requestBody": _json_body({"type": "object", "properties": {
                 "visitor_name": {"type": "string", "maxLength": 64},
-                "lang": {"type": "string", "maxLength": 16},
+                "lang": {"type": "string", "maxLength": 35},
                 "livechat_channel_id": {"type": "integer", "minimum": 1},
                 "page_url": {"type": "string", "maxLength": 2048},
                 "visitor": {"type": "string", "maxLength": 256},
@@ -52,11 +52,14 @@ SPEC = {
                 **_errors(400, 403, 413, 429, 503)}}},
         "/v1/config": {"get": {
             "operationId": "config",
-            "description": "Before a conversation: availability, the channel rule matching the page, texts, colours.",
+            "description": "Before a conversation: availability, the channel rule matching the page, texts, colours, "
+                           "the widget's languages.",
             "parameters": [{"name": "livechat_channel_id", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                           {"name": "page_url", "in": "query", "schema": {"type": "string", "maxLength": 2048}}],
+                           {"name": "page_url", "in": "query", "schema": {"type": "string", "maxLength": 2048}},
+                           {"name": "lang", "in": "query", "schema": {"type": "string", "maxLength": 35}}],
             "responses": {"200": {"description": "what the widget needs to start", "content": {"application/json": {
-                "schema": {"type": "object", "required": ["available", "rule", "texts", "colors"]}}}},
+                "schema": {"type": "object", "required": ["available", "rule", "texts", "colors", "languages"],
+                           "properties": {"languages": {"type": "array", "items": {"type": "string"}}}}}}},
                 **_errors(400, 403, 404, 429, 503)}}},
         "/v1/conversations/{id}/events": {"get": {
             "operationId": "events", "security": _AUTH,

@@ -47,6 +47,24 @@ class Adapter:
             params["anonymous_name"] = visitor_name or "Visitor"
         return params
 
+    def session_route(self) -> str:
+        """``get_session``'s cookie route, not its cors twin: the twin empties the request's cookies
+        (``force_guest_env``; 17 ``httprequest.cookies``, 18/19 ``request.cookies``) before
+        ``get_session`` reads ``frontend_lang`` to choose an operator speaking the visitor's
+        language, as Odoo's own widget does on its website. With no ``dgid`` cookie the cookie
+        route makes a new guest and answers its token just the same (17–19)."""
+        return "/im_livechat/get_session"
+
+    def session_language(self, lang: str | None) -> tuple[dict | None, dict | None]:
+        """(cookies, headers) telling ``get_session`` the visitor's language (an Odoo code such as
+        ``fr_FR``) the way a browser on Odoo's website does: ``frontend_lang`` chooses the operator
+        (``_get_operator``, 17–19), and is the guest's language on 17/18 and the session's
+        ``livechat_lang_id`` on 19; ``Accept-Language`` is the guest's language on 19 (no route
+        lets a guest change its language afterwards)."""
+        if not lang:
+            return None, None
+        return {"frontend_lang": lang}, {"Accept-Language": lang.replace("_", "-")}
+
     def guest_name_params(self, guest_token: str, visitor_name: str) -> dict | None:
         """The visitor's name on its guest (``/mail/guest/update_name``, a cookie route, the same on
         17–19), the guest being the first part of its token (``<guest id>|<access token>``): 17

@@ -106,7 +106,8 @@ class OdooUpstream:
                                             (conv.upstream or {}).get("previous_operator_id"))
             if self.chatbot_script_id:
                 params["chatbot_script_id"] = self.chatbot_script_id
-            result = await self.rpc.call("/im_livechat/cors/get_session", params)
+            cookies, headers = adapter.session_language(odoo_lang(conv.lang) if conv.lang else None)
+            result = await self.rpc.call(adapter.session_route(), params, cookies=cookies, headers=headers)
             session = adapter.parse_session(result)
             step = None
             if self.chatbot_script_id and session is not None:

@@ -126,6 +126,7 @@ class FakeOdoo:
         self.post_cookies: list[dict] = []       # the cookies each message/post came with
         self.peek_cookies: list[dict] = []
         self.sets_cookies = False                 # get_session and peek set cookies, as a real server may
+        self.session_requests: list[tuple[dict, str | None]] = []   # get_session's cookies, Accept-Language
         # /websocket/peek_notifications (the poll mode's first choice): off by default (404, as on a
         # server without it), so the tests above exercise the messages route
         self.peek_enabled = False
@@ -188,7 +189,7 @@ class FakeOdoo:
     async def start(self) -> "FakeOdoo":
         app = web.Application()
         app.router.add_post("/web/webclient/version_info", self.version_info)
-        app.router.add_post("/im_livechat/cors/get_session", self.get_session)
+        app.router.add_post("/im_livechat/get_session", self.get_session)     # the cookie route (adapters.session_route)
         app.router.add_post("/im_livechat/cors/message/post", self.message_post)
         app.router.add_post("/im_livechat/cors/channel/messages", self.channel_messages)
         app.router.add_get("/im_livechat/loader/{channel}", self.loader)
@@ -227,6 +228,7 @@ class FakeOdoo:
         params = (await request.json())["params"]
         assert params["channel_id"] == 1, params
         self.sessions += 1
+        self.session_requests.append((dict(request.cookies), request.headers.get("Accept-Language")))
         response = self.rpc(copy.deepcopy(SESSION))
         if self.sets_cookies:
             response.set_cookie("dgid", f"guest-{self.sessions}")
@@ -821,8 +823,19 @@ async def test_no_cookie_odoo_sets_rides_on_another_request(odoo, relay_for, htt
     relay = await relay_for("poll")
     client = Client(relay, http)
     conv = await client.create()
+    assert odoo.session_requests == [({}, None)]     # no language said: none sent
     assert (await client.send(conv, "c1", "hello"))[0] == 201
     await wait_until(lambda: len(odoo.peek_calls) >= 3 and odoo.post_calls >= 1, 10, "no peek or post")
     assert odoo.post_cookies == [{}]
     assert odoo.peek_cookies[0] == {}
     assert all(c == {"session_id": "peek-session-1"} for c in odoo.peek_cookies[1:]), odoo.peek_cookies
+
+
+@pytest.mark.parametrize("lang, cookie, header", [("fr", "fr_FR", "fr-FR"), ("pt-BR", "pt_BR", "pt-BR"),
+                                                  ("ar", "ar_001", "ar-001")])
+async def test_the_visitors_language_reaches_get_session_as_on_odoos_website(odoo, relay_for, http, lang, cookie, header):
+    """The conversation's language goes to get_session's cookie route as Odoo's website sends it:
+    ``frontend_lang`` (the operator chosen by language) and ``Accept-Language`` (the guest's)."""
+    client = Client(await relay_for("poll"), http)
+    await client.create(lang=lang)
+    assert odoo.session_requests == [({"frontend_lang": cookie}, header)]

@@ -147,7 +147,7 @@ class SharedOdoo:
         app = web.Application()
         r = app.router
         r.add_post("/web/webclient/version_info", self.version_info)
-        r.add_post("/im_livechat/cors/get_session", self.get_session)
+        r.add_post("/im_livechat/get_session", self.get_session)
         r.add_post("/im_livechat/cors/message/post", self.message_post)
         r.add_post("/im_livechat/cors/channel/messages", self.channel_messages)
         r.add_get("/im_livechat/loader/{channel}", self.loader)

@@ -50,7 +50,45 @@ async def test_the_config_in_the_visitors_language(client):
     assert (await client.call("GET", "/v1/config?lang=en"))[1]["texts"]["welcome"]
 
 
+async def test_the_config_lists_the_languages_the_widget_speaks(client):
+    """``languages``: English (built in) and every table the relay serves, each of which answers."""
+    from pathlib import Path
+    tables = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "widget" / "i18n").glob("*.json"))
+    status, body, _ = await client.call("GET", "/v1/config?lang=fr")
+    assert status == 200 and body["languages"] == ["en", *tables], body
+    assert {"ar", "ja", "pt_BR", "zh_CN"} <= set(body["languages"])
+    for lang in body["languages"][1:]:
+        status, table, _ = await client.call("GET", f"/widget/i18n/{lang}.json")
+        assert status == 200 and table["title"], (lang, table)
+
+
 def test_odoo_language_names():
     from proxy.odoo.upstream import odoo_lang
     assert [odoo_lang(t) for t in ("fr", "fr-BE", "pt-BR", "pt", "zh", "ar", "de_CH", "EN")] == [
         "fr_FR", "fr_BE", "pt_BR", "pt_PT", "zh_CN", "ar_001", "de_CH", "en_US"]
+
+
+@pytest.mark.parametrize("tag, kept", [("zh-Hans-CN", "zh-CN"), ("sr-Latn-RS", "sr-RS"), ("zh-Hant", "zh"),
+                                       ("es-419", "es-419"), ("de-DE-u-co-phonebk", "de-DE"), ("fr_BE", "fr_BE")])
+async def test_a_page_language_with_a_script_or_extensions_is_read_not_refused(client, tag, kept):
+    """``<html lang="zh-Hans-CN">`` is a valid language tag the widget sends as it is: the relay keeps
+    its language and region (what Odoo's languages are named by) instead of refusing the visitor."""
+    conv = await client.create(lang=tag)
+    assert client.relay.db and _stored_lang(client, conv["conversation_id"]) == kept
+    status, body, _ = await client.call("GET", f"/v1/config?lang={tag}")
+    assert status == 200, body
+
+
+@pytest.mark.parametrize("tag", ["fr;x", "fr-", "-fr", "f", "fr-" + "x" * 9, "fr-CA-" + "-".join(["ab"] * 12), "fr CA"])
+async def test_a_language_that_is_no_tag_is_400(client, tag):
+    status, body, _ = await client.call("POST", "/v1/conversations", json={"lang": tag})
+    assert (status, body["error"]) == (400, "invalid_body"), body
+
+
+def _stored_lang(client, conversation_id: str) -> str:
+    import sqlite3
+    db = sqlite3.connect(client.relay.db)
+    try:
+        return db.execute("SELECT lang FROM conversations WHERE id = ?", (conversation_id,)).fetchone()[0]
+    finally:
+        db.close()
