@@ -152,8 +152,8 @@ class Handoff:
         """A new conversation with nobody online (no bot): it waits with the visitor's messages."""
         conv.upstream = {**(conv.upstream or {}), "pending": {"waiting": True, "contact": contact}}
         await self.store.create_conversation(conv)
-        await self.relay.append(conv.id, ev.status("leave_message", LEFT_MESSAGE.format(contact=contact)),
-                                source="relay")
+        await self.relay.append(conv.id, ev.new_event("status", status="leave_message", contact=contact,
+                                                      text=LEFT_MESSAGE.format(contact=contact)), source="relay")
         log.info("conversation created", extra={"conversation": conv.id, "with": "left message"})
 
     async def visitor_message(self, conv: "Conversation", event: dict, to_bot=None) -> None:

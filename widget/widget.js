@@ -33,7 +33,10 @@
       withScript: "You are chatting with our virtual assistant.",
       handoff: "Connecting you to a person…", handoffFailed: "Your request could not be sent. Please try again.",
       noOperatorBot: "No one is available right now; the assistant is still here to help. You can ask for a person again later.",
-      leaveMessage: "No one is available right now. Leave your message here (with how to reach you): the first person available will read it."
+      leaveMessage: "No one is available right now. Leave your message here (with how to reach you): the first person available will read it.",
+      leaveIntro: "No one is available right now. Leave a message and how to reach you: we will answer as soon as someone is back.",
+      contactLabel: "Your email or phone", contactNeeded: "Please tell us how to reach you (an email address or a phone number).",
+      leftMessage: "Thank you. The first person available will read your messages here and can reach you at {contact}."
     }
   };
 
@@ -246,6 +249,7 @@
     ".log li.visitor a{color:#fff}",
     ".log li.bot{background:#ecfdf5}",
     ".person{padding:4px 8px 0;text-align:center}",
+    ".contact{padding:6px 8px 0}.contact input{width:100%;padding:8px;border:1px solid #888;border-radius:6px;font-size:14px}",
     ".person button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
     ".person button:disabled{opacity:.5;cursor:default}",
     ".choices{display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px 0;justify-content:flex-end}",
@@ -318,6 +322,7 @@
     var cfg = this.cfg, rule = cfg.rule || {}, self = this;
     this.welcome();
     if (cfg.available === false && this.opts.offline === "notice") this.note(this.t("noOperator"));
+    if (cfg.available === false && this.opts.offline === "message" && !cfg.bot && !rule.chatbot) this.leaveMode();
     this.host.hidden = rule.action === "hide_button" || (cfg.available === false && this.opts.offline === "hide");
     if (rule.action === "auto_popup" && !this.host.hidden && !read("sessionStorage", "olr:popped").at) {
       this.timers.popup = setTimeout(function () {
@@ -325,6 +330,14 @@
         if (!self.conv && self.panel.hidden) self.toggle(true);
       }, (rule.auto_popup_timer || 0) * 1000);
     }
+  };
+  /** Nobody online (data-offline="message", the default): the visitor leaves a message with a
+   *  way to reach them; the relay keeps it and opens the chat once an operator is available. */
+  Widget.prototype.leaveMode = function () {
+    if (this.leaving) return;
+    this.leaving = true;
+    this.note(this.t("leaveIntro"));
+    this.contactBar.hidden = false;
   };
   Widget.prototype.welcome = function () {
     var text = (this.cfg.texts || {}).welcome;
@@ -390,6 +403,10 @@
     this.personBtn = el("button", { type: "button", "class": "talk" }, t("talkToPerson"));
     this.personBar.appendChild(this.personBtn);
     this.choicesBar = el("div", { "class": "choices", role: "group", hidden: "" });
+    this.contactBar = el("div", { "class": "contact", hidden: "" });   // leaving a message: how to reach them
+    this.contactBar.appendChild(el("label", { "for": "olr-contact", "class": "sr" }, t("contactLabel")));
+    this.contactInput = el("input", { id: "olr-contact", type: "text", autocomplete: "email", maxlength: "254", placeholder: t("contactLabel") });
+    this.contactBar.appendChild(this.contactInput);
     this.form = el("form");
     var label = el("label", { "for": "olr-input", "class": "sr" }, t("message"));
     this.input = el("textarea", { id: "olr-input", rows: "1", maxlength: "4000", placeholder: texts.placeholder || t("placeholder") });
@@ -398,7 +415,7 @@
     this.fileInput = el("input", { type: "file", multiple: "", hidden: "", tabindex: "-1", "aria-hidden": "true" });
     this.form.appendChild(this.attachBtn); this.form.appendChild(this.fileInput);
     this.form.appendChild(label); this.form.appendChild(this.input); this.form.appendChild(this.sendBtn);
-    [this.statusEl, this.log, this.typingEl, this.choicesBar, this.personBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
+    [this.statusEl, this.log, this.typingEl, this.choicesBar, this.personBar, this.contactBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
     this.panel.insertBefore(header, this.statusEl);
     shadow.appendChild(style); shadow.appendChild(this.panel); shadow.appendChild(this.launcher);
     doc.body.appendChild(this.host);
@@ -412,6 +429,11 @@
     this.personBtn.addEventListener("click", function () { self.askPerson(); });
     this.panel.addEventListener("keydown", function (e) { if (e.key === "Escape") self.toggle(false); });
     this.form.addEventListener("submit", function (e) { e.preventDefault(); self.submit(); });
+    this.contactInput.addEventListener("keydown", function (e) {   // Enter: what waits goes, else on to the message
+      if (e.key !== "Enter") return;
+      e.preventDefault(); self.contactInput.removeAttribute("aria-invalid");
+      if (self.queue.items.length && !self.conv) self.start().catch(function () {}); else self.input.focus();
+    });
     this.input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); }
     });
@@ -549,16 +571,37 @@
     if (this.opts.name) body.visitor_name = this.opts.name;
     if (this.opts.channel) body.livechat_channel_id = +this.opts.channel;
     if (this.visitor) body.visitor = this.visitor;   // a returning visitor: their operator, their name
+    if (this.leaving) {
+      body.leave_message = true; body.contact = this.contactInput.value.trim();
+      if (!body.contact) return this.askContact();
+    }
     this.starting = this.api("POST", "/v1/conversations", body).then(function (conv) {
       // a new conversation's events count from 1: the seq of an ended one must not hide them
       self.conv = conv; self.visitor = conv.visitor; self.starting = null; self.seq = new SeqTracker(0); self.history = [];
+      self.leaving = false; self.contactBar.hidden = true; if (self.contactNote) self.contactNote.remove();
       self.persist(); self.connect(); self.page(1);
     }, function (err) {
       self.starting = null;
+      if (err.code === "invalid_contact") return self.askContact();
+      if (err.code === "no_operator_available" && self.opts.offline === "message") {   // nobody after all
+        self.leaveMode(); return self.askContact();
+      }
       self.note(err.code === "no_operator_available" ? self.t("noOperator") : self.t("error"), "retry");
       throw err;
     });
     return this.starting;
+  };
+
+  /** The message waits (queued) until the visitor says how to reach them. */
+  Widget.prototype.askContact = function () {
+    if (!this.contactNote || !this.contactNote.isConnected) {
+      this.contactNote = this.note(this.t("contactNeeded"));
+      this.contactNote.setAttribute("role", "alert");
+    }
+    this.contactInput.setAttribute("aria-invalid", "true");
+    this.contactInput.focus();
+    var err = new Error("contact needed"); err.code = "contact_needed";
+    return Promise.reject(err);
   };
 
   Widget.prototype.submit = function (given) {
@@ -1190,6 +1233,7 @@
         if (event.status === "choices") { this.showChoices(event.choices); break; }
         var known = BOT_STATUS[event.status];
         if (event.status === "operator_joined") this.note(t("joined", { name: event.name || t("operator") }));
+        else if (event.status === "leave_message" && event.contact) this.note(t("leftMessage", { contact: event.contact }));
         else this.note(known ? t(known[0]) : (event.text || ""));
         this.offerPerson(!this.form.hidden && offersPerson(event.status, !this.personBar.hidden));
         break;

@@ -216,7 +216,7 @@ def test_keyboard_phone_size_and_language(browser, relay):
 
 
 def test_no_operator_available_is_said_plainly(context, relay):
-    shop = Shop(context, relay).open()
+    shop = Shop(context, relay, offline="notice").open()   # "message" (the default): test_widget_leave_message
     req = __import__("urllib.request").request
     r = req.Request(relay.url + "/demo/api/operator", data=b'{"online": false}', method="POST",
                     headers={"Content-Type": "application/json"})
