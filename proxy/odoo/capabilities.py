@@ -13,7 +13,8 @@ Each feature has one or more route variants, each usable on the series whose par
 shapes the relay knows for it (``families``). The series the relay talks to (its "family") is
 the version string's where it names 17, 18 or 19; for anything else (a newer major, a ``saas~``
 build of one, or no version at all) it is found from routes that only one series has, newest
-first, and is 19 (the newest known) when none of them answers.
+oldest first (routes that series has and later ones dropped), and is 19 (the newest known) when none
+of them answers.
 """
 from __future__ import annotations
 
@@ -94,9 +95,13 @@ FEATURE_USE = {
     "avatars": "operators' pictures are not shown (409 not_offered)",
     "history": "operators cannot ask for the visitor's page history",
 }
-# routes only one series has: the family of an Odoo whose version string names none the relay knows
-FINGERPRINTS = ((19, "/im_livechat/cors/download_transcript/1"), (18, "/im_livechat/cors/web/image"),
-                (17, "/im_livechat/cors/channel/1/partner/1/avatar_128"))
+# routes a series has and the next ones dropped (two each, so one missing route does not mislead):
+# the family of an Odoo whose version string names no series the relay knows, oldest first; none
+# of them: the newest (19, or a later major that kept its routes)
+FINGERPRINTS = ((17, "/im_livechat/cors/channel/1/partner/1/avatar_128"),
+                (17, "/im_livechat/cors/channel/set_last_seen_message"),
+                (18, "/im_livechat/cors/web/image"),
+                (18, "/im_livechat/cors/email_livechat_transcript"))
 
 
 def hinted_major(serie: str | None) -> int | None:

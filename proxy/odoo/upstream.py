@@ -92,6 +92,7 @@ class OdooUpstream:
         self._checked_at = 0.0
         self._start_task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
+        self._rechecked: dict[str, float] = {}     # route → when its 404 last re-ran the check
 
     # ------------------------------------------------------------------ what this Odoo offers
 
@@ -132,24 +133,28 @@ class OdooUpstream:
             log.warning("odoo features changed", extra=caps.log_extra())
 
     async def recheck(self, path: str) -> bool:
-        """A route answered HTTP 404 (an upgraded Odoo?): check every route again, at most every
-        RECHECK_AFTER seconds. Whether a check ran."""
-        if self.adapter is not None and asyncio.get_running_loop().time() - self._checked_at < self.RECHECK_AFTER:
+        """A route answered HTTP 404 (an upgraded Odoo?): check every route again, at most once
+        every RECHECK_AFTER seconds for the same route. Whether a check ran."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._rechecked.get(path, -self.RECHECK_AFTER) < self.RECHECK_AFTER:
             return False
+        self._rechecked[path] = loop.time()
+        while len(self._rechecked) > 256:
+            self._rechecked.pop(next(iter(self._rechecked)))
         log.warning("odoo route answered 404: checking the routes again", extra={"route": path})
         async with self._checking:
-            if self.adapter is None or asyncio.get_running_loop().time() - self._checked_at >= self.RECHECK_AFTER:
-                try:
-                    await self._check()
-                except OdooUnavailable as exc:
-                    log.warning("odoo route check failed", extra={"reason": str(exc)[:200]})
-                    return False
+            try:
+                await self._check()
+            except OdooUnavailable as exc:
+                log.warning("odoo route check failed", extra={"reason": str(exc)[:200]})
+                return False
         return True
 
     def _recheck_soon(self, path: str) -> None:
         """A GET route's 404 (no such file, or no such route: Odoo answers both alike): the routes
         checked again in the background, so the next request knows (RECHECK_AFTER bounds it)."""
-        if self.adapter is not None and asyncio.get_running_loop().time() - self._checked_at >= self.RECHECK_AFTER:
+        if self.adapter is not None and \
+                asyncio.get_running_loop().time() - self._rechecked.get(path, -self.RECHECK_AFTER) >= self.RECHECK_AFTER:
             task = asyncio.create_task(self.recheck(path))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
