@@ -131,6 +131,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
             if leases is not None:               # several nodes: one poster per conversation
                 upstream.poster = LeasedPoster(upstream, the_store, leases)
                 upstream.poster.start()
+            upstream.start_checks()              # what this Odoo offers, logged (and in /healthz)
             await relay.followers.start()
             await upstream.resume()
         # unbound conversations to a person (bot handoffs, left messages); one node at a time each

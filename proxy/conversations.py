@@ -125,6 +125,8 @@ class Relay:
             answer = await self.upstream.config(livechat_channel_id, page_url, lang)
         except FileNotFound:
             raise NotFound("No such livechat channel.", code="unknown_channel") from None
+        except NotOffered:
+            raise Conflict("This Odoo offers no livechat init route the relay knows.", code="not_offered") from None
         except UpstreamDown:
             last = kept or next((v for k, v in reversed(self._configs.items()) if k[0] == livechat_channel_id), None)
             if last is None:
@@ -198,6 +200,8 @@ class Relay:
         except UpstreamDown:
             raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
                               code="odoo_unavailable", retry_after=5) from None
+        except NotOffered:
+            raise Conflict("This Odoo offers no livechat session route the relay knows.", code="not_offered") from None
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
         if kept:
             conv.upstream = {**kept, **(conv.upstream or {})}
@@ -359,6 +363,8 @@ class Relay:
         except UpstreamDown:
             raise Unavailable("Odoo cannot be told right now; try again shortly.", code="odoo_unavailable",
                               retry_after=5) from None
+        except NotOffered:
+            raise Conflict("This Odoo offers no route to mark a conversation seen.", code="not_offered") from None
         await self.store.merge_upstream(conv.id, {"seen_odoo_id": newest})
 
     async def rate(self, conv: Conversation, rating: object, comment: object) -> dict:
@@ -379,6 +385,8 @@ class Relay:
                               retry_after=5) from None
         except RatingRefused:
             raise Conflict("Odoo takes no (further) rating for this conversation.", code="rating_closed") from None
+        except NotOffered:
+            raise Conflict("This Odoo offers no rating route to visitors.", code="not_offered") from None
         result = await self.append(conv.id, ev.new_event("rating", rating=rating, comment=comment), source="visitor")
         log.info("conversation rated", extra={"conversation": conv.id, "rating": rating})
         return result.event

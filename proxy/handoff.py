@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from proxy import bot as botlib
 from proxy import events as ev
 from proxy import sanitize
-from proxy.upstream.base import NoOperatorAvailable, UpstreamDown
+from proxy.upstream.base import NoOperatorAvailable, NotOffered, UpstreamDown
 
 if TYPE_CHECKING:
     from proxy.cluster.base import Leases
@@ -216,7 +216,7 @@ class Handoff:
             database, channel_id = await self.relay.upstream.open_session(conv)
         except NoOperatorAvailable:
             return await self._no_operator(conv, bool(state.get("waiting")))
-        except UpstreamDown:
+        except (UpstreamDown, NotOffered):      # NotOffered: this Odoo has no session route (yet)
             if not quiet:
                 await self.relay.append(conv.id, ev.status(
                     "upstream_unavailable", "The operator's side is not answering; trying again shortly."),

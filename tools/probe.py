@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import websocket   # websocket-client: the bus check speaks to Odoo the way a third-party client would
 
+from proxy.odoo import capabilities
 from proxy.odoo.adapters import Adapter, ShapeError
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 
@@ -70,6 +71,7 @@ class Facts:
     db: str | None = None
     uid: int | None = None
     api: str | None = None                 # "jsonrpc" | "json2"
+    features: dict | None = None           # feature → offered (capabilities.py), as the relay finds them
 
 
 def tls_reason(exc: BaseException) -> str | None:
@@ -129,6 +131,7 @@ class Probe:
             try:
                 await self.check_reachable()
                 await self.check_version()
+                await self.check_features()
                 await self.check_livechat()
                 await self.check_visitor_routes()
                 await self.check_websocket()
@@ -142,7 +145,7 @@ class Probe:
             if self.args.roundtrip and verdict["usable"]:
                 await self.run_roundtrip()
         report = {"url": self.url, "checks": [dataclasses.asdict(c) for c in self.checks],
-                  "verdict": verdict}
+                  "features": self.facts.features, "verdict": verdict}
         if self.args.roundtrip:
             report["roundtrip"] = self.roundtrip
         return report
@@ -186,31 +189,59 @@ class Probe:
         if status >= 500 and not isinstance(info, dict):
             self.add("odoo", FAIL, f"{path} answered HTTP {status}: a server error (see the server's log)", started)
             raise Stop
-        if not isinstance(info, dict) or "server_serie" not in info:
+        if not isinstance(info, dict):
             self.add("odoo", FAIL, f"not an Odoo server: {path} answered HTTP {status} {ctype or 'without a type'}, "
                                    "not Odoo's JSON-RPC", started)
             raise Stop
-        serie = str(info["server_serie"])
-        try:
-            adapter = Adapter.for_serie(serie)
-        except ShapeError as exc:
-            self.add("odoo", FAIL, str(exc), started)
-            raise Stop from None
-        self.facts.serie, self.facts.major = serie, adapter.major
-        self.adapter = adapter
+        serie = str(info.get("server_serie") or "")
+        hint = capabilities.hinted_major(serie)
+        if hint is not None and hint < 17:
+            self.add("odoo", FAIL, f"Odoo {serie} is not supported (17.0 and later are)", started)
+            raise Stop
+        self.facts.serie = serie or None
+        if hint not in capabilities.KNOWN:
+            what = f"series {serie}" if serie else "no version string"
+            self.add("odoo", INFO, f"an Odoo with {what}: a version the relay does not know; its routes are "
+                                   "found by trying them (below)", started)
+            return
         online = " (an Odoo Online build)" if serie.startswith("saas~") else ""
         self.add("odoo", OK, f"Odoo {info.get('server_version', serie)}, series {serie}{online}", started)
+
+    async def check_features(self) -> None:
+        """Each feature's route, tried the way the relay tries them at start-up (capabilities.py)."""
+        started = time.perf_counter()
+        try:
+            caps = await capabilities.detect(self.http, self.url, self.facts.serie or "", timeout=self.timeout)
+        except capabilities.RouteCheckFailed as exc:
+            self.add("features", FAIL, f"the routes could not be tried: {exc}", started)
+            raise Stop from None
+        self.caps, self.adapter = caps, Adapter(caps.family, caps)
+        self.facts.major, self.facts.features = caps.family, caps.features()
+        how = "the version string" if caps.known else "routes only that series has"
+        self.add("features", INFO, f"routes of the {caps.family}.0 series (told by {how}); "
+                                   f"{sum(caps.features().values())} of {len(caps.features())} features offered",
+                 started)
+        for name in capabilities.FEATURES:
+            variant = caps.chosen.get(name)
+            if variant is not None:
+                self.add(f"feature {name}", OK, f"{variant.path} ({variant.name})")
+            else:
+                tried = ", ".join(caps.tried.get(name) or []) or "none known for this series"
+                self.add(f"feature {name}", FAIL, f"not offered (tried: {tried}): {capabilities.FEATURE_USE[name]}")
 
     async def check_livechat(self) -> None:
         started = time.perf_counter()
         channel = self.args.livechat_channel
+        request = self.adapter.init_request(channel)
+        if request is None:
+            self.add("im_livechat", FAIL, "no livechat init route answers: install the im_livechat app "
+                     "(or give --db when the server hosts several databases)", started)
+            raise Stop
         try:
-            if self.facts.major >= 19:
-                result = await self.rpc("/im_livechat/cors/data", {"fetch_params": [["init_livechat", channel]]})
-                store = (result or {}).get("Store") or {}
-                available = store.get("livechat_available")
+            result = await self.rpc(*request)
+            if self.adapter.variant("config") == "cors_data":
+                available = ((result or {}).get("Store") or {}).get("livechat_available")
             else:
-                result = await self.rpc("/im_livechat/init", {"channel_id": channel})
                 available = (result or {}).get("available_for_me")
         except OdooUnavailable as exc:
             if "HTTP 404" in str(exc):
@@ -394,7 +425,9 @@ class Probe:
 
     def verdict(self) -> dict:
         f, a = self.facts, self.args
-        usable = bool(f.major and f.livechat and f.channel_ok and f.poll_routes)
+        offered = f.features or {}
+        usable = bool(f.major and f.livechat and f.channel_ok and f.poll_routes
+                      and offered.get("sessions") and offered.get("posting"))
         warnings = []
         if not usable:
             failed = [c for c in self.checks if c.status == FAIL]
@@ -416,6 +449,12 @@ class Probe:
             settings["RELAY_ODOO_POLL_INTERVAL"] = "3"
             warnings.append("the bus WebSocket does not work here: replies are polled (about "
                             "1.5 s added on average at a 3 s interval)")
+        for name, ok in offered.items():
+            if not ok:
+                warnings.append(f"{name} not offered by this Odoo: {capabilities.FEATURE_USE[name]}")
+        if f.serie is None or capabilities.hinted_major(f.serie) not in capabilities.KNOWN:
+            warnings.append(f"this Odoo's version is not one the relay knows: it uses the {f.major}.0 routes "
+                            "found above; run the probe again after each Odoo upgrade")
         if f.operator_available is False:
             warnings.append("no operator is available right now: visitors get 503 no_operator_available until one is")
         if urlsplit(self.url).scheme != "https":

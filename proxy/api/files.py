@@ -99,6 +99,8 @@ async def download(request: web.Request) -> web.StreamResponse:
             }, "file")
     except FileNotFound:
         raise NotFound("No such file in this conversation.", code="file_not_found") from None
+    except NotOffered:
+        raise Conflict("This Odoo offers visitors no route to its files.", code="not_offered") from None
     except UpstreamDown:
         raise Unavailable("The file cannot be fetched right now; try again shortly.", code="odoo_unavailable",
                           retry_after=5) from None
@@ -125,6 +127,8 @@ async def avatar(request: web.Request) -> web.Response:
             content_type, data = await relay.upstream.avatar(conv, partner_id)
         except FileNotFound:
             raise NotFound("No such picture in this conversation.", code="file_not_found") from None
+        except NotOffered:
+            raise Conflict("This Odoo offers visitors no route to pictures.", code="not_offered") from None
         except UpstreamDown:
             raise Unavailable("The picture cannot be fetched right now.", code="odoo_unavailable", retry_after=5) from None
         base = (content_type or "").split(";", 1)[0].strip().lower()

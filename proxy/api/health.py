@@ -46,11 +46,20 @@ async def healthz(request: web.Request) -> web.Response:
             body["odoo"]["addon_protocol"] = followers.addon_protocol
         if followers.batch is not None:
             body["odoo"]["batch_queries"] = followers.batch.api.queries
+        features = relay_features(app)
+        if features is not None:   # feature → whether this Odoo offers it (the capability check)
+            body["odoo"]["features"] = features
         if getattr(followers, "shared", None) is not None:   # shared_bus: "connected" only open and subscribed
             body["odoo"]["shared_bus"] = followers.shared.status()
     if problems:
         body["problems"] = problems
     return json_response(body, status=200 if not problems else 503)
+
+
+def relay_features(app: web.Application) -> dict[str, bool] | None:
+    upstream = getattr(app[keys.RELAY], "upstream", None)
+    features = getattr(upstream, "features", None)
+    return features() if callable(features) else None
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -2,13 +2,19 @@
 parameters in, the shapes that come back. No I/O; tested on payloads recorded from real servers.
 
 17: plain dicts; 18: a Store dict; 19: ``{"store_data": Store, …}`` and no ``anonymous_name``.
-``saas~X.Y`` builds use the adapter of their major version.
+``saas~X.Y`` builds use the adapter of their major version. With ``caps`` (what the capability
+check found on this Odoo, capabilities.py) the routes of each feature are the variants found there;
+without, the series' own.
 """
 from __future__ import annotations
 
 import dataclasses
 import html
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from proxy.odoo.capabilities import Capabilities
 
 VERSION = re.compile(r"^(?:saas~)?(\d+)\.(\d+)")
 
@@ -27,6 +33,16 @@ def major_of(serie: str) -> int:
 @dataclasses.dataclass(frozen=True)
 class Adapter:
     major: int
+    caps: "Capabilities | None" = dataclasses.field(default=None, compare=False, repr=False)
+
+    def variant(self, feature: str) -> str | None:
+        """The route variant of ``feature`` on this Odoo (capabilities.FEATURES), None where it has
+        none; without a capability check, the series' own."""
+        if self.caps is not None:
+            return self.caps.variant(feature)
+        from proxy.odoo.capabilities import candidates
+        found = candidates(feature, min(self.major, 19))
+        return found[0].name if found else None
 
     @classmethod
     def for_serie(cls, serie: str) -> "Adapter":
@@ -52,8 +68,9 @@ class Adapter:
         (``force_guest_env``; 17 ``httprequest.cookies``, 18/19 ``request.cookies``) before
         ``get_session`` reads ``frontend_lang`` to choose an operator speaking the visitor's
         language, as Odoo's own widget does on its website. With no ``dgid`` cookie the cookie
-        route makes a new guest and answers its token just the same (17–19)."""
-        return "/im_livechat/get_session"
+        route makes a new guest and answers its token just the same (17–19). Where an Odoo has
+        only the cors twin (capabilities), that one: a session, without the operator by language."""
+        return "/im_livechat/cors/get_session" if self.variant("sessions") == "cors" else "/im_livechat/get_session"
 
     def session_language(self, lang: str | None) -> tuple[dict | None, dict | None]:
         """(cookies, headers) telling ``get_session`` the visitor's language (an Odoo code such as
@@ -139,21 +156,50 @@ class Adapter:
                 params["post_data"]["attachment_tokens"] = tokens
         return params
 
-    def seen_route(self) -> str:
+    def post_request(self, guest_token: str, channel_id: int, text: str,
+                     files: list[tuple[int, str]] | None = None) -> tuple[str, dict, dict | None] | None:
+        """(route, params, cookies) of a guest's post: the cors route, or its cookie twin (mail's
+        own, the guest named by its ``dgid`` cookie: the same parameters and answer)."""
+        variant = self.variant("posting")
+        params = self.post_params(guest_token, channel_id, text, files)
+        if variant == "cors":
+            return "/im_livechat/cors/message/post", params, None
+        if variant == "cookie":
+            del params["guest_token"]
+            return "/mail/message/post", params, {"dgid": guest_token}
+        return None
+
+    SEEN_ROUTES = {"cors_mark_as_read": "/im_livechat/cors/channel/mark_as_read",
+                   "cors_set_last_seen": "/im_livechat/cors/channel/set_last_seen_message",
+                   "cookie_mark_as_read": "/discuss/channel/mark_as_read",
+                   "cookie_set_last_seen": "/discuss/channel/set_last_seen_message"}
+
+    def seen_route(self) -> str | None:
         """The guest marking the session read up to a message: the operator sees it was seen."""
-        return "/im_livechat/cors/channel/mark_as_read" if self.major >= 18 else "/im_livechat/cors/channel/set_last_seen_message"
+        return self.SEEN_ROUTES.get(self.variant("seen") or "")
+
+    def seen_request(self, guest_token: str, channel_id: int, message_id: int) -> tuple[str, dict, dict | None] | None:
+        """(route, params, cookies); the cookie twins take the guest's token as its ``dgid`` cookie."""
+        route = self.seen_route()
+        if route is None:
+            return None
+        params = self.seen_params(guest_token, channel_id, message_id)
+        if route.startswith("/discuss/"):
+            del params["guest_token"]
+            return route, params, {"dgid": guest_token}
+        return route, params, None
 
     def seen_params(self, guest_token: str, channel_id: int, message_id: int) -> dict:
         return {"guest_token": guest_token, "channel_id": channel_id, "last_message_id": message_id}
 
-    def rating_route(self) -> str:
-        return "/im_livechat/cors/feedback" if self.major >= 18 else "/im_livechat/feedback"
+    def rating_route(self) -> str | None:
+        return {"cors": "/im_livechat/cors/feedback", "legacy": "/im_livechat/feedback"}.get(self.variant("rating") or "")
 
     def rating_params(self, guest_token: str, channel_id: int, channel_uuid: str | None, rate: int,
                       reason: str | None) -> dict:
         """What Odoo's own feedback panel sends (im_livechat/controllers/main.py ``feedback``): 17
         names the session by uuid, 18 and 19 by id with the guest's token."""
-        if self.major < 18:
+        if self.variant("rating") == "legacy":
             return {"uuid": channel_uuid, "rate": rate, "reason": reason}
         return {"guest_token": guest_token, "channel_id": channel_id, "rate": rate, "reason": reason}
 
@@ -207,12 +253,13 @@ class Adapter:
                          email: str) -> tuple[str, dict] | None:
         """(route, params) of Odoo's own "send me the transcript": 17 by uuid, 18 by id as the
         guest; None on 19, where that route is for users only (``auth="user"``)."""
-        if self.major >= 19:
-            return None
-        if self.major == 18:
+        variant = self.variant("transcript_mail")
+        if variant == "cors":
             return "/im_livechat/cors/email_livechat_transcript", {"guest_token": guest_token,
                                                                    "channel_id": channel_id, "email": email}
-        return "/im_livechat/email_livechat_transcript", {"uuid": channel_uuid, "email": email}
+        if variant == "legacy":
+            return "/im_livechat/email_livechat_transcript", {"uuid": channel_uuid, "email": email}
+        return None
 
     def history_request(self, guest_token: str, channel_id: int, channel_uuid: str | None, partner_id: int,
                         pages: list[str]) -> tuple[str, dict]:
@@ -226,26 +273,29 @@ class Adapter:
 
     def transcript_pdf(self, guest_token: str, channel_id: int) -> tuple[str, dict] | None:
         """(path, query) of Odoo's PDF of the session for its guest: 19 only."""
-        if self.major < 19:
+        if self.variant("transcript_pdf") is None:
             return None
         return f"/im_livechat/cors/download_transcript/{channel_id}", {"guest_token": guest_token}
 
     # -------------------------------------------------------------- before the conversation (§6)
 
-    def init_request(self, livechat_channel_id: int) -> tuple[str, dict]:
+    def init_request(self, livechat_channel_id: int) -> tuple[str, dict] | None:
         """Odoo's own widget init for a channel: is someone there for this visitor, and which of the
         channel's rules matches the page (Odoo reads the page from the ``Referer``)."""
-        if self.major >= 19:
+        variant = self.variant("config")
+        if variant == "cors_data":
             return "/im_livechat/cors/data", {"fetch_params": [["init_livechat", livechat_channel_id]]}
-        if self.major == 18:
+        if variant == "cors_init":
             return "/im_livechat/cors/init", {"channel_id": livechat_channel_id, "guest_token": ""}
-        return "/im_livechat/init", {"channel_id": livechat_channel_id}
+        if variant == "init":
+            return "/im_livechat/init", {"channel_id": livechat_channel_id}
+        return None
 
     def parse_init(self, result) -> tuple[bool, dict] | None:
         """(available, rule) — rule ``{action, auto_popup_timer, chatbot}`` or ``{}`` — or None
         for a channel Odoo does not have (19 answers nothing about it)."""
         try:
-            if self.major >= 19:
+            if self.variant("config") == "cors_data":
                 store = result["Store"] if isinstance(result, dict) and "Store" in result else {}
                 if "livechat_available" not in store:
                     return None
@@ -261,30 +311,35 @@ class Adapter:
         except (KeyError, TypeError, AttributeError) as exc:
             raise ShapeError(f"livechat init: unexpected shape ({exc!r})") from None
 
-    def avatar_request(self, guest_token: str, channel_id: int, partner_id: int) -> tuple[str, dict, dict | None]:
+    def avatar_request(self, guest_token: str, channel_id: int, partner_id: int) -> tuple[str, dict, dict | None] | None:
         """(path, query, cookies) for a partner's picture as the session's guest sees it, the way
         each version's own widget asks: 17 the cors channel-partner route, 18 its cors image
-        route, 19 /web/image with the guest's cookie."""
-        if self.major >= 19:
+        route, 19 /web/image with the guest's cookie (which 18 also answers)."""
+        variant = self.variant("avatars")
+        if variant == "web_image":
             return f"/web/image/res.partner/{partner_id}/avatar_128", {}, {"dgid": guest_token}
-        if self.major == 18:
+        if variant == "cors_image":
             return "/im_livechat/cors/web/image", {"model": "res.partner", "id": str(partner_id),
                                                    "field": "avatar_128", "guest_token": guest_token}, None
-        return (f"/im_livechat/cors/channel/{channel_id}/partner/{partner_id}/avatar_128",
-                {"guest_token": guest_token}, None)
+        if variant == "cors_partner":
+            return (f"/im_livechat/cors/channel/{channel_id}/partner/{partner_id}/avatar_128",
+                    {"guest_token": guest_token}, None)
+        return None
 
-    def typing_route(self) -> str:
+    def typing_route(self) -> str | None:
         """18 and 19: the cors route; 17 has none, so its cookie route (mail/controllers/discuss/
-        channel.py), with the guest's token as its ``dgid`` cookie (``typing_cookies``)."""
-        return "/im_livechat/cors/channel/notify_typing" if self.major >= 18 else "/discuss/channel/notify_typing"
+        channel.py, which 18 and 19 also have), with the guest's token as its ``dgid`` cookie
+        (``typing_cookies``)."""
+        return {"cors": "/im_livechat/cors/channel/notify_typing",
+                "cookie": "/discuss/channel/notify_typing"}.get(self.variant("typing") or "")
 
     def typing_params(self, guest_token: str, channel_id: int, typing: bool) -> dict:
-        if self.major < 18:
+        if self.variant("typing") == "cookie":
             return {"channel_id": channel_id, "is_typing": typing}
         return {"guest_token": guest_token, "channel_id": channel_id, "is_typing": typing}
 
     def typing_cookies(self, guest_token: str) -> dict | None:
-        return {"dgid": guest_token} if self.major < 18 else None
+        return {"dgid": guest_token} if self.variant("typing") == "cookie" else None
 
 
 ACTIONS = ("display_button", "auto_popup", "hide_button")

@@ -38,6 +38,11 @@ class OdooUnavailable(Exception):
     """Odoo could not be reached or answered something that is not JSON-RPC."""
 
 
+class RouteMissing(OdooUnavailable):
+    """Odoo answered HTTP 404 with its page, not JSON-RPC: it has no such route (a route it has
+    answers even its own NotFound as a JSON-RPC error)."""
+
+
 class OdooError(Exception):
     """Odoo answered with a JSON-RPC error (NotFound 404, AccessDenied, a server error…)."""
 
@@ -74,6 +79,8 @@ class OdooRPC:
         try:
             data = json.loads(text)
         except ValueError:
+            if status == 404:
+                raise RouteMissing(f"{path}: HTTP 404, no such route") from None
             raise OdooUnavailable(f"{path}: HTTP {status}, not JSON ({text[:80]!r})") from None
         if not isinstance(data, dict) or ("result" not in data and "error" not in data and status >= 400):
             raise OdooUnavailable(f"{path}: HTTP {status}, unexpected answer")

@@ -20,9 +20,9 @@ import aiohttp
 
 from proxy import events as ev
 from proxy import sanitize
-from proxy.odoo import chatbot, payloads
+from proxy.odoo import capabilities, chatbot, payloads
 from proxy.odoo.adapters import Adapter, ShapeError, parse_loader
-from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
+from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, RouteMissing, bounded
 from proxy.store.base import Conversation, Store
 from proxy.upstream.base import (MAX_AVATAR_BYTES, FileNotFound, NoOperatorAvailable, NotOffered, RatingRefused,
                                  UploadRefused, UpstreamDown, UpstreamFile)
@@ -87,27 +87,132 @@ class OdooUpstream:
         self._posted_id: dict[str, int] = {}      # conversation → highest Odoo id of the guest's posts
         self._file_tokens: dict[tuple[str, int], str] = {}   # 19: (conversation, attachment) → raw access token
         self.poster: "LeasedPoster | None" = None   # several relay nodes: posting.py does the posting
+        self.caps: capabilities.Capabilities | None = None
+        self._checking = asyncio.Lock()
+        self._checked_at = 0.0
+        self._start_task: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
+        self._rechecked: dict[str, float] = {}     # route → when its 404 last re-ran the check
+
+    # ------------------------------------------------------------------ what this Odoo offers
+
+    RECHECK_AFTER = 5.0     # seconds: a route's 404 re-runs the capability check at most this often
 
     async def version(self) -> Adapter:
+        """The adapter for this Odoo: its series (the version string a hint, capabilities.py) and
+        the route of each feature found by trying them; checked once, and again on a route's 404."""
         if self.adapter is None:
-            info = await self.rpc.call("/web/webclient/version_info", {})
-            try:
-                self.adapter = Adapter.for_serie(str((info or {}).get("server_serie", "")))
-            except ShapeError as exc:
-                raise OdooUnavailable(str(exc)) from None
-            log.info("odoo detected", extra={"serie": info.get("server_serie"), "version": info.get("server_version")})
+            async with self._checking:
+                if self.adapter is None:
+                    await self._check()
         return self.adapter
+
+    async def _check(self) -> None:
+        info = await self.rpc.call("/web/webclient/version_info", {})
+        serie = str((info or {}).get("server_serie", "")) if isinstance(info, dict) else ""
+        hint = capabilities.hinted_major(serie)
+        if hint is not None and hint < 17:
+            raise OdooUnavailable(f"Odoo {serie} is not supported (17.0 and later are)")
+        try:
+            caps = await capabilities.detect(self.rpc.http, self.rpc.base_url, serie,
+                                             timeout=self.rpc.timeout.total or 10.0, limit=self.rpc.limit)
+        except capabilities.RouteCheckFailed as exc:
+            raise OdooUnavailable(str(exc)) from None
+        before = self.caps
+        self.caps, self._checked_at = caps, asyncio.get_running_loop().time()
+        self.adapter = Adapter(caps.family, caps)
+        if before is None:
+            log.info("odoo detected", extra={"serie": serie or None, "version": (info or {}).get("server_version")
+                                             if isinstance(info, dict) else None})
+            log.info("odoo features", extra=caps.log_extra())
+            for name, tried in caps.missing().items():
+                log.warning("odoo feature not offered", extra={
+                    "feature": name, "tried": ", ".join(tried) or "no route known for this series",
+                    "effect": capabilities.FEATURE_USE[name]})
+        elif before.chosen != caps.chosen or before.family != caps.family:
+            log.warning("odoo features changed", extra=caps.log_extra())
+
+    async def recheck(self, path: str) -> bool:
+        """A route answered HTTP 404 (an upgraded Odoo?): check every route again, at most once
+        every RECHECK_AFTER seconds for the same route. Whether a check ran."""
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._rechecked.get(path, -self.RECHECK_AFTER) < self.RECHECK_AFTER:
+            return False
+        self._rechecked[path] = loop.time()
+        while len(self._rechecked) > 256:
+            self._rechecked.pop(next(iter(self._rechecked)))
+        log.warning("odoo route answered 404: checking the routes again", extra={"route": path})
+        async with self._checking:
+            try:
+                await self._check()
+            except OdooUnavailable as exc:
+                log.warning("odoo route check failed", extra={"reason": str(exc)[:200]})
+                return False
+        return True
+
+    def _recheck_soon(self, path: str) -> None:
+        """A GET route's 404 (no such file, or no such route: Odoo answers both alike): the routes
+        checked again in the background, so the next request knows (RECHECK_AFTER bounds it)."""
+        if self.adapter is not None and \
+                asyncio.get_running_loop().time() - self._rechecked.get(path, -self.RECHECK_AFTER) >= self.RECHECK_AFTER:
+            task = asyncio.create_task(self.recheck(path))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def features(self) -> dict[str, bool] | None:
+        """Feature → whether this Odoo offers it (None before the first check): for /healthz."""
+        return self.caps.features() if self.caps is not None else None
+
+    def start_checks(self) -> None:
+        """At start-up: the capability check in the background, retried while Odoo is down, so
+        the log says what works on this Odoo without waiting for the first visitor."""
+        async def run() -> None:
+            delay = 1.0
+            while self.adapter is None:
+                try:
+                    await self.version()
+                except (OdooUnavailable, OdooError) as exc:
+                    log.warning("odoo not checked yet", extra={"reason": str(exc)[:200], "retry_in": delay})
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 60.0)
+        if self._start_task is None:
+            self._start_task = asyncio.create_task(run())
+
+    async def _feature_call(self, feature: str, build: Callable[[Adapter], "tuple | None"], **kw):
+        """One JSON-RPC call of ``feature`` on the route found for it (``build``: the adapter's
+        (route, params[, cookies]), None where this Odoo has no route for it: NotOffered). The
+        route's HTTP 404 re-checks the routes and tries the variant found then, once."""
+        for attempt in range(2):
+            request = build(await self.version())
+            if request is None:
+                raise NotOffered()
+            route, params, *rest = request
+            try:
+                return await self.rpc.call(route, params, cookies=rest[0] if rest else None, **kw)
+            except RouteMissing:
+                if attempt == 0 and await self.recheck(route):
+                    continue             # the variant found now (or none: NotOffered)
+                raise NotOffered() from None
+        raise NotOffered()
 
     async def open_session(self, conv: Conversation) -> tuple[str, int]:
         try:
             adapter = await self.version()
+            if not self.caps.works("sessions"):
+                raise NotOffered()
             channel = conv.livechat_channel_id or self.livechat_channel_id
             params = adapter.session_params(channel, conv.visitor_name,
                                             (conv.upstream or {}).get("previous_operator_id"))
             if self.chatbot_script_id:
                 params["chatbot_script_id"] = self.chatbot_script_id
             cookies, headers = adapter.session_language(odoo_lang(conv.lang) if conv.lang else None)
-            result = await self.rpc.call(adapter.session_route(), params, cookies=cookies, headers=headers)
+            try:
+                result = await self.rpc.call(adapter.session_route(), params, cookies=cookies, headers=headers)
+            except RouteMissing:
+                await self.recheck(adapter.session_route())
+                if self.caps is not None and not self.caps.works("sessions"):
+                    raise NotOffered() from None
+                raise
             session = adapter.parse_session(result)
             step = None
             if self.chatbot_script_id and session is not None:
@@ -121,7 +226,7 @@ class OdooUpstream:
         if session is None:
             raise NoOperatorAvailable()
         channel_id, guest_token = session
-        if name := adapter.guest_name_params(guest_token, conv.visitor_name):
+        if (name := adapter.guest_name_params(guest_token, conv.visitor_name)) and adapter.variant("visitor_name") == "update_name":
             try:            # the name on the guest: what the operator sees beside the visitor's messages
                 await self.rpc.call("/mail/guest/update_name", name, cookies={"dgid": guest_token})
             except (OdooUnavailable, OdooError) as exc:   # the session is open all the same
@@ -288,9 +393,15 @@ class OdooUpstream:
                 adapter = await self.version()
                 found = await self._find_posted(adapter, conv, event) if verify else None
                 if found is None:
-                    result = await self.rpc.call("/im_livechat/cors/message/post", adapter.post_params(
-                        conv.upstream["guest_token"], conv.odoo_channel_id, event["message"]["text"],
-                        _uploads(conv, event)))
+                    request = adapter.post_request(conv.upstream["guest_token"], conv.odoo_channel_id,
+                                                   event["message"]["text"], _uploads(conv, event))
+                    if request is None:       # no posting route on this Odoo (yet): kept, tried again
+                        raise OdooUnavailable("no route to post visitor messages on this Odoo")
+                    try:
+                        result = await self.rpc.call(request[0], request[1], cookies=request[2])
+                    except RouteMissing:
+                        await self.recheck(request[0])    # the next attempt takes the route found then
+                        raise
                     await self._posted(conv, event, adapter.parse_post(result), "visitor message posted")
                 else:
                     await self._posted(conv, event, found, "visitor message found in odoo")
@@ -350,13 +461,13 @@ class OdooUpstream:
         log.info(what, extra={"conversation": conv.id, "odoo_message": message_id, "seq": event["seq"]})
 
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None:
+        if not conv.upstream:
+            return
+        token = conv.upstream["guest_token"]
         try:
-            adapter = await self.version()
-            if conv.upstream:
-                token = conv.upstream["guest_token"]
-                await self.rpc.call(adapter.typing_route(), adapter.typing_params(token, conv.odoo_channel_id, typing),
-                                    cookies=adapter.typing_cookies(token))
-        except (OdooUnavailable, OdooError, ShapeError):
+            await self._feature_call("typing", lambda a: (a.typing_route(), a.typing_params(
+                token, conv.odoo_channel_id, typing), a.typing_cookies(token)) if a.typing_route() else None)
+        except (OdooUnavailable, OdooError, ShapeError, NotOffered):
             pass   # best effort
 
     async def visitor_left(self, conv: Conversation) -> None:
@@ -373,13 +484,12 @@ class OdooUpstream:
         from its init route (the page as the ``Referer``, which Odoo's rule matching reads), the
         channel's texts and colours from its loader script, in the visitor's language where Odoo
         has it (the ``frontend_lang`` cookie its website sets; else Odoo's default)."""
-        adapter = await self.version()
         channel = livechat_channel_id or self.livechat_channel_id
-        route, params = adapter.init_request(channel)
         headers = {"Referer": page_url} if page_url else None
         cookies = {"frontend_lang": odoo_lang(lang)} if lang else None
         try:
-            found = adapter.parse_init(await self.rpc.call(route, params, headers=headers))
+            result = await self._feature_call("config", lambda a: a.init_request(channel), headers=headers)
+            found = self.adapter.parse_init(result)
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:           # 17/18 on a channel id that is no record
@@ -402,13 +512,12 @@ class OdooUpstream:
 
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """Odoo mails the session's transcript (its own template) where it offers that to visitors."""
-        adapter = await self.version()
         up = conv.upstream or {}
-        request = adapter.transcript_email(up.get("guest_token", ""), conv.odoo_channel_id, up.get("uuid"), email)
-        if request is None or conv.odoo_channel_id is None:
+        if conv.odoo_channel_id is None:
             raise NotOffered()
         try:
-            await self.rpc.call(*request)
+            await self._feature_call("transcript_mail", lambda a: a.transcript_email(
+                up.get("guest_token", ""), conv.odoo_channel_id, up.get("uuid"), email))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:
@@ -418,7 +527,10 @@ class OdooUpstream:
     @contextlib.asynccontextmanager
     async def transcript_pdf(self, conv: Conversation) -> AsyncIterator[UpstreamFile]:
         """19: Odoo's own PDF of the session, as its guest downloads it (rendered by wkhtmltopdf)."""
-        adapter = await self.version()
+        try:
+            adapter = await self.version()
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
         up = conv.upstream or {}
         request = adapter.transcript_pdf(up.get("guest_token", ""), conv.odoo_channel_id) if conv.odoo_channel_id else None
         if request is None:
@@ -439,6 +551,8 @@ class OdooUpstream:
             raise UpstreamDown(f"{type(exc).__name__}") from None
         try:
             if resp.status in (403, 404):     # not on this session, or not this guest's to read
+                if resp.status == 404:        # …or no such route any more: checked again
+                    self._recheck_soon(path)
                 raise FileNotFound()
             if resp.status != 200:
                 raise UpstreamDown(f"HTTP {resp.status}")
@@ -456,8 +570,14 @@ class OdooUpstream:
         up = conv.upstream or {}
         if conv.odoo_channel_id is None or not up.get("guest_token"):
             raise FileNotFound()
-        adapter = await self.version()
-        if adapter.major >= 19:
+        try:
+            adapter = await self.version()
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        variant = adapter.variant("files")
+        if variant is None:
+            raise NotOffered()
+        if variant == "web_content":
             # 19 has no guest route for a file: its widget reads /web/content with the
             # attachment's raw access token, which the guest can list for its session
             token = await self._file_token(conv, attachment_id)
@@ -477,13 +597,21 @@ class OdooUpstream:
         up = conv.upstream or {}
         if conv.odoo_channel_id is None or not up.get("guest_token"):
             raise FileNotFound()
-        adapter = await self.version()
-        path, params, cookies = adapter.avatar_request(up["guest_token"], conv.odoo_channel_id, partner_id)
+        try:
+            adapter = await self.version()
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        request = adapter.avatar_request(up["guest_token"], conv.odoo_channel_id, partner_id)
+        if request is None:
+            raise NotOffered()
+        path, params, cookies = request
         try:
             async with bounded(self.rpc.limit), self.rpc.http.get(
                     self.rpc.base_url + path, params=params, cookies=cookies, timeout=self.rpc.timeout,
                     allow_redirects=False) as resp:
                 if resp.status in (403, 404):
+                    if resp.status == 404:
+                        self._recheck_soon(path)
                     raise FileNotFound()
                 if resp.status != 200:
                     raise UpstreamDown(f"HTTP {resp.status}")
@@ -496,9 +624,8 @@ class OdooUpstream:
 
     async def seen(self, conv: Conversation, message_id: int) -> None:
         """The visitor has seen the session up to Odoo message ``message_id``."""
-        adapter = await self.version()
         try:
-            await self.rpc.call(adapter.seen_route(), adapter.seen_params(
+            await self._feature_call("seen", lambda a: a.seen_request(
                 conv.upstream["guest_token"], conv.odoo_channel_id, message_id))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
@@ -527,10 +654,10 @@ class OdooUpstream:
     async def rate(self, conv: Conversation, rating: int, comment: str | None) -> None:
         """The visitor's rating of the session, through Odoo's own feedback route: one
         rating.rating per session (a new one replaces it), and Odoo's note in the session."""
-        adapter = await self.version()
         try:
-            await self.rpc.call(adapter.rating_route(), adapter.rating_params(
+            await self._feature_call("rating", lambda a: (a.rating_route(), a.rating_params(
                 conv.upstream["guest_token"], conv.odoo_channel_id, conv.upstream.get("uuid"), rating, comment))
+                if a.rating_route() else None)
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:   # the guest has left the session (19: it may read it no more)
@@ -541,7 +668,12 @@ class OdooUpstream:
                           chunks: AsyncIterator[bytes]) -> tuple[int, str]:
         """Stream one visitor file to the session, as its guest (Odoo's own upload route, the same
         on 17–19; pending until posted with a message). (attachment id, ownership token)."""
-        adapter = await self.version()
+        try:
+            adapter = await self.version()
+        except OdooUnavailable as exc:
+            raise UpstreamDown(str(exc)) from None
+        if not adapter.variant("uploads"):
+            raise UploadRefused("not_offered", "Files cannot be sent in this chat.")
         form = aiohttp.FormData()
         for key, value in adapter.upload_fields(conv.upstream["guest_token"], conv.odoo_channel_id).items():
             form.add_field(key, value)
@@ -558,6 +690,10 @@ class OdooUpstream:
             raise UpstreamDown(f"HTTP {status}")
         if status == 403:   # 17/18: the session's allow_public_upload is off (Odoo's default there)
             raise UploadRefused("not_offered", "Files cannot be sent in this chat.")
+        if status == 404 and not text.lstrip().startswith("{"):   # Odoo's 404 page: no such route
+            await self.recheck("/im_livechat/cors/attachment/upload")
+            if self.caps is not None and not self.caps.works("uploads"):
+                raise UploadRefused("not_offered", "Files cannot be sent in this chat.")
         if status == 404:
             raise UploadRefused("session_gone", "This conversation has ended on the operator's side.")
         if status != 200:
@@ -601,6 +737,9 @@ class OdooUpstream:
         return self._file_tokens.get(key)
 
     async def close(self) -> None:
+        for task in [self._start_task, *self._background]:
+            if task is not None:
+                task.cancel()
         if self.poster is not None:
             await self.poster.stop()
         for task in self._workers.values():

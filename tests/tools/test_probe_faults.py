@@ -36,11 +36,11 @@ def fake_odoo(serie="18.0", available=True, bus="outdated", livechat=True) -> we
     """Enough of Odoo's public surface for the probe to reach the fault under test."""
     async def jsonrpc(request: web.Request) -> web.Response:
         path = request.path
-        if request.method == "GET":        # a JSON route asked with GET: Odoo answers 400
-            return web.Response(status=400, text="Bad Request")
+        if request.method in ("GET", "OPTIONS"):   # a JSON route asked with GET: Odoo answers 400; a
+            return web.Response(status=400, text="Bad Request")   # preflight 204 or 400 (capabilities.py)
         if path == "/web/webclient/version_info":
             result = {"server_version": serie, "server_serie": serie, "protocol_version": 1}
-        elif path in ("/im_livechat/init", "/im_livechat/cors/data"):
+        elif path in ("/im_livechat/init", "/im_livechat/cors/init", "/im_livechat/cors/data"):
             if not livechat:
                 return web.Response(status=404, text=HTML, content_type="text/html")
             result = {"Store": {"livechat_available": available}} if path.endswith("data") \
@@ -247,4 +247,5 @@ def test_probe_module_never_writes_secrets_in_the_verdict():
     args = probe.parser().parse_args(["http://odoo", "--login", "admin", "--password", "s3cret-pw"])
     p = probe.Probe(args)
     p.facts.major, p.facts.livechat, p.facts.channel_ok, p.facts.poll_routes = 18, True, True, True
+    p.facts.serie, p.facts.features = "18.0", {"sessions": True, "posting": True}
     assert "s3cret-pw" not in json.dumps(p.verdict())
