@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -343,12 +344,21 @@ class Adapter:
 
 
 ACTIONS = ("display_button", "auto_popup", "hide_button")
+log = logging.getLogger("relay.odoo")
+_ODD_RULES: set[str] = set()   # rules already logged as not understood (each once, at most 100)
 LOADER_OPTIONS = re.compile(r"\boptions:\s*(\{.*?\})\s*,\s*\n", re.S)
 
 
 def _rule(raw: dict) -> dict:
-    """A channel rule as the relay says it (docs/protocol.md §6), whatever the version's shape."""
+    """A channel rule as the relay says it (docs/protocol.md §6), whatever the version's shape; a
+    rule not understood is no rule (the button shown: reachable rather than hidden), logged once."""
+    if not raw:
+        return {}
     if not isinstance(raw, dict) or raw.get("action") not in ACTIONS:
+        seen = repr(raw)[:200]
+        if seen not in _ODD_RULES and len(_ODD_RULES) < 100:
+            _ODD_RULES.add(seen)
+            log.warning("odoo channel rule not understood: the button is shown", extra={"rule": seen})
         return {}
     timer = raw.get("auto_popup_timer")
     return {"action": raw["action"],

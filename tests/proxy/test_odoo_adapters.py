@@ -118,3 +118,17 @@ def test_init_shapes_a_version_does_not_know():
     assert parse_loader("garbage") == {"texts": {}, "colors": {}}
     assert parse_loader('options: {"button_text": "<b>x</b>", "button_background_color": "red;x"},\n') == {
         "texts": {"button": "<b>x</b>"}, "colors": {}}            # texts are shown as text; colours checked
+
+
+def test_a_rule_not_understood_shows_the_button_and_is_logged_once(caplog):
+    """Fail open: Odoo answering a rule with garbage leaves the button shown (no rule), said once."""
+    caplog.set_level("WARNING", logger="relay.odoo")
+    garbage = {"available_for_me": True, "rule": {"action": ["hide_button"], "auto_popup_timer": "soon"}}
+    for _ in range(3):
+        assert Adapter(18).parse_init(garbage) == (True, {})
+    assert Adapter(18).parse_init({"available_for_me": True, "rule": "hide everything"}) == (True, {})
+    said = [r for r in caplog.records if "rule not understood" in r.getMessage()]
+    assert len(said) == 2                                          # each odd rule once
+    assert Adapter(18).parse_init({"available_for_me": True, "rule": {"action": "auto_popup",
+                                                                      "auto_popup_timer": -3}}) == (
+        True, {"action": "auto_popup", "auto_popup_timer": 0, "chatbot": False})
