@@ -235,27 +235,28 @@
     ":host{all:initial}:host([hidden]){display:none}",
     "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
     ".launcher{position:fixed;inset-inline-end:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--c);color:#fff;font-size:26px;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}",
-    ".launcher:focus-visible,button:focus-visible,textarea:focus-visible{outline:3px solid #111;outline-offset:2px}",
+    ".launcher:focus-visible,button:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #111;outline-offset:2px}",
     ".panel{position:fixed;inset-inline-end:20px;bottom:88px;width:min(370px,calc(100vw - 24px));height:min(540px,calc(100vh - 110px));display:flex;flex-direction:column;background:#fff;color:#1d1d1f;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);overflow:hidden;z-index:2147483000;font-size:15px;line-height:1.4}",
     "[hidden]{display:none!important}",
     "header{background:var(--c);color:#fff;padding:10px 12px;display:flex;align-items:center;gap:8px}",
     "header h2{font-size:16px;margin:0;flex:1}",
     "header button{background:transparent;border:0;color:#fff;font-size:20px;cursor:pointer;padding:2px 6px}",
     "header button.end{font-size:13px;border:1px solid rgba(255,255,255,.6);border-radius:6px}",
+    "header button:focus-visible{outline:2px solid #fff;outline-offset:1px;box-shadow:0 0 0 4px #111}",
     ".status{font-size:12px;padding:4px 12px;background:#f3f4f6;border-bottom:1px solid #e5e7eb}",
-    ".log{flex:1;overflow-y:auto;padding:10px 12px;margin:0;list-style:none}",
+    ".logbox{flex:1;overflow-y:auto}.log{padding:10px 12px;margin:0;list-style:none}",
     ".log li{margin:6px 0;max-width:85%;padding:7px 10px;border-radius:10px;background:#eef2ff;white-space:pre-wrap;word-wrap:break-word}",
     ".log li.visitor{margin-inline-start:auto;background:var(--c);color:#fff}",
     ".log li.visitor a{color:#fff}",
     ".log li.bot{background:#ecfdf5}",
     ".person{padding:4px 8px 0;text-align:center}",
-    ".contact{padding:6px 8px 0}.contact input{width:100%;padding:8px;border:1px solid #888;border-radius:6px;font-size:14px}",
+    ".contact{padding:6px 8px 0}.contact p{margin:0 0 4px;font-size:13px;color:#b91c1c}.contact input{width:100%;padding:8px;border:1px solid #888;border-radius:6px;font-size:14px}",
     ".person button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
     ".person button:disabled{opacity:.5;cursor:default}",
     ".choices{display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px 0;justify-content:flex-end}",
     ".choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 12px;font-size:14px;cursor:pointer;min-height:32px}",
     ".log li.note{background:none;color:#6b7280;font-size:13px;text-align:center;max-width:100%}",
-    ".log li.pending{opacity:.6}",
+    ".log li.pending{background:#fff;color:#4b5563;border:1px dashed #6b7280}.log li.pending .meta{opacity:1}",
     ".log li.failed{outline:2px solid #b91c1c;outline-offset:1px}",
     ".log li.failed .meta{font-weight:600;opacity:1}",
     ".log .retry{margin-inline-start:6px;background:#fff;color:#b91c1c;border:1px solid #b91c1c;border-radius:6px;padding:2px 10px;font-size:13px;cursor:pointer;min-height:28px}",
@@ -312,7 +313,7 @@
     this.setStatus("idle");
     this.listen();
     if (this.conv) this.connect(); else this.greet();
-    if (opts.open) this.toggle(true);
+    if (opts.open) this.toggle(true, true);
   }
 
   /** Before a conversation, as Odoo's own widget: its welcome line; no launcher where the channel's
@@ -327,7 +328,7 @@
     if (rule.action === "auto_popup" && !this.host.hidden && !read("sessionStorage", "olr:popped").at) {
       this.timers.popup = setTimeout(function () {
         try { root.sessionStorage.setItem("olr:popped", '{"at":1}'); } catch (e) {}
-        if (!self.conv && self.panel.hidden) self.toggle(true);
+        if (!self.conv && self.panel.hidden) self.toggle(true, true);
       }, (rule.auto_popup_timer || 0) * 1000);
     }
   };
@@ -397,7 +398,10 @@
     this.closeBtn = el("button", { type: "button", "aria-label": t("close") }, "×");
     header.appendChild(this.endBtn); header.appendChild(this.closeBtn);
     this.statusEl = el("div", { "class": "status", role: "status", "aria-live": "polite" });
-    this.log = el("ol", { "class": "log", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+    // a live region around a plain list: the list keeps its semantics, the region announces additions
+    this.logBox = el("div", { "class": "logbox", role: "log", "aria-live": "polite", "aria-relevant": "additions" });
+    this.log = el("ol", { "class": "log" });
+    this.logBox.appendChild(this.log);
     this.typingEl = el("div", { "class": "typing", "aria-live": "polite" });
     this.personBar = el("div", { "class": "person", hidden: "" });
     this.personBtn = el("button", { type: "button", "class": "talk" }, t("talkToPerson"));
@@ -415,7 +419,7 @@
     this.fileInput = el("input", { type: "file", multiple: "", hidden: "", tabindex: "-1", "aria-hidden": "true" });
     this.form.appendChild(this.attachBtn); this.form.appendChild(this.fileInput);
     this.form.appendChild(label); this.form.appendChild(this.input); this.form.appendChild(this.sendBtn);
-    [this.statusEl, this.log, this.typingEl, this.choicesBar, this.personBar, this.contactBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
+    [this.statusEl, this.logBox, this.typingEl, this.choicesBar, this.personBar, this.contactBar, this.form].forEach(function (n) { self.panel.appendChild(n); });
     this.panel.insertBefore(header, this.statusEl);
     shadow.appendChild(style); shadow.appendChild(this.panel); shadow.appendChild(this.launcher);
     doc.body.appendChild(this.host);
@@ -427,7 +431,8 @@
     this.closeBtn.addEventListener("click", function () { self.toggle(false); });
     this.endBtn.addEventListener("click", function () { self.end(); });
     this.personBtn.addEventListener("click", function () { self.askPerson(); });
-    this.panel.addEventListener("keydown", function (e) { if (e.key === "Escape") self.toggle(false); });
+    this.panel.addEventListener("keydown", function (e) { if (e.key === "Escape") self.toggle(false); else self.trapTab(e); });
+    this.launcher.addEventListener("keydown", function (e) { if (e.key === "Escape" && !self.panel.hidden) self.toggle(false); });
     this.form.addEventListener("submit", function (e) { e.preventDefault(); self.submit(); });
     this.contactInput.addEventListener("keydown", function (e) {   // Enter: what waits goes, else on to the message
       if (e.key !== "Enter") return;
@@ -452,13 +457,28 @@
     });
   };
 
-  Widget.prototype.toggle = function (open) {
+  /** Open or close the panel; ``quiet``: opened by the page (data-open, a rule's popup), so the
+   *  visitor's focus stays where it is. Full screen (≤ 480 px) it is modal: Tab stays inside. */
+  Widget.prototype.toggle = function (open, quiet) {
     var show = open === undefined ? this.panel.hidden : open;
     this.panel.hidden = !show;
     this.launcher.setAttribute("aria-expanded", String(show));
     this.launcher.setAttribute("aria-label", show ? this.t("close") : this.buttonText || this.t("open"));
-    if (show) this.input.focus(); else this.launcher.focus();
+    this.panel.setAttribute("aria-modal", String(this.fullScreen()));
+    if (!quiet) { if (show) this.input.focus(); else this.launcher.focus(); }
     if (show) { this.markSeen(); this.setUnread(0); }
+  };
+  Widget.prototype.fullScreen = function () { return !!(root.matchMedia && root.matchMedia("(max-width: 480px)").matches); };
+  /** Tab and Shift+Tab cycle within the full-screen panel (the page under it is out of reach). */
+  Widget.prototype.trapTab = function (e) {
+    if (e.key !== "Tab" || !this.fullScreen()) return;
+    var all = Array.prototype.filter.call(this.panel.querySelectorAll("button,textarea,input:not([type=file]),a[href]"),
+      function (n) { return !n.disabled && n.getClientRects().length; });
+    if (!all.length) return;
+    var first = all[0], last = all[all.length - 1], at = this.shadow.activeElement;
+    if (e.shiftKey ? at === first || !this.panel.contains(at) : at === last) {
+      e.preventDefault(); (e.shiftKey ? last : first).focus();
+    }
   };
 
   /** Unread operator messages while the panel is closed or the tab hidden: on the launcher (and
@@ -575,13 +595,15 @@
       body.leave_message = true; body.contact = this.contactInput.value.trim();
       if (!body.contact) return this.askContact();
     }
+    this.pendingMeta(this.t("sending"));
     this.starting = this.api("POST", "/v1/conversations", body).then(function (conv) {
       // a new conversation's events count from 1: the seq of an ended one must not hide them
       self.conv = conv; self.visitor = conv.visitor; self.starting = null; self.seq = new SeqTracker(0); self.history = [];
-      self.leaving = false; self.contactBar.hidden = true; if (self.contactNote) self.contactNote.remove();
+      self.leaving = false; self.contactBar.hidden = true;
       self.persist(); self.connect(); self.page(1);
     }, function (err) {
       self.starting = null;
+      self.pendingMeta(self.t("failed"));   // not "sending…" while nothing is on its way
       if (err.code === "invalid_contact") return self.askContact();
       if (err.code === "no_operator_available" && self.opts.offline === "message") {   // nobody after all
         self.leaveMode(); return self.askContact();
@@ -592,11 +614,17 @@
     return this.starting;
   };
 
+  Widget.prototype.pendingMeta = function (text) {
+    var metas = this.log.querySelectorAll("li.pending .meta");
+    for (var i = 0; i < metas.length; i++) metas[i].textContent = text;
+  };
   /** The message waits (queued) until the visitor says how to reach them. */
   Widget.prototype.askContact = function () {
-    if (!this.contactNote || !this.contactNote.isConnected) {
-      this.contactNote = this.note(this.t("contactNeeded"));
-      this.contactNote.setAttribute("role", "alert");
+    this.pendingMeta(this.t("failed"));
+    if (!this.contactNote) {   // said beside the field (an alert), which takes the focus
+      this.contactNote = el("p", { id: "olr-contact-hint", role: "alert" }, this.t("contactNeeded"));
+      this.contactBar.insertBefore(this.contactNote, this.contactInput);
+      this.contactInput.setAttribute("aria-describedby", "olr-contact-hint");
     }
     this.contactInput.setAttribute("aria-invalid", "true");
     this.contactInput.focus();
@@ -1091,7 +1119,7 @@
     var self = this, li = el("li", { "class": "note" }, text);
     if (action === "retry") {
       var b = el("button", { type: "button", "class": "action" }, this.t("retry"));
-      b.addEventListener("click", function () { li.remove(); self.start().catch(function () {}); });
+      b.addEventListener("click", function () { self.input.focus(); li.remove(); self.start().catch(function () {}); });
       li.appendChild(doc.createTextNode(" ")); li.appendChild(b);
     }
     this.appendBeforePending(li);
@@ -1101,10 +1129,11 @@
     var firstPending = this.log.querySelector("li.pending");
     if (firstPending) this.log.insertBefore(li, firstPending); else this.append(li);
   };
-  Widget.prototype.append = function (li) { this.log.appendChild(li); this.log.scrollTop = this.log.scrollHeight; };
+  Widget.prototype.append = function (li) { this.log.appendChild(li); this.logBox.scrollTop = this.logBox.scrollHeight; };
 
   Widget.prototype.renderPending = function (item) {
     var li = el("li", { "class": "visitor pending", "data-client-id": item.client_id });
+    li.appendChild(el("span", { "class": "sr" }, this.t("you") + ": "));
     li.appendChild(el("span", { "class": "body" }, item.file ? "📎 " + item.name : item.text));
     li.appendChild(el("span", { "class": "meta" }, this.t("sending")));
     this.append(li);
@@ -1175,13 +1204,18 @@
     switch (event.type) {
       case "message":
         var pending = m.client_id && this.log.querySelector('[data-client-id="' + m.client_id + '"]');
-        if (pending) pending.remove();            // the stored event takes its place, in seq order
+        // the stored event takes the pending bubble's place, in seq order: the first pending one is
+        // filled where it is (not removed and added again, which a screen reader would say twice)
+        var inPlace = pending && pending === this.log.querySelector("li.pending");
+        if (pending && !inPlace) pending.remove();
         if (m.client_id) this.queue.forget(m.client_id);
-        var li = el("li", { "class": m.author.kind === "visitor" ? "visitor" : m.author.kind });
+        if (event.at) this.dayLine(event.at);
+        var li = inPlace ? pending : el("li");
+        li.textContent = ""; li.className = m.author.kind === "visitor" ? "visitor" : m.author.kind;
         li.setAttribute("data-message-id", m.id);
         if (m.client_id) li.setAttribute("data-client-id", m.client_id);
-        if (event.at) this.dayLine(event.at);
-        if (m.author.kind !== "visitor") {
+        if (m.author.kind === "visitor") li.appendChild(el("span", { "class": "sr" }, t("you") + ": "));
+        else {
           var who_ = li.appendChild(el("span", { "class": "who" }, m.author.name || t(m.author.kind === "bot" ? "assistant" : "operator")));
           var face = this.fileUrl(m.author.avatar_url);   // decorative: the name beside it says who
           if (face) who_.insertBefore(el("img", { src: face, alt: "", loading: "lazy" }), who_.firstChild);
@@ -1191,7 +1225,7 @@
         var when = new Date(event.at);
         if (!isNaN(when)) li.appendChild(el("time", { "class": "at", datetime: event.at },
           when.toLocaleTimeString(this.opts.lang, { hour: "2-digit", minute: "2-digit" })));
-        this.appendBeforePending(li);
+        if (!inPlace) this.appendBeforePending(li);
         if (!restoring && m.author.kind !== "visitor") this.notifyNew();
         if (m.author.kind !== "visitor") this.showTyping(null); else this.showChoices(null);
         if (m.author.kind !== "visitor" && event.seq) { this.seenWanted = Math.max(this.seenWanted || 0, event.seq); this.markSeen(); }

@@ -200,7 +200,7 @@ def test_keyboard_phone_size_and_language(browser, relay):
         assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 375 and box["y"] + box["height"] <= 667
         assert shop.page.evaluate("document.querySelector('[data-livechat-relay]')?.shadowRoot.activeElement.tagName") == "TEXTAREA"
         assert shop.page.locator("label[for=olr-input]").text_content() == "Message"
-        assert shop.page.locator(".log").get_attribute("aria-live") == "polite"
+        assert shop.page.locator("[role=log]").get_attribute("aria-live") == "polite"
         shop.page.keyboard.type("Bonjour")
         shop.page.keyboard.press("Enter")
         shop.wait_status("connected")
