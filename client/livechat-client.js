@@ -28,8 +28,13 @@
       this.retryAfter = retryAfter;
       this.body = body;
     }
-    /** Worth trying again as it is: network, 408, 429, 5xx. Any other 4xx is bad input. */
-    get retryable() { return sendOutcome(this) === "retry" || sendOutcome(this) === "wait"; }
+    /** Worth trying again as it is: network, 408, 429, 5xx. Any other 4xx is bad input, and so is a
+     *  call the client refuses itself (`empty_message`, `no_conversation`: status 0). */
+    get retryable() {
+      if (!this.status) return /^(network|aborted|ack_timeout|ws_close_)/.test(this.code);
+      const outcome = sendOutcome(this);
+      return outcome === "retry" || outcome === "wait";
+    }
   }
 
   /** Full-jitter backoff: a random delay in [0, min(30 s, 0.5 s · 2^attempt)], at least 0.5 s. */
