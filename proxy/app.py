@@ -185,6 +185,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     r = app.router
     r.add_get("/", demo.index)
     r.add_get("/widget.js", demo.widget_js)
+    r.add_get("/client.js", demo.client_js)      # the client library (client/), classic script
+    r.add_get("/client.mjs", demo.client_js)     # and ES module
     r.add_get("/widget/i18n/{lang}.json", demo.widget_strings)
     r.add_get("/healthz", health.healthz)
     r.add_get("/metrics", health.metrics)

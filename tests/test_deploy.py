@@ -84,7 +84,7 @@ def test_the_image_serves_the_default_port_and_the_widget():
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.M)
     assert "/healthz" in dockerfile.split("HEALTHCHECK", 1)[1]
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
-    for needed in ("proxy", "tools", "widget", "pyproject.toml", "README.md"):   # what the image needs
+    for needed in ("proxy", "tools", "widget", "client", "pyproject.toml", "README.md"):   # what the image needs
         assert needed not in ignored, needed
 
 

@@ -77,7 +77,7 @@ def test_every_package_is_listed_in_pyproject():
     found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("proxy", "tools")
              for p in (ROOT / top).rglob("__init__.py") if "__pycache__" not in p.parts}
     assert found - listed == set(), "packages missing from pyproject.toml [tool.setuptools] packages"
-    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"proxy.widget": "widget"}
+    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"proxy.widget": "widget", "proxy.client": "client"}
 
 
 def test_the_widget_is_found_through_importlib_resources():
@@ -88,6 +88,9 @@ def test_the_widget_is_found_through_importlib_resources():
     if direct and json.loads(direct).get("dir_info", {}).get("editable"):   # this checkout, editable
         assert Path(str(js)) == ROOT / "widget" / "widget.js"
     assert demo.widget_file("nothing.js") is None
+    for name in ("livechat-client.js", "livechat-client.mjs"):   # the client library, served as /client.js, /client.mjs
+        found = demo.client_file(name)
+        assert found is not None and found.read_bytes() == (ROOT / "client" / name).read_bytes()
 
 
 # ---------------------------------------------------------------- built and installed (slow)
@@ -108,14 +111,17 @@ def test_build_makes_every_artifact(artifacts):
     wheel = artifacts / f"odoo_livechat_relay-{v}-py3-none-any.whl"
     with tarfile.open(sdist) as tar:
         names = tar.getnames()
-    for needed in ("widget/widget.js", "widget/demo.html", "widget/i18n/fr.json", "proxy/static/console.html", "pyproject.toml"):
+    for needed in ("widget/widget.js", "widget/demo.html", "widget/i18n/fr.json", "proxy/static/console.html", "pyproject.toml",
+                   "client/livechat-client.js", "client/livechat-client.mjs"):
         assert f"odoo_livechat_relay-{v}/{needed}" in names, needed
     with zipfile.ZipFile(wheel) as whl:
         names = whl.namelist()
         meta = whl.read(f"odoo_livechat_relay-{v}.dist-info/METADATA").decode()
     for needed in ("proxy/widget/widget.js", "proxy/widget/demo.html", "proxy/widget/i18n/fr.json",
-                   "proxy/static/console.html", "proxy/__main__.py"):
+                   "proxy/static/console.html", "proxy/__main__.py", "proxy/client/livechat-client.js",
+                   "proxy/client/livechat-client.mjs"):
         assert needed in names, needed
+    assert not any("node_modules" in n or n.startswith("proxy/client/package") for n in names)
     assert not any(n.startswith(("tests/", "benchmarks/", "odoo_addons/")) for n in names)
     assert f"Version: {v}" in meta
     for series, requirement in (("17.0", "odoo>=17.0a,<17.1dev"), ("18.0", "odoo==18.0.*"), ("19.0", "odoo==19.0.*")):
@@ -171,7 +177,10 @@ def test_the_wheel_installed_in_a_fresh_virtualenv_serves_the_demo(tmp_path):
         status, headers, page = _get(relay.url + "/")
         assert status == 200 and headers["Content-Type"].startswith("text/html") and b"widget.js" in page
         status, headers, js = _get(relay.url + "/widget.js")
-        assert status == 200 and js == (ROOT / "widget" / "widget.js").read_bytes()
+        assert status == 200 and js == demo.minified((ROOT / "widget" / "widget.js").read_bytes())
+        for path, name in (("/client.js", "livechat-client.js"), ("/client.mjs", "livechat-client.mjs")):
+            status, headers, js = _get(relay.url + path)
+            assert status == 200 and js == demo.minified((ROOT / "client" / name).read_bytes()), path
         status, _, console = _get(relay.url + "/demo")
         assert status == 200 and b"<html" in console.lower()
         status, _, health = _get(relay.url + "/healthz")

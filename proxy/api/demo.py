@@ -81,6 +81,30 @@ async def widget_js(request: web.Request) -> web.StreamResponse:
                                             "ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"'})
 
 
+def client_file(name: str):
+    """A file of the repository's client/ (the client library), shipped as ``proxy.client``; None when absent."""
+    try:
+        found = resources.files("proxy.client").joinpath(name)
+    except ModuleNotFoundError:
+        return None
+    return found if found.is_file() else None
+
+
+async def client_js(request: web.Request) -> web.StreamResponse:
+    """The client library, minified: ``/client.js`` the classic script (``window.LivechatClient``),
+    ``/client.mjs`` the ES module. Public and from any origin: a module script is fetched with CORS."""
+    name = "livechat-client.mjs" if request.path.endswith(".mjs") else "livechat-client.js"
+    found = client_file(name)
+    if found is None:
+        raise NotFound("The client library is not bundled with this installation.", code="client_missing")
+    body = minified(found.read_bytes())
+    return web.Response(body=body, headers={"Content-Type": "application/javascript; charset=utf-8",
+                                            "Cache-Control": "public, max-age=300",
+                                            "Access-Control-Allow-Origin": "*",
+                                            "X-Content-Type-Options": "nosniff",
+                                            "ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"'})
+
+
 LANG_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?$")
 LANG_ALIASES = {"zh": "zh_CN"}          # a bare "zh" reads the simplified Chinese table
 
