@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import secrets
+import signal
 import time
 import weakref
 
@@ -18,10 +18,10 @@ from proxy.api import conversations, demo, health, middlewares, openapi, webhook
 from proxy.api import files as files_api
 from proxy.api import uploads as uploads_api
 from proxy.bot import BotClient
+from proxy.cluster.local import LocalLeases
 from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
-from proxy.cluster.local import LocalLeases
 from proxy.handoff import BotPhase, Handoff
 from proxy.hub import Hub
 from proxy.metrics import Metrics
@@ -109,8 +109,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                                      connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
         odoo_limit = asyncio.Semaphore(settings.odoo_max_requests)
         upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
-            OdooRPC(http, settings.odoo_url, limit=odoo_limit), the_store, settings.odoo_db or "odoo", settings.odoo_livechat_channel_id,
-            chatbot_script_id=settings.odoo_chatbot_script_id)
+            OdooRPC(http, settings.odoo_url, limit=odoo_limit), the_store, settings.odoo_db or "odoo",
+            settings.odoo_livechat_channel_id, chatbot_script_id=settings.odoo_chatbot_script_id)
         relay = app[keys.RELAY] = Relay(settings, the_store, hub, upstream, app[keys.METRICS],
                                         token_secret.encode())
         if not settings.demo:

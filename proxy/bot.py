@@ -17,10 +17,9 @@ and a failure hands the visitor to a person.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 import aiohttp
 
@@ -129,7 +128,7 @@ class BotClient:
                     raise BotFailed(f"HTTP {resp.status}" + (" (redirects are not followed)"
                                                              if resp.status // 100 == 3 else ""))
                 raw = await read_capped(resp.content, MAX_ANSWER_BYTES)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             raise BotFailed(f"no answer within {self.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise BotFailed(f"unreachable ({exc.__class__.__name__})") from None

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"livechat-relay: {exc}", file=sys.stderr)
         return 2
     logs.setup(settings.log_level)
-    from proxy.app import make_app   # after logging is set up
+    from proxy.app import make_app  # after logging is set up
     try:
         app = make_app(settings)
     except ConfigError as exc:

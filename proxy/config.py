@@ -10,7 +10,8 @@ import dataclasses
 import ipaddress
 import math
 import os
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from proxy.uploads import DEFAULT_TYPES as DEFAULT_UPLOAD_TYPES
 
@@ -187,11 +188,12 @@ class Settings:
         """Demo mode: no Odoo configured, the built-in operator console stands in for it."""
         return not self.odoo_url
 
-    def validate(self) -> "Settings":
+    def validate(self) -> Settings:
         if self.odoo_replies not in REPLY_MODES:
             raise ConfigError(f"RELAY_ODOO_REPLIES / --odoo-replies: must be one of {', '.join(REPLY_MODES)}")
         if self.odoo_replies == "shared_bus" and not (self.odoo_login and self.odoo_password and self.odoo_db):
-            missing = [name for name, value in (("RELAY_ODOO_LOGIN", self.odoo_login), ("RELAY_ODOO_PASSWORD", self.odoo_password),
+            missing = [name for name, value in (("RELAY_ODOO_LOGIN", self.odoo_login),
+                                                ("RELAY_ODOO_PASSWORD", self.odoo_password),
                                                 ("RELAY_ODOO_DB", self.odoo_db)) if not value]
             raise ConfigError(f"RELAY_ODOO_REPLIES=shared_bus needs {', '.join(missing)}: the shared socket logs in as a "
                               "dedicated Odoo user (a password: an API key does not open Odoo's WebSocket)")

@@ -29,8 +29,15 @@ from proxy.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauth
 from proxy.hub import Cursor, Hub
 from proxy.metrics import Metrics
 from proxy.store.base import Appended, Conversation, Store
-from proxy.upstream.base import (FileNotFound, NoOperatorAvailable, NotOffered, RatingRefused, UploadRefused, Upstream,
-                                 UpstreamDown)
+from proxy.upstream.base import (
+    FileNotFound,
+    NoOperatorAvailable,
+    NotOffered,
+    RatingRefused,
+    UploadRefused,
+    Upstream,
+    UpstreamDown,
+)
 
 log = logging.getLogger("relay.core")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -38,7 +45,8 @@ MAX_FILES_PER_MESSAGE = 10
 MAX_UPLOADS = 100          # files a visitor may send in one conversation
 RATINGS = (5, 3, 1)        # what Odoo's feedback panel offers
 MAX_COMMENT = 1000
-EMAIL = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL = re.compile(r"^[^@\s<>\"(),;:\\\[\]]{1,64}"                                   # the local part
+                   r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 MAX_TRANSCRIPT_MAILS = 3   # transcripts mailed per conversation (each one a mail Odoo sends to any address)
 BOUND_CACHE = 10000        # Odoo sessions whose conversation is remembered (``bound``)
 CONFIG_TTL = 30.0          # seconds Odoo's answer for one channel, page and language is kept (docs/protocol.md §6)

@@ -56,7 +56,7 @@ LEFT_MESSAGE = ("No one is available right now. Your messages are kept: the firs
                 "read them here and can reach you at {contact}.")
 
 
-def phase(conv: "Conversation | None") -> dict:
+def phase(conv: Conversation | None) -> dict:
     """The conversation's pre-operator state: ``handoff`` (cause), ``waiting`` (a left message),
     ``handed_off`` (cause), ``contact``; conversations stored before 1.1 kept it under ``bot``."""
     up = (conv.upstream or {}) if conv is not None else {}
@@ -79,7 +79,7 @@ def left_message_heading(contact: str) -> str:
 class Handoff:
     """Unbound conversations to a person: the handoff, the no-operator rule, left messages."""
 
-    def __init__(self, relay: "Relay", leases: "Leases", no_operator: str = "stay", retry_every: float = 10.0):
+    def __init__(self, relay: Relay, leases: Leases, no_operator: str = "stay", retry_every: float = 10.0):
         self.relay, self.leases, self.no_operator, self.retry_every = relay, leases, no_operator, retry_every
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -138,7 +138,7 @@ class Handoff:
             if where == "message":        # taken by someone else meanwhile: ask again next round
                 available[conv.livechat_channel_id] = False
 
-    async def _available(self, conv: "Conversation") -> bool:
+    async def _available(self, conv: Conversation) -> bool:
         try:
             answer = await self.relay.upstream.config(conv.livechat_channel_id, conv.page_url, conv.lang)
         except Exception as exc:   # Odoo down or the channel gone: not now
@@ -148,7 +148,7 @@ class Handoff:
 
     # ------------------------------------------------------------------ entry points
 
-    async def leave_message(self, conv: "Conversation", contact: str) -> None:
+    async def leave_message(self, conv: Conversation, contact: str) -> None:
         """A new conversation with nobody online (no bot): it waits with the visitor's messages."""
         conv.upstream = {**(conv.upstream or {}), "pending": {"waiting": True, "contact": contact}}
         await self.store.create_conversation(conv)
@@ -156,7 +156,7 @@ class Handoff:
                                                       text=LEFT_MESSAGE.format(contact=contact)), source="relay")
         log.info("conversation created", extra={"conversation": conv.id, "with": "left message"})
 
-    async def visitor_message(self, conv: "Conversation", event: dict, to_bot=None) -> None:
+    async def visitor_message(self, conv: Conversation, event: dict, to_bot=None) -> None:
         """A stored visitor message of an unbound conversation (or one bound meanwhile): to the
         upstream when a person has it; waiting for one: try now; else to the bot (``to_bot``),
         or, with no bot, to a person straight away."""
@@ -248,7 +248,7 @@ class Handoff:
         log.info("handed off", extra={"conversation": conv.id, "odoo_channel": channel_id, "cause": cause})
         return "operator"
 
-    async def _no_operator(self, conv: "Conversation", already_waiting: bool) -> str:
+    async def _no_operator(self, conv: Conversation, already_waiting: bool) -> str:
         if already_waiting or self.no_operator == "message":
             await self.store.merge_upstream(conv.id, {"pending": {"handoff": None, "waiting": True}})
             if not already_waiting:
@@ -262,7 +262,7 @@ class Handoff:
 class BotPhase:
     """The bot before the operators: its answers, one visitor message at a time, in order."""
 
-    def __init__(self, relay: "Relay", client: botlib.BotClient, handoffs: Handoff):
+    def __init__(self, relay: Relay, client: botlib.BotClient, handoffs: Handoff):
         self.relay, self.client, self.handoffs = relay, client, handoffs
         self._queues: dict[str, asyncio.Queue] = {}
         self._workers: dict[str, asyncio.Task] = {}
@@ -289,7 +289,7 @@ class BotPhase:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def visitor_message(self, conv: "Conversation", event: dict) -> None:
+    async def visitor_message(self, conv: Conversation, event: dict) -> None:
         await self.handoffs.visitor_message(conv, event, to_bot=self.enqueue)
 
     def enqueue(self, conversation_id: str, event: dict) -> None:
@@ -316,7 +316,7 @@ class BotPhase:
                 del self._workers[conversation_id]
 
     @staticmethod
-    def _still_with_bot(conv: "Conversation | None") -> bool:
+    def _still_with_bot(conv: Conversation | None) -> bool:
         if conv is None or conv.closed or conv.odoo_channel_id is not None:
             return False
         state = phase(conv)

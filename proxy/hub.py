@@ -23,7 +23,8 @@ import asyncio
 import collections
 import json
 import time
-from typing import TYPE_CHECKING, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from proxy.store.base import Replay, Store
@@ -90,7 +91,7 @@ class Subscription:
         try:
             await asyncio.wait_for(self._waiter, timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         finally:
             self._waiter = None
@@ -176,7 +177,7 @@ class Cursor:
     __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq", "outbox",
                  "durable")
 
-    def __init__(self, hub: Hub, store: "Store", conversation_id: str, after: int):
+    def __init__(self, hub: Hub, store: Store, conversation_id: str, after: int):
         self.hub, self.store, self.conversation_id = hub, store, conversation_id
         self.outbox: list[bytes] | None = None   # frames written by a fast path, waiting for their turn
         self.last = after

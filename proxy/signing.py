@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import secrets as _secrets
 import time
-from datetime import datetime, timezone
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -28,7 +28,7 @@ def new_secret() -> str:
 
 def sign(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` header value: one ``v1,…`` per secret, space-separated."""
-    when = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
     text = body.decode()
     return " ".join(Webhook(s).sign(msg_id, when, text) for s in secrets)
 

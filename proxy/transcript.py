@@ -5,7 +5,7 @@ resource: every value escaped)."""
 from __future__ import annotations
 
 import html
-from typing import Iterable
+from collections.abc import Iterable
 
 from proxy.store.base import Store
 

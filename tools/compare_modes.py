@@ -26,8 +26,8 @@ import secrets
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 
@@ -105,7 +105,7 @@ async def run(args, progress=None, on_sent: Callable[[int], None] | None = None)
     """Run the comparison described by the parsed ``args``; return the report (see the JSON file)."""
     run_id = secrets.token_hex(4)
     modes = args.modes
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     t_start = time.perf_counter()
     host = machine()
     tallies = {m: Tally(run_id, (lambda: progress.update(1)) if progress else (lambda: None)) for m in modes}

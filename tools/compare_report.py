@@ -30,7 +30,7 @@ def table(report: dict) -> str:
              f"{report['relay']}; short polling every {cfg['poll_interval']:g} s, long polling "
              f"wait={cfg['longpoll_wait']:g}"]
     for row in cells:
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
     for mode, r in report["modes"].items():
         if r["send_errors"]:
             reasons = "; ".join(f"{n}× {why}" for why, n in r["send_error_reasons"].items())

@@ -11,8 +11,8 @@ import math
 import os
 import platform
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import aiohttp
 

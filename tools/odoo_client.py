@@ -29,7 +29,7 @@ class Odoo:
         self.uuids: dict[int, str | None] = {}
 
     @classmethod
-    def from_env(cls) -> "Odoo | None":
+    def from_env(cls) -> Odoo | None:
         url = os.environ.get("ODOO_URL")
         if not url:
             return None
@@ -45,7 +45,7 @@ class Odoo:
             raise OdooError(f"{path}: {json.dumps(data['error'])[:600]}")
         return data.get("result")
 
-    def start(self) -> "Odoo":
+    def start(self) -> Odoo:
         info = self.call("/web/webclient/version_info", {})
         self.version = info["server_serie"]
         if not self.db:

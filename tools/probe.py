@@ -31,10 +31,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import websocket   # websocket-client: the bus check speaks to Odoo the way a third-party client would
+import websocket  # websocket-client: the bus check speaks to Odoo the way a third-party client would
 
 from proxy.odoo import capabilities
-from proxy.odoo.adapters import Adapter, ShapeError
+from proxy.odoo.adapters import Adapter
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable
 
 WORKER_VERSION = re.compile(r'websocket_worker_version["\']?\s*[:=]\s*["\']([^"\']+)["\']')
@@ -281,7 +281,7 @@ class Probe:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.add("visitor routes", FAIL, f"could not check them: {exc or 'timed out'}", started)
             return
-        missing = [r for r, ok in zip(routes, found) if not ok]
+        missing = [r for r, ok in zip(routes, found, strict=True) if not ok]
         required = missing[:3] if missing else []
         if [r for r in missing if r in routes[:3]]:
             self.add("visitor routes", FAIL, "missing: " + ", ".join(required), started)
@@ -464,7 +464,7 @@ class Probe:
     # ------------------------------------------------------------------ --roundtrip
 
     async def run_roundtrip(self) -> None:
-        from tools.probe_roundtrip import roundtrip   # the relay is imported only when asked for
+        from tools.probe_roundtrip import roundtrip  # the relay is imported only when asked for
         await roundtrip(self)
 
 

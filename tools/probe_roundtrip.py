@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 MODES = ("bus", "poll")
 
 
-async def roundtrip(probe: "Probe") -> None:
+async def roundtrip(probe: Probe) -> None:
     args = probe.args
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else \
         (lambda text: print(text, file=probe.out, flush=True))
@@ -65,7 +65,7 @@ def _operator_ready(odoo: Odoo) -> None:
     odoo.operator_online()
 
 
-async def _through_own_relay(odoo: Odoo, mode: str, probe: "Probe") -> dict:
+async def _through_own_relay(odoo: Odoo, mode: str, probe: Probe) -> dict:
     from proxy.app import make_app
     from proxy.config import Settings
 

@@ -61,7 +61,7 @@ class RelayProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 15) -> "RelayProcess":
+    def start(self, timeout: float = 15) -> RelayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
         env.update(self.env)
         if self.pythonpath is None:

@@ -13,7 +13,7 @@ import collections
 import json
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import aiohttp
 
@@ -56,7 +56,7 @@ class Transport:
                 key = "ended"
             except RelayError as exc:
                 key, retry_after = _error_key(exc), exc.retry_after
-            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ConnectionError, ValueError) as exc:
                 key = type(exc).__name__
             self.errors[key] += 1
             failures = 1 if self.connects > connects else failures + 1

@@ -14,7 +14,7 @@ from aiohttp.helpers import content_disposition_header
 
 from proxy import files, keys, tokens
 from proxy.api.common import client_ip, limit
-from proxy.api.uploads import clean_name   # one rule for file names, both ways
+from proxy.api.uploads import clean_name  # one rule for file names, both ways
 from proxy.errors import Conflict, Forbidden, NotFound, Unavailable
 from proxy.upstream.base import FileNotFound, NotOffered, UpstreamDown
 

@@ -19,7 +19,7 @@ async def healthz(request: web.Request) -> web.Response:
         problems.append("shutting down")
     try:
         await asyncio.wait_for(app[keys.STORE].ping(), 2)
-    except (StoreError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, StoreError) as exc:
         problems.append(f"store: {exc or 'timeout'}")
     fanout = app.get(keys.FANOUT)
     if fanout is not None and not fanout.connected.is_set():
@@ -63,7 +63,7 @@ def relay_features(app: web.Application) -> dict[str, bool] | None:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    from proxy.api.ws import flush_metrics   # ws imports the routes' helpers; keep this one lazy
+    from proxy.api.ws import flush_metrics  # ws imports the routes' helpers; keep this one lazy
     flush_metrics(request.app)
     return web.Response(body=request.app[keys.METRICS].render(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

@@ -88,7 +88,8 @@ SPEC = {
                           **_errors(400, 401, 403, 404, 408, 409, 413, 415, 429, 503)}}},
         "/v1/conversations/{id}/transcript": {"get": {
             "operationId": "transcript", "security": _AUTH,
-            "parameters": [_CONV_ID, {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["text", "html", "pdf"]}}],
+            "parameters": [_CONV_ID, {"name": "format", "in": "query",
+                                      "schema": {"type": "string", "enum": ["text", "html", "pdf"]}}],
             "responses": {"200": {"description": "the conversation as stored, oldest first (pdf: Odoo's own, on 19)"},
                           **_errors(400, 401, 403, 404, 409, 429, 503)}}, "post": {
             "operationId": "emailTranscript", "security": _AUTH, "parameters": [_CONV_ID],

@@ -50,7 +50,6 @@ LAST_OBSERVED = web.AppKey("ws_last_observed", list)
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
-    app = request.app
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(request, origin):
         raise Forbidden(f"Origin {origin} is not allowed to use this relay.", code="origin_not_allowed")
@@ -176,8 +175,8 @@ def _flush(cursor, transport) -> None:
 def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metrics):
     """Fan-out fast path: when this socket's pump is parked with nothing queued and the event is
     the next one in order, write its frame straight to the transport (no task switch; the frames
-    of one loop turn go out in one ``write`` per socket). Anything else — a gap, a busy or slow socket, a closing one — falls back to
-    the queue and the pump, which keep every guarantee."""
+    of one loop turn go out in one ``write`` per socket). Anything else — a gap, a busy or slow socket,
+    a closing one — falls back to the queue and the pump, which keep every guarantee."""
     transport = request.transport
     out = metrics.events_out.labels("ws")
     latency = metrics.latency.labels("ws")
@@ -234,7 +233,7 @@ async def _pump(conn: Connection, cursor, metrics, items: list) -> None:
                 return
     except asyncio.CancelledError:
         raise
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("ws reader too slow", extra={"conversation": conn.conversation_id, "seq": cursor.last})
         await _close(conn, CLOSE_TOO_SLOW, b"too_slow")
     except Exception as exc:  # store down or socket gone: close and let the widget resume from its seq
@@ -251,7 +250,7 @@ async def _close(conn: Connection, code: int, reason: bytes) -> None:
     """Close with ``code``; a peer that reads nothing gets its connection cut after 2 s."""
     try:
         await asyncio.wait_for(conn.ws.close(code=code, message=reason), 2)
-    except (asyncio.TimeoutError, ConnectionError):
+    except (TimeoutError, ConnectionError):
         if conn.request.transport is not None:
             conn.request.transport.abort()
 

@@ -57,7 +57,7 @@ def backoff(failures: int, base: float = 0.1, cap: float = 5.0) -> float:
 
 
 class RedisFanout:
-    def __init__(self, url: str, prefix: str, hub: "Hub", node: str):
+    def __init__(self, url: str, prefix: str, hub: Hub, node: str):
         self.url, self.channel, self.hub, self.node = url, f"{prefix}:fanout", hub, node
         self.client: aioredis.Redis | None = None
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -73,7 +73,7 @@ class RedisFanout:
                        asyncio.create_task(self._send(), name="fanout-send")]
         try:   # start healthy when Redis is there; otherwise /healthz says so until it is
             await asyncio.wait_for(self.connected.wait(), 3)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def stop(self) -> None:

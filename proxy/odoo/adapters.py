@@ -34,7 +34,7 @@ def major_of(serie: str) -> int:
 @dataclasses.dataclass(frozen=True)
 class Adapter:
     major: int
-    caps: "Capabilities | None" = dataclasses.field(default=None, compare=False, repr=False)
+    caps: Capabilities | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def variant(self, feature: str) -> str | None:
         """The route variant of ``feature`` on this Odoo (capabilities.FEATURES), None where it has
@@ -46,7 +46,7 @@ class Adapter:
         return found[0].name if found else None
 
     @classmethod
-    def for_serie(cls, serie: str) -> "Adapter":
+    def for_serie(cls, serie: str) -> Adapter:
         major = major_of(serie)
         if major < 17:
             raise ShapeError(f"Odoo {serie} is not supported (17.0 and later are)")

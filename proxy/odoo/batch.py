@@ -146,9 +146,9 @@ def _m2o(value) -> tuple[int | None, str]:
 
 
 class BatchPoller:
-    def __init__(self, replies: "Replies", api: ExternalAPI, interval: float):
+    def __init__(self, replies: Replies, api: ExternalAPI, interval: float):
         self.replies, self.api, self.interval = replies, api, interval
-        self.convs: dict[int, "Conversation"] = {}          # Odoo session id → conversation
+        self.convs: dict[int, Conversation] = {}          # Odoo session id → conversation
         self.bodies: dict[int, dict[int, str]] = {}         # session id → message id → body hash
         self.since: str | None = None                       # newest write_date seen (Odoo's clock)
         self.cursor: int | None = None                      # highest message id read (all sessions)
@@ -160,7 +160,7 @@ class BatchPoller:
         self.leases = replies.leases                        # several nodes: poll only while leader
         self.leader = False
 
-    def add(self, conv: "Conversation") -> None:
+    def add(self, conv: Conversation) -> None:
         self.convs[conv.odoo_channel_id] = conv
         self.fresh.add(conv.odoo_channel_id)
         if self.task is None or self.task.done():
@@ -260,7 +260,7 @@ class BatchPoller:
                 self.replies.unfollow(conv.id)
                 log.info("odoo session closed", extra={"conversation": conv.id})
 
-    async def _pages(self, major: int, domain: list, after: int, convs: dict[int, "Conversation"],
+    async def _pages(self, major: int, domain: list, after: int, convs: dict[int, Conversation],
                      advanced: dict[str, int], max_pages: int = 1_000_000) -> int:
         """Read the rows of ``domain`` above id ``after``, oldest first, ``LIMIT`` a page, until a
         short page (or ``max_pages``); handle each. Returns the highest id read."""
@@ -312,7 +312,7 @@ class BatchPoller:
                                            ["id", "name", "mimetype", "file_size", "access_token"])
         return {a["id"]: a for a in found}
 
-    async def _row(self, conv: "Conversation", row: dict, attachments: dict[int, dict]) -> bool:
+    async def _row(self, conv: Conversation, row: dict, attachments: dict[int, dict]) -> bool:
         """Handle one message row; True when it is new for this conversation (moves its cursor)."""
         mid, body = int(row["id"]), payloads._html(row.get("body"))
         seen = self.bodies.setdefault(conv.odoo_channel_id, {})

@@ -186,7 +186,7 @@ async def detect(http: aiohttp.ClientSession, base_url: str, serie: str, timeout
         family = hint
     else:
         found = await asyncio.gather(*(exists(path) for _, path in FINGERPRINTS))
-        family = next((major for (major, _), ok in zip(FINGERPRINTS, found) if ok), NEWEST)
+        family = next((major for (major, _), ok in zip(FINGERPRINTS, found, strict=True) if ok), NEWEST)
     # every route of the family's candidates, asked together (each answer is a few milliseconds)
     paths = {v.path for name in FEATURES for v in candidates(name, family)}
     await asyncio.gather(*(exists(p) for p in sorted(paths)))

@@ -30,7 +30,7 @@ class Step:
                 "operator_found": self.operator_found}
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "Step | None":
+    def from_dict(cls, data: dict | None) -> Step | None:
         if not data:
             return None
         return cls(int(data["id"]), data["type"], data.get("message_id"),

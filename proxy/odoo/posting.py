@@ -28,7 +28,7 @@ log = logging.getLogger("relay.odoo.posting")
 
 
 class LeasedPoster:
-    def __init__(self, upstream: "OdooUpstream", store: "Store", leases: "Leases"):
+    def __init__(self, upstream: OdooUpstream, store: Store, leases: Leases):
         self.upstream, self.store, self.leases = upstream, store, leases
         self.workers: dict[str, asyncio.Task] = {}
         self._scanner: asyncio.Task | None = None
@@ -42,7 +42,7 @@ class LeasedPoster:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def message_stored(self, conv: "Conversation", event: dict) -> None:
+    async def message_stored(self, conv: Conversation, event: dict) -> None:
         """A visitor message was stored on this node: make sure it is posted, and note it for the
         scan (which finds it should this node die before it is posted)."""
         self.kick(conv.id)

@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from proxy import PROTOCOL_MAJORS
+from proxy import PROTOCOL_MAJORS, sanitize
 from proxy import events as ev
-from proxy import sanitize
 from proxy.events import protocol_major
 from proxy.odoo import payloads
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
@@ -55,9 +54,9 @@ def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
 
 
 class Replies:
-    def __init__(self, relay: "Relay", upstream: "OdooUpstream", http: aiohttp.ClientSession, mode: str,
+    def __init__(self, relay: Relay, upstream: OdooUpstream, http: aiohttp.ClientSession, mode: str,
                  poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0,
-                 leases: "Leases | None" = None, bus_max: int = 200):
+                 leases: Leases | None = None, bus_max: int = 200):
         self.relay, self.upstream, self.http = relay, upstream, http
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
@@ -160,7 +159,7 @@ class Replies:
         self.tasks.clear()
         await self.bus_http.close()
 
-    def follow(self, conv: "Conversation") -> None:
+    def follow(self, conv: Conversation) -> None:
         if self.mode == "webhook" or conv.id in self.tasks or not conv.upstream:
             return
         if self.shared is not None:              # shared_bus: one socket follows them all
@@ -172,7 +171,7 @@ class Replies:
             return
         self.tasks[conv.id] = asyncio.create_task(self._leased(conv), name=f"odoo-replies-{conv.id}")
 
-    async def catch_up(self, conv: "Conversation") -> None:
+    async def catch_up(self, conv: Conversation) -> None:
         """Poll once now, whatever the mode: what Odoo posted before the conversation was bound
         (Odoo's chatbot welcome steps) reached no webhook."""
         try:
@@ -207,7 +206,7 @@ class Replies:
 
     # ------------------------------------------------------------------ leases (several nodes)
 
-    async def _leased(self, conv: "Conversation") -> None:
+    async def _leased(self, conv: Conversation) -> None:
         if self.leases is None:
             return await self._follow(conv)
         try:
@@ -257,7 +256,7 @@ class Replies:
 
     # ------------------------------------------------------------------ one conversation
 
-    async def _follow(self, conv: "Conversation") -> None:
+    async def _follow(self, conv: Conversation) -> None:
         try:
             await self._poll_once(conv)                  # what was committed while we were away
             failures = 0
@@ -299,7 +298,7 @@ class Replies:
             self.jars.pop(conv.id, None)
             self.capped.discard(conv.id)
 
-    def _bus_slot(self, conv: "Conversation") -> bool:
+    def _bus_slot(self, conv: Conversation) -> bool:
         """Take one of the RELAY_ODOO_BUS_MAX bus sockets for ``conv`` (marked "connecting": it
         counts as "bus" only once the socket is open), or say it is polled meanwhile."""
         used = sum(1 for cid, via in self.via.items() if via in ("bus", "connecting") and cid != conv.id)
@@ -316,20 +315,20 @@ class Replies:
         self.via[conv.id] = "poll"
         return False
 
-    async def _poll_forever(self, conv: "Conversation") -> None:
+    async def _poll_forever(self, conv: Conversation) -> None:
         self.via[conv.id] = "poll"
         while True:
             await self._poll_tick(conv)
             await asyncio.sleep(self.poll_interval)
 
-    async def _poll_tick(self, conv: "Conversation") -> None:
+    async def _poll_tick(self, conv: Conversation) -> None:
         """One poll: the bus's HTTP twin (``/websocket/peek_notifications``, the guest's channel,
         from the last bus id) carries new messages, edits, deletions, members leaving and the
         closing, like the bus; when it fails, the messages route still brings new messages."""
         if not await self._peek_once(conv):
             await self._poll_once(conv)
 
-    async def _peek_once(self, conv: "Conversation") -> bool:
+    async def _peek_once(self, conv: Conversation) -> bool:
         upstream = conv.upstream
         try:
             adapter = await self.upstream.version()
@@ -352,7 +351,7 @@ class Replies:
             await self.relay.store.merge_upstream(conv.id, {"bus_last": last})
         return True
 
-    async def _poll_once(self, conv: "Conversation") -> None:
+    async def _poll_once(self, conv: Conversation) -> None:
         upstream = conv.upstream
         after = int(upstream.get("poll_last", 0))
         try:
@@ -379,7 +378,7 @@ class Replies:
             upstream["poll_last"] = messages[-1].id
             await self.relay.store.merge_upstream(conv.id, {"poll_last": messages[-1].id})
 
-    async def _message(self, conv: "Conversation", msg: payloads.OdooMessage) -> None:
+    async def _message(self, conv: Conversation, msg: payloads.OdooMessage) -> None:
         if msg.is_note or msg.author_kind == "visitor":
             return                                 # notifications; the visitor's own (already stored)
         await self.relay.append(conv.id, message_event(msg), source="odoo", dedupe_key=f"msg:odoo:{msg.id}")
@@ -400,7 +399,7 @@ class Replies:
         url = base.replace("http", "ws", 1) + "/websocket"
         return url + (f"?version={self.worker_version}" if self.worker_version else "")
 
-    async def _bus(self, conv: "Conversation") -> None:
+    async def _bus(self, conv: Conversation) -> None:
         adapter = await self.upstream.version()
         upstream = conv.upstream
         url = await self._bus_url()
@@ -437,7 +436,7 @@ class Replies:
                 self.worker_version = None         # read it again next time
             raise OdooUnavailable(f"bus closed ({ws.close_code}, {closing!r})")
 
-    async def edited(self, conv: "Conversation", item: payloads.BusItem) -> None:
+    async def edited(self, conv: Conversation, item: payloads.BusItem) -> None:
         """An operator's edit or deletion, stored unless it is what the message already says here:
         the same edit read twice (by the batch poller while a bus socket was down, then again in
         the socket's replay) is one event, while editing back to an earlier text is a new one."""
@@ -449,7 +448,7 @@ class Replies:
         else:
             await self.relay.append(conv.id, message_event(item.message, "message_updated"), source="odoo")
 
-    async def _bus_item(self, conv: "Conversation", item: payloads.BusItem) -> None:
+    async def _bus_item(self, conv: Conversation, item: payloads.BusItem) -> None:
         if item.kind == "message" and item.message:
             await self._message(conv, item.message)
         elif item.kind == "updated" and item.message and item.message.author_kind != "visitor":

@@ -12,7 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
 
 # exception names (Odoo's error.data.name) that mean "Odoo is busy or its database blinked"
 TRANSIENT = ("PoolError", "OperationalError", "SerializationFailure", "TransactionRollbackError",
@@ -30,8 +33,6 @@ async def bounded(limit: asyncio.Semaphore | None) -> AsyncIterator[None]:
         return
     async with limit:
         yield
-
-import aiohttp
 
 
 class OdooUnavailable(Exception):

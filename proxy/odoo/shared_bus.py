@@ -10,10 +10,11 @@ list, at most every ``RESUBSCRIBE_EVERY`` seconds (Odoo allows a burst of 10 fra
 so each conversation's share of a frame goes through ``payloads.bus_items`` and
 ``Replies._bus_item`` like the per-conversation bus. Demultiplexing: new messages, typing, members
 leaving, 19's closing and an operator's ``/history`` (``im_livechat.history_command``, sent to the
-session, so the socket subscribed to it gets it: the relay answers it) name their channel; edits (``mail.record/insert`` of ``mail.message``) do
-not, so they are routed by message id (a map filled from the new messages seen, and for an unknown
-id one ``search_read`` as that user); everything else on the socket (the user's own partner and
-group traffic, presence, other channels it is a member of) is ignored.
+session, so the socket subscribed to it gets it: the relay answers it) name their channel; edits
+(``mail.record/insert`` of ``mail.message``) do not, so they are routed by message id (a map filled
+from the new messages seen, and for an unknown id one ``search_read`` as that user); everything else
+on the socket (the user's own partner and group traffic, presence, other channels it is a member of)
+is ignored.
 
 Nothing is lost: each newly added session is polled once after its subscribe (on 17.0 rows of a
 channel added to a socket below the highest id already sent are not replayed); the highest bus id
@@ -34,7 +35,8 @@ import asyncio
 import collections
 import json
 import logging
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -64,14 +66,14 @@ class SessionExpired(Exception):
 
 
 class SharedBus:
-    def __init__(self, replies: "Replies", login: str, password: str, database: str,
-                 poller_factory: Callable[[], "BatchPoller"] | None = None):
+    def __init__(self, replies: Replies, login: str, password: str, database: str,
+                 poller_factory: Callable[[], BatchPoller] | None = None):
         self.replies, self.login, self.password, self.database = replies, login, password, database
         self.poller_factory = poller_factory
-        self.poller: "BatchPoller | None" = None   # while the socket is down
+        self.poller: BatchPoller | None = None   # while the socket is down
         self.leases = replies.leases
         self.leader = self.leases is None
-        self.convs: dict[int, "Conversation"] = {}   # Odoo session id → conversation
+        self.convs: dict[int, Conversation] = {}   # Odoo session id → conversation
         self.channel_of: dict[str, int] = {}         # conversation id → Odoo session id
         self.owner: dict[int, int] = {}              # Odoo message id → session id (edits name no channel)
         self.owned: dict[int, set[int]] = {}         # session id → its message ids in self.owner
@@ -123,7 +125,7 @@ class SharedBus:
             except Exception:
                 pass
 
-    def add(self, conv: "Conversation") -> None:
+    def add(self, conv: Conversation) -> None:
         cid = conv.odoo_channel_id
         if cid is None or cid in self.convs:
             return

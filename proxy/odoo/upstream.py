@@ -13,8 +13,8 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -24,8 +24,16 @@ from proxy.odoo import capabilities, chatbot, payloads
 from proxy.odoo.adapters import Adapter, ShapeError, parse_loader
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, RouteMissing, bounded
 from proxy.store.base import Conversation, Store
-from proxy.upstream.base import (MAX_AVATAR_BYTES, FileNotFound, NoOperatorAvailable, NotOffered, RatingRefused,
-                                 UploadRefused, UpstreamDown, UpstreamFile)
+from proxy.upstream.base import (
+    MAX_AVATAR_BYTES,
+    FileNotFound,
+    NoOperatorAvailable,
+    NotOffered,
+    RatingRefused,
+    UploadRefused,
+    UpstreamDown,
+    UpstreamFile,
+)
 
 if TYPE_CHECKING:
     from proxy.odoo.posting import LeasedPoster
@@ -86,7 +94,7 @@ class OdooUpstream:
         self._workers: dict[str, asyncio.Task] = {}
         self._posted_id: dict[str, int] = {}      # conversation → highest Odoo id of the guest's posts
         self._file_tokens: dict[tuple[str, int], str] = {}   # 19: (conversation, attachment) → raw access token
-        self.poster: "LeasedPoster | None" = None   # several relay nodes: posting.py does the posting
+        self.poster: LeasedPoster | None = None   # several relay nodes: posting.py does the posting
         self.caps: capabilities.Capabilities | None = None
         self._checking = asyncio.Lock()
         self._checked_at = 0.0
@@ -178,7 +186,7 @@ class OdooUpstream:
         if self._start_task is None:
             self._start_task = asyncio.create_task(run())
 
-    async def _feature_call(self, feature: str, build: Callable[[Adapter], "tuple | None"], **kw):
+    async def _feature_call(self, feature: str, build: Callable[[Adapter], tuple | None], **kw):
         """One JSON-RPC call of ``feature`` on the route found for it (``build``: the adapter's
         (route, params[, cookies]), None where this Odoo has no route for it: NotOffered). The
         route's HTTP 404 re-checks the routes and tries the variant found then, once."""
@@ -226,7 +234,8 @@ class OdooUpstream:
         if session is None:
             raise NoOperatorAvailable()
         channel_id, guest_token = session
-        if (name := adapter.guest_name_params(guest_token, conv.visitor_name)) and adapter.variant("visitor_name") == "update_name":
+        name = adapter.guest_name_params(guest_token, conv.visitor_name)
+        if name and adapter.variant("visitor_name") == "update_name":
             try:            # the name on the guest: what the operator sees beside the visitor's messages
                 await self.rpc.call("/mail/guest/update_name", name, cookies={"dgid": guest_token})
             except (OdooUnavailable, OdooError) as exc:   # the session is open all the same
@@ -254,7 +263,7 @@ class OdooUpstream:
             events.append(choices_event(step))
         return events
 
-    async def _bus_step(self, guest_token: str, channel_id: int) -> "chatbot.Step | None":
+    async def _bus_step(self, guest_token: str, channel_id: int) -> chatbot.Step | None:
         """19: the chatbot step on the guest's bus, by its HTTP twin (``last`` 0: the last seconds'
         notifications, the trigger's among them; ``is_first_poll``: no session cookie to keep)."""
         try:
@@ -295,8 +304,8 @@ class OdooUpstream:
                     # answers), or, failing that, its type from the session's messages
                     step = await self._bus_step(up["guest_token"], conv.odoo_channel_id)
                     if step is None:
-                        step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages",
-                                                                         payloads.poll_params(major, up["guest_token"], conv.odoo_channel_id, 0)))
+                        params = payloads.poll_params(major, up["guest_token"], conv.odoo_channel_id, 0)
+                        step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages", params))
                     if step and before and step.message_id == before.message_id:
                         step = None  # nothing new: the script is over
                 else:
@@ -413,8 +422,9 @@ class OdooUpstream:
                 verify = True        # the post may have reached Odoo all the same
                 if not warned and self.notify:
                     warned = True
-                    await self.notify(conv.id, ev.status("upstream_unavailable",
-                                                         "The operator's side is not answering; your message will be sent as soon as it is back."))
+                    await self.notify(conv.id, ev.status(
+                        "upstream_unavailable",
+                        "The operator's side is not answering; your message will be sent as soon as it is back."))
                 delay = random.uniform(0.5, min(self.max_backoff, 0.5 * 2 ** attempt))
                 log.warning("odoo post failed, retrying", extra={"conversation": conv.id, "reason": str(exc),
                                                                  "retry_in": round(delay, 1)})

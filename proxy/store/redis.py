@@ -11,9 +11,9 @@ Keys, all under a prefix (``relay`` by default, ``?prefix=`` in the URL):
 ``{p}:conv:{id}`` hash of the conversation's fields; ``{p}:convs`` zset id by last activity;
 ``{p}:ev:{id}`` zset of event JSON by seq; ``{p}:dd:{id}`` hash dedupe key → seq;
 ``{p}:evat`` zset ``{seq}:{id}`` by time stored (for the purge); ``{p}:bound`` hash
-``{database}\\0{channel}`` → id; ``{p}:open`` set of bound, open ids; ``{p}:unbound`` set of open ids bound to nothing yet (the bot phase); ``{p}:wh`` zset webhook id by
-first seen; ``{p}:meta`` hash. The scripts build keys from the prefix, so this needs one Redis,
-not a cluster.
+``{database}\\0{channel}`` → id; ``{p}:open`` set of bound, open ids; ``{p}:unbound`` set of open ids
+bound to nothing yet (the bot phase); ``{p}:wh`` zset webhook id by first seen; ``{p}:meta`` hash.
+The scripts build keys from the prefix, so this needs one Redis, not a cluster.
 
 Durability is Redis's: an append is acknowledged once Redis has it in memory, and survives a Redis
 restart only with ``appendonly yes`` (``appendfsync always``: nothing acknowledged is lost;
@@ -291,7 +291,7 @@ class RedisStore:
                 pipe.hgetall(self._k("conv", cid))
             return await pipe.execute()
         rows = await self._run(op()) if ids else []
-        return [c for c in (_decode(cid, raw) for cid, raw in zip(ids, rows)) if c is not None]
+        return [c for c in (_decode(cid, raw) for cid, raw in zip(ids, rows, strict=True)) if c is not None]
 
     async def list_conversations(self, limit: int = 100) -> list[Conversation]:
         ids = await self._run(self.client.zrevrange(self._k("convs"), 0, limit - 1))

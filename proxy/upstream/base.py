@@ -5,8 +5,10 @@ the bus or polling) and are appended to the store like any other event.
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import AsyncContextManager, AsyncIterator, Protocol
+from typing import Protocol
 
 from proxy.store.base import Conversation
 
@@ -67,7 +69,8 @@ class Upstream(Protocol):
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None: ...
     async def visitor_left(self, conv: Conversation) -> None: ...
 
-    def open_file(self, conv: Conversation, attachment_id: int, thumbnail: bool = False) -> AsyncContextManager[UpstreamFile]:
+    def open_file(self, conv: Conversation, attachment_id: int,
+                  thumbnail: bool = False) -> AbstractAsyncContextManager[UpstreamFile]:
         """Stream one file of the conversation's operator-side session, as its visitor may see it;
         FileNotFound when there is none, UpstreamDown when the operator side cannot be reached."""
 
@@ -91,7 +94,7 @@ class Upstream(Protocol):
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """The operator side mails the conversation to ``email``; NotOffered where it does not."""
 
-    def transcript_pdf(self, conv: Conversation) -> AsyncContextManager[UpstreamFile]:
+    def transcript_pdf(self, conv: Conversation) -> AbstractAsyncContextManager[UpstreamFile]:
         """The operator side's own PDF of the conversation; NotOffered where there is none."""
 
     async def avatar(self, conv: Conversation, partner_id: int) -> tuple[str, bytes]:
