@@ -2,18 +2,25 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from aiohttp import web
 
 from proxy import jsonsafe, keys
 from proxy.errors import BadRequest, PayloadTooLarge, RequestTimeout, TooManyRequests
+from proxy.events import dumps
 from proxy.ratelimit import RateLimiter
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+def int_param(request: web.Request, name: str, default: int) -> int:
+    """A non-negative integer query parameter (``after=N``), ``default`` when absent or empty; 400
+    invalid_query otherwise."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:     # "²".isdigit() is True
+        raise BadRequest(f"{name}: a non-negative integer", code="invalid_query")
+    return int(raw)
 
 
 def json_response(obj: Any, status: int = 200) -> web.Response:

@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 
 from proxy import keys
-from proxy.api.common import bearer, client_ip, json_response, limit, read_json_object
+from proxy.api.common import bearer, client_ip, int_param, json_response, limit, read_json_object
 from proxy.api.demo import widget_languages
 from proxy.conversations import EMAIL
 from proxy.errors import BadRequest
@@ -101,15 +101,6 @@ async def config(request: web.Request) -> web.Response:
     return resp
 
 
-def _int_param(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:     # "²".isdigit() is True
-        raise BadRequest(f"{name}: a non-negative integer", code="invalid_query")
-    return int(raw)
-
-
 def _wait_param(request: web.Request) -> float:
     raw = request.query.get("wait", "0")
     try:
@@ -123,7 +114,7 @@ def _wait_param(request: web.Request) -> float:
 
 async def events(request: web.Request) -> web.Response:
     app = request.app
-    after = _int_param(request, "after", 0)
+    after = int_param(request, "after", 0)
     wait = _wait_param(request)
     relay = app[keys.RELAY]
     conv = await relay.authorize(request.match_info["id"], bearer(request))

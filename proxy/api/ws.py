@@ -17,10 +17,10 @@ import time
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from proxy import jsonsafe, keys, tokens
-from proxy.api.common import dumps, limit
-from proxy.api.conversations import _int_param
+from proxy.api.common import int_param, limit
 from proxy.api.middlewares import origin_allowed
 from proxy.errors import ApiError, Forbidden, NotFound, StoreError, Unauthorized
+from proxy.events import dumps
 from proxy.hub import event_frame
 
 log = logging.getLogger("relay.ws")
@@ -53,7 +53,7 @@ async def handler(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get("Origin")
     if origin is not None and not origin_allowed(request, origin):
         raise Forbidden(f"Origin {origin} is not allowed to use this relay.", code="origin_not_allowed")
-    after = _int_param(request, "after", 0)
+    after = int_param(request, "after", 0)
     # no permessage-deflate: chat frames are small, and the fan-out fast path writes frames as is
     ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, autoping=True, compress=False)
     await ws.prepare(request)

@@ -41,6 +41,10 @@ import aiohttp
 from proxy import events as ev
 from proxy import sanitize
 from proxy.odoo import payloads
+from proxy.odoo.payloads.attachments import attachment
+from proxy.odoo.payloads.authors import partner_name
+from proxy.odoo.payloads.messages import edit_item
+from proxy.odoo.payloads.values import html
 from proxy.odoo.replies import message_event
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 
@@ -302,7 +306,7 @@ class BatchPoller:
             self.names[pid] = ("", now + NAME_TTL)
         for partner in found:
             if isinstance(partner, dict) and isinstance(partner.get("id"), int):
-                self.names[partner["id"]] = (payloads._partner_name(partner), now + NAME_TTL)
+                self.names[partner["id"]] = (partner_name(partner), now + NAME_TTL)
 
     async def _attachments(self, major: int, rows: list[dict]) -> dict[int, dict]:
         wanted = sorted({a for row in rows for a in row.get("attachment_ids") or [] if isinstance(a, int)})
@@ -314,7 +318,7 @@ class BatchPoller:
 
     async def _row(self, conv: Conversation, row: dict, attachments: dict[int, dict]) -> bool:
         """Handle one message row; True when it is new for this conversation (moves its cursor)."""
-        mid, body = int(row["id"]), payloads._html(row.get("body"))
+        mid, body = int(row["id"]), html(row.get("body"))
         seen = self.bodies.setdefault(conv.odoo_channel_id, {})
         last = int((conv.upstream or {}).get("poll_last", 0))
         digest = _hash(body)
@@ -323,7 +327,7 @@ class BatchPoller:
             seen[mid] = digest
             if previous is None or previous == digest or row.get("author_guest_id"):
                 return False           # a pin, a reaction, a note read again: not an edit
-            item = payloads._edit_item({"id": mid, "body": body}, self._files(row, attachments))
+            item = edit_item({"id": mid, "body": body}, self._files(row, attachments))
             if item:
                 await self.replies.edited(conv, item)
             return False
@@ -352,5 +356,5 @@ class BatchPoller:
 
     def _files(self, row: dict, attachments: dict[int, dict]) -> list[dict]:
         base = self.api.base_url
-        return [a for a in (payloads._attachment(attachments[i], base) for i in row.get("attachment_ids") or []
+        return [a for a in (attachment(attachments[i], base) for i in row.get("attachment_ids") or []
                             if i in attachments) if a]

@@ -331,7 +331,6 @@ class Replies:
     async def _peek_once(self, conv: Conversation) -> bool:
         upstream = conv.upstream
         try:
-            adapter = await self.upstream.version()
             # is_first_poll every time: it (re)marks the relay's one cookie session as a bus session
             result = await self.peek.call("/websocket/peek_notifications", {
                 "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0)),
@@ -339,7 +338,7 @@ class Replies:
             notifications = result.get("notifications") if isinstance(result, dict) else None
             if not isinstance(notifications, list):
                 raise payloads.ShapeError("peek_notifications: no notifications list")
-            items = payloads.bus_items(adapter.major, notifications, conv.odoo_channel_id, self.upstream.rpc.base_url)
+            items = payloads.bus_items(notifications, conv.odoo_channel_id, self.upstream.rpc.base_url)
         except (OdooError, OdooUnavailable, payloads.ShapeError) as exc:
             log.warning("odoo peek failed", extra={"conversation": conv.id, "reason": str(exc)[:200]})
             return False
@@ -368,7 +367,7 @@ class Replies:
             log.warning("odoo poll failed", extra={"conversation": conv.id, "reason": str(exc)})
             return
         try:
-            messages = payloads.poll_messages(adapter.major, result, conv.odoo_channel_id, self.upstream.rpc.base_url)
+            messages = payloads.poll_messages(result, conv.odoo_channel_id, self.upstream.rpc.base_url)
         except payloads.ShapeError as exc:   # one odd answer: skip it, poll again next time
             log.warning("odoo poll answer not understood", extra={"conversation": conv.id, "reason": str(exc)})
             return
@@ -400,7 +399,6 @@ class Replies:
         return url + (f"?version={self.worker_version}" if self.worker_version else "")
 
     async def _bus(self, conv: Conversation) -> None:
-        adapter = await self.upstream.version()
         upstream = conv.upstream
         url = await self._bus_url()
         # Origin is required (ODOO.md §4); this conversation's own Odoo session cookie, if it has one
@@ -425,7 +423,7 @@ class Replies:
                         closing = str(frame.extra or "")
                     break
                 notifications = json.loads(frame.data)       # ValueError: not JSON (see _follow)
-                for item in payloads.bus_items(adapter.major, notifications, conv.odoo_channel_id,
+                for item in payloads.bus_items(notifications, conv.odoo_channel_id,
                                                self.upstream.rpc.base_url):
                     await self._bus_item(conv, item)
                 last = payloads.last_bus_id(notifications)

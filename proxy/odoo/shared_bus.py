@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from proxy.odoo import payloads
+from proxy.odoo.payloads.values import dicts, int_id, ref_id
 from proxy.odoo.replies import HANDSHAKE_TIMEOUT, _Closed
 from proxy.odoo.rpc import OdooError, OdooUnavailable, bounded
 
@@ -425,7 +426,6 @@ class SharedBus:
     async def _frame(self, notifications) -> None:
         if not isinstance(notifications, list):
             raise payloads.ShapeError("bus frame: not a list")
-        adapter = await self.replies.upstream.version()
         base = self.replies.upstream.rpc.base_url
         last = payloads.last_bus_id(notifications) or 0
         routed = await self._route(notifications)
@@ -437,7 +437,7 @@ class SharedBus:
             if conv is None:
                 continue
             newest, closed = 0, False
-            for item in payloads.bus_items(adapter.major, notes, cid, base):
+            for item in payloads.bus_items(notes, cid, base):
                 if item.kind == "message" and item.message:
                     self._own(item.message.id, cid)
                     newest = max(newest, item.message.id)
@@ -467,24 +467,24 @@ class SharedBus:
 
     @staticmethod
     def _message_records(payload: dict) -> list[dict]:
-        return payloads._dicts(payload.get("Message")) + payloads._dicts(payload.get("mail.message"))
+        return dicts(payload.get("Message")) + dicts(payload.get("mail.message"))
 
     def _said_channel(self, msg: dict) -> int | None:
         """The session a message record names, 0 when it names something else, None when it says nothing."""
         thread = msg.get("thread")
         if isinstance(thread, dict) and thread.get("id") is not None:
-            return payloads._ref_id(thread) if thread.get("model") in (None, CHANNEL) else 0
+            return ref_id(thread) if thread.get("model") in (None, CHANNEL) else 0
         if msg.get("model") not in (None, CHANNEL):
             return 0
         if msg.get("res_id") is not None:
-            return payloads._int(msg.get("res_id")) or 0
+            return int_id(msg.get("res_id")) or 0
         return None
 
     def _message_target(self, msg: dict) -> int | None:
         said = self._said_channel(msg)
         if said is not None:
             return said or None
-        mid = payloads._int(msg.get("id"))
+        mid = int_id(msg.get("id"))
         return self.owner.get(mid) if mid is not None else None
 
     async def _route(self, notifications: list) -> dict[int, list[dict]]:
@@ -494,7 +494,7 @@ class SharedBus:
         for note in notifications:
             payload = self._payload(note, "mail.record/insert")
             for msg in self._message_records(payload) if payload is not None else ():
-                mid = payloads._int(msg.get("id"))
+                mid = int_id(msg.get("id"))
                 if mid is not None and self._said_channel(msg) is None and mid not in self.owner \
                         and mid not in self.foreign and "body" in msg:
                     unknown.add(mid)
@@ -522,31 +522,31 @@ class SharedBus:
             return []
         type_ = note["message"].get("type")
         if type_ == "discuss.channel/new_message":
-            cid = payloads._ref_id(payload.get("id"))
+            cid = ref_id(payload.get("id"))
             return [(cid, note)] if cid is not None else []
         if type_ == payloads.HISTORY_COMMAND:   # an operator's /history, sent to the session itself
-            cid = payloads._int(payload.get("id"))
+            cid = int_id(payload.get("id"))
             return [(cid, note)] if cid is not None else []
         if type_ == "discuss.channel.member/typing_status":             # 17
             thread = payload.get("thread")
             if isinstance(thread, dict) and thread.get("model") not in (None, CHANNEL):
                 return []
-            cid = payloads._ref_id(thread)
+            cid = ref_id(thread)
             return [(cid, note)] if cid is not None else []
         if type_ != "mail.record/insert":
             return []
         channels: set[int] = set()
         for key in ("discuss.channel", "Thread"):
-            for record in payloads._dicts(payload.get(key)):
-                cid = payloads._int(record.get("id"))
+            for record in dicts(payload.get(key)):
+                cid = int_id(record.get("id"))
                 if cid is not None and record.get("model") in (None, CHANNEL):
                     channels.add(cid)
         for key in ("discuss.channel.member", "ChannelMember"):
-            for record in payloads._dicts(payload.get(key)):
+            for record in dicts(payload.get(key)):
                 ref = record.get("thread", record.get("channel_id"))
                 if isinstance(ref, dict) and ref.get("model") not in (None, CHANNEL):
                     continue
-                cid = payloads._ref_id(ref)
+                cid = ref_id(ref)
                 if cid is not None:
                     channels.add(cid)
         messages = [(msg, self._message_target(msg)) for msg in self._message_records(payload)]
@@ -560,13 +560,13 @@ class SharedBus:
             # names no channel, and bus_items takes such a record as the session's own
             own = dict(payload)
             if "Message" in own:
-                kept = [m for m in payloads._dicts(own["Message"]) if self._message_target(m) == cid]
+                kept = [m for m in dicts(own["Message"]) if self._message_target(m) == cid]
                 if kept:
                     own["Message"] = kept[0] if isinstance(payload["Message"], dict) else kept
                 else:
                     own.pop("Message")
             if "mail.message" in own:
-                own["mail.message"] = [m for m in payloads._dicts(own["mail.message"]) if self._message_target(m) == cid]
+                own["mail.message"] = [m for m in dicts(own["mail.message"]) if self._message_target(m) == cid]
             out.append((cid, {**note, "message": {**note["message"], "payload": own}}))
         return out
 
@@ -583,10 +583,10 @@ class SharedBus:
             return
         found = set()
         for row in rows if isinstance(rows, list) else []:
-            mid = payloads._int(row.get("id")) if isinstance(row, dict) else None
+            mid = int_id(row.get("id")) if isinstance(row, dict) else None
             if mid is None:
                 continue
-            cid = payloads._int(row.get("res_id"))
+            cid = int_id(row.get("res_id"))
             if row.get("model") == CHANNEL and cid in self.convs:
                 self._own(mid, cid)
                 found.add(mid)

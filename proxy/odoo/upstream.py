@@ -454,7 +454,7 @@ class OdooUpstream:
         after = self._posted_id.get(conv.id, int((conv.upstream or {}).get("posted_odoo_id", 0)))
         result = await self.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
             adapter.major, conv.upstream["guest_token"], conv.odoo_channel_id, after))
-        for msg in payloads.poll_messages(adapter.major, result, conv.odoo_channel_id, self.rpc.base_url):
+        for msg in payloads.poll_messages(result, conv.odoo_channel_id, self.rpc.base_url):
             if msg.author_kind == "visitor" and not msg.is_note and msg.id > after:
                 same = _words(sanitize.html_to_text(msg.body_html)) == _words(event["message"]["text"])
                 return msg.id if same else None

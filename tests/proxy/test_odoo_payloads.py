@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.odoo.payloads import (BusItem, OdooMessage, ShapeError, bus_items, last_bus_id, poll_messages,
-                                 poll_params)
+from proxy.odoo.payloads import BusItem, OdooMessage, ShapeError, bus_items, last_bus_id, poll_messages, poll_params
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "odoo"
 VERSIONS = [17, 18, 19]
@@ -50,7 +49,7 @@ def items_of(version: int, name: str, channel: int | None = None) -> list[BusIte
     channel = channel if channel is not None else channel_of(recorded)
     out = []
     for frame in frames(recorded):
-        out.extend(bus_items(version, frame, channel if channel is not None else 999999, BASE))
+        out.extend(bus_items(frame, channel if channel is not None else 999999, BASE))
     return out
 
 
@@ -119,7 +118,7 @@ def test_orm_write_and_unlink_give_nothing(version, name):
     recorded = sample(version, name)
     assert frames(recorded) == []                  # Odoo sent the visitor no frame at all
     assert items_of(version, name, channel=1) == []
-    assert bus_items(version, [], 1, BASE) == [] and last_bus_id([]) is None
+    assert bus_items([], 1, BASE) == [] and last_bus_id([]) is None
 
 
 @pytest.mark.parametrize("name,typing", [("bus_operator_typing", True), ("bus_operator_typing_stop", False)])
@@ -184,10 +183,10 @@ def test_peek_notifications(version):
     first, nxt = sample(version, "peek_notifications"), sample(version, "peek_notifications_next")
     result = first["response"]["result"]
     channel = next(c[2] for c in result["channels"] if c[1:2] == ["discuss.channel"])
-    items = bus_items(version, result["notifications"], channel, BASE)
+    items = bus_items(result["notifications"], channel, BASE)
     assert [(i.kind, i.message.author_kind) for i in items] == [("message", "visitor"), ("message", "operator")]
     assert last_bus_id(result["notifications"]) == nxt["request"]["params"]["last"]
-    items = bus_items(version, nxt["response"]["result"]["notifications"], channel, BASE)
+    items = bus_items(nxt["response"]["result"]["notifications"], channel, BASE)
     assert [(i.kind, i.message.author_kind, i.message.body_html) for i in items] == [
         ("message", "operator", "<p>Second operator reply (peek)</p>")]
 
@@ -217,7 +216,7 @@ POLLED = [(17, "messages_cors_after_via_limit"), (17, "messages_cors_default"), 
 def test_poll_messages(version, name):
     recorded = sample(version, name)
     params, result = recorded["request"]["params"], recorded["response"]["result"]
-    messages = poll_messages(version, result, params["channel_id"], BASE)
+    messages = poll_messages(result, params["channel_id"], BASE)
     rows = result["messages"] if version == 17 else result["data"]["mail.message"]
     expected_ids = [r["id"] for r in rows] if version == 17 else result["messages"]
     assert [m.id for m in messages] == sorted(expected_ids)
@@ -236,22 +235,22 @@ def test_poll_messages(version, name):
 def test_poll_messages_keeps_only_the_session(version):
     name = "messages_cors" if version == 19 else "messages_cors_default"
     recorded = sample(version, name)
-    assert poll_messages(version, recorded["response"]["result"], recorded["request"]["params"]["channel_id"] + 1, BASE) == []
+    assert poll_messages(recorded["response"]["result"], recorded["request"]["params"]["channel_id"] + 1, BASE) == []
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_poll_messages_garbage(version):
     for bad in (None, "html", 5, True, {"unexpected": 1}):
         with pytest.raises(ShapeError):
-            poll_messages(version, bad, 1, BASE)
-    assert poll_messages(version, [], 1, BASE) == []
-    assert poll_messages(version, {"messages": []}, 1, BASE) == []
-    assert poll_messages(version, {"data": {}, "messages": []}, 1, BASE) == []
+            poll_messages(bad, 1, BASE)
+    assert poll_messages([], 1, BASE) == []
+    assert poll_messages({"messages": []}, 1, BASE) == []
+    assert poll_messages({"data": {}, "messages": []}, 1, BASE) == []
     junk = [1, "x", None, {"id": "nope"}, {"body": "<p>no id</p>"}, {"id": 4, "body": ["markup"], "res_id": 1,
                                                                      "model": "discuss.channel", "author": 7}]
-    out = poll_messages(version, junk, 1, BASE)
+    out = poll_messages(junk, 1, BASE)
     assert [m.id for m in out] == [4] and out[0].body_html == "" and out[0].is_note is True
-    out = poll_messages(version, {"data": {"mail.message": junk, "res.partner": "x"}, "messages": [4, "x", None]}, 1, BASE)
+    out = poll_messages({"data": {"mail.message": junk, "res.partner": "x"}, "messages": [4, "x", None]}, 1, BASE)
     assert [m.id for m in out] == [4]
 
 
@@ -262,7 +261,7 @@ def test_poll_messages_garbage(version):
 def test_a_frame_that_is_not_a_list_is_a_shape_error(version):
     for bad in ({"id": 1, "message": {}}, None, "[]", 3):
         with pytest.raises(ShapeError):
-            bus_items(version, bad, 1, BASE)
+            bus_items(bad, 1, BASE)
         with pytest.raises(ShapeError):
             last_bus_id(bad)
 
@@ -291,7 +290,7 @@ def test_unknown_and_broken_notifications_are_skipped(version):
                                "payload": {"thread": {"id": ch}, "persona": "x", "isTyping": True}}},
         {"id": 18, "message": {"type": "mail.record/insert", "payload": {"Thread": {"id": ch, "channelMembers": [["DELETE", "x"]]}}}},
     ]
-    items = bus_items(version, frame, ch, BASE)
+    items = bus_items(frame, ch, BASE)
     # what survives is what the junk still clearly said: a 17 typing with no persona, from anyone
     assert items == [BusItem(kind="typing", name="", member_kind="operator", typing=True)]
     assert last_bus_id(frame) == 18
@@ -323,7 +322,7 @@ def test_mutilated_recorded_notifications_never_raise(version):
             for i, note in enumerate(frame):
                 for variant in _mutations(note):
                     mutated = frame[:i] + [variant] + frame[i + 1:]
-                    for item in bus_items(version, mutated, channel, BASE):
+                    for item in bus_items(mutated, channel, BASE):
                         assert item.kind in {"message", "updated", "deleted", "typing", "closed", "member_left"}
                     count += 1
     assert count > 100
@@ -340,7 +339,7 @@ def _new_message(version: int, name: str = "bus_operator_reply") -> tuple[list, 
 
 
 def _kind(version: int, frame: list, channel: int) -> str:
-    (item,) = bus_items(version, frame, channel, BASE)
+    (item,) = bus_items(frame, channel, BASE)
     return item.message.author_kind
 
 
@@ -385,7 +384,7 @@ def test_author_kinds_19():
 def test_livechat_username_is_the_operator_name():
     frame, ch, payload = _new_message(19)
     payload["data"]["res.partner"][0]["user_livechat_username"] = "Mitchell"
-    (item,) = bus_items(19, frame, ch, BASE)
+    (item,) = bus_items(frame, ch, BASE)
     assert item.message.author_name == "Mitchell"
 
 
@@ -396,7 +395,7 @@ def test_livechat_username_is_the_operator_name_on_17():
     author = payload["message"]["author"]
     del author["name"]
     author["user_livechat_username"] = "Sam from Support"
-    (item,) = bus_items(17, frame, ch, BASE)
+    (item,) = bus_items(frame, ch, BASE)
     assert item.message.author_name == "Sam from Support"
 
 
@@ -406,14 +405,14 @@ def test_a_reply_store_carries_the_parent_message_too(version):
     new = payload["data"]["mail.message"][0]
     parent = {**copy.deepcopy(new), "id": new["id"] - 50, "body": "<p>earlier</p>"}
     payload["data"]["mail.message"].insert(0, parent)
-    (item,) = bus_items(version, frame, ch, BASE)
+    (item,) = bus_items(frame, ch, BASE)
     assert item.message.id == new["id"]
 
 
 def test_internal_note_is_a_note():
     frame, ch, payload = _new_message(17)
     payload["message"]["is_note"] = True
-    (item,) = bus_items(17, frame, ch, BASE)
+    (item,) = bus_items(frame, ch, BASE)
     assert item.message.is_note is True
 
 
@@ -422,7 +421,7 @@ def test_attachments_19_with_access_token():
     payload["data"]["mail.message"][0]["attachment_ids"] = [31]
     payload["data"]["ir.attachment"] = [{"id": 31, "name": "invoice.pdf", "mimetype": "application/pdf",
                                          "file_size": 48213, "raw_access_token": "a b/c"}]
-    (item,) = bus_items(19, frame, ch, BASE + "/")
+    (item,) = bus_items(frame, ch, BASE + "/")
     assert item.message.attachments == [{"id": 31, "name": "invoice.pdf", "mimetype": "application/pdf",
                                           "size": 48213, "url": BASE + "/web/content/31?access_token=a%20b%2Fc"}]
 
@@ -431,12 +430,12 @@ def test_attachments_18_and_17_without_token():
     frame, ch, payload = _new_message(18)
     payload["data"]["mail.message"][0]["attachment_ids"] = [31]
     payload["data"]["ir.attachment"] = [{"id": 31, "name": "a.png", "mimetype": "image/png", "size": 10}]
-    (item,) = bus_items(18, frame, ch, BASE)
+    (item,) = bus_items(frame, ch, BASE)
     assert item.message.attachments == [{"id": 31, "name": "a.png", "mimetype": "image/png", "size": 10, "url": None}]
     frame, ch, payload = _new_message(17)
     payload["message"]["attachments"] = [{"id": 32, "name": "b.txt", "filename": "b.txt", "mimetype": "text/plain",
                                           "size": 3, "accessToken": "tok"}]
-    (item,) = bus_items(17, frame, ch, BASE)
+    (item,) = bus_items(frame, ch, BASE)
     assert item.message.attachments[0]["url"] == BASE + "/web/content/32?access_token=tok"
 
 
@@ -449,7 +448,7 @@ def test_emptied_body_with_attachments_left_is_an_update(version):
         payload["Message"]["attachments"] = [{"id": 3, "name": "x.pdf", "mimetype": "application/pdf", "size": 1}]
     else:
         payload["mail.message"][0]["attachment_ids"] = [3]
-    (item,) = bus_items(version, frame, 1, BASE)
+    (item,) = bus_items(frame, 1, BASE)
     assert item.kind == "updated" and item.message.body_html == "" and [a["id"] for a in item.message.attachments] == [3]
 
 
@@ -458,22 +457,22 @@ def test_an_edit_naming_another_session_is_skipped(version):
     recorded = sample(version, "bus_operator_edit")
     frame = copy.deepcopy(frames(recorded)[0])
     frame[0]["message"]["payload"]["mail.message"][0]["thread"] = {"id": 5, "model": "discuss.channel"}
-    assert bus_items(version, frame, 6, BASE) == []
-    assert [i.kind for i in bus_items(version, frame, 5, BASE)] == ["updated"]
+    assert bus_items(frame, 6, BASE) == []
+    assert [i.kind for i in bus_items(frame, 5, BASE)] == ["updated"]
 
 
 def test_typing_changes_in_one_frame_are_kept():
     on = sample(17, "bus_operator_typing")["bus"]["frames"][0][0]
     off = copy.deepcopy(on)
     off["message"]["payload"]["isTyping"] = False
-    items = bus_items(17, [on, on, off, on], on["message"]["payload"]["thread"]["id"], BASE)
+    items = bus_items([on, on, off, on], on["message"]["payload"]["thread"]["id"], BASE)
     assert [i.typing for i in items] == [True, False, True]
 
 
 def test_member_left_without_a_note_is_anonymous():
     recorded = sample(18, "bus_operator_leave")
     frame = [n for n in frames(recorded)[0] if n["message"]["type"] != "discuss.channel/new_message"]
-    assert bus_items(18, frame, channel_of(recorded), BASE) == [BusItem(kind="member_left")]
+    assert bus_items(frame, channel_of(recorded), BASE) == [BusItem(kind="member_left")]
 
 
 def _raw_body(recorded: dict, message_id: int) -> str:
@@ -493,21 +492,21 @@ def _raw_body(recorded: dict, message_id: int) -> str:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_one_edit_read_by_the_bus_and_by_the_batch_poller_is_one_change(version):
-    from proxy.odoo.payloads import LastEdits, _edit_item
+    from proxy.odoo.payloads.messages import LastEdits, edit_item
     recorded = sample(version, "bus_operator_edit")
     (from_bus,) = items_of(version, "bus_operator_edit")
     mid = from_bus.message_id
     # the batch poller reads the same edit from the message's row (its stored body, marker and all)
-    from_row = _edit_item({"id": mid, "body": _raw_body(recorded, mid)}, [])
+    from_row = edit_item({"id": mid, "body": _raw_body(recorded, mid)}, [])
     assert from_row.message.body_html == from_bus.message.body_html
     edits = LastEdits()
     assert edits.changed("c1", from_row) is True          # the poller, while the socket was down
     assert edits.changed("c1", from_bus) is False         # the socket's replay of the same edit
     assert edits.changed("c2", from_bus) is True          # another conversation's own
-    other = _edit_item({"id": mid, "body": "<p>something else</p>"}, [])
+    other = edit_item({"id": mid, "body": "<p>something else</p>"}, [])
     assert edits.changed("c1", other) is True
     assert edits.changed("c1", from_bus) is True          # edited back to the earlier text: a change
-    with_file = _edit_item({"id": mid, "body": _raw_body(recorded, mid)}, [{"id": 5, "name": "a.png"}])
+    with_file = edit_item({"id": mid, "body": _raw_body(recorded, mid)}, [{"id": 5, "name": "a.png"}])
     assert edits.changed("c1", with_file) is True         # the same text, a file added
     deleted = BusItem(kind="deleted", message_id=mid)
     assert edits.changed("c1", deleted) is True and edits.changed("c1", deleted) is False

@@ -15,14 +15,14 @@ HISTORY_19 = {"id": 42, "message": {"type": "im_livechat.history_command", "payl
 
 @pytest.mark.parametrize("major,note,partner", [(17, HISTORY_17_18, None), (18, HISTORY_17_18, None), (19, HISTORY_19, 3)])
 def test_the_history_command_of_this_session_is_one_item(major, note, partner):
-    items = payloads.bus_items(major, [note], 12, "http://odoo")
+    items = payloads.bus_items([note], 12, "http://odoo")
     assert [(i.kind, i.partner_id) for i in items] == [("history", partner)]
-    assert payloads.bus_items(major, [note], 13, "http://odoo") == []      # another session's
+    assert payloads.bus_items([note], 13, "http://odoo") == []      # another session's
 
 
 def test_an_odd_history_command_costs_nothing_else():
     odd = {"id": 43, "message": {"type": "im_livechat.history_command", "payload": {"id": "x"}}}
-    assert payloads.bus_items(18, [odd, {"message": {"type": "im_livechat.history_command", "payload": []}}], 12, "") == []
+    assert payloads.bus_items([odd, {"message": {"type": "im_livechat.history_command", "payload": []}}], 12, "") == []
 
 
 def test_the_shared_socket_routes_it_to_its_session():
