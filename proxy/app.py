@@ -35,6 +35,7 @@ from proxy.ratelimit import RateLimiter
 from proxy.store.base import Store
 from proxy.store.redis import RedisStore
 from proxy.store.sqlite import SQLiteStore
+from proxy.upstream.base import Upstream
 from proxy.upstream.demo import DemoUpstream
 
 log = logging.getLogger("relay")
@@ -108,36 +109,40 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
                                      connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
         odoo_limit = asyncio.Semaphore(settings.odoo_max_requests)
-        upstream = app[keys.DEMO] if settings.demo else OdooUpstream(
-            OdooRPC(http, settings.odoo_url, limit=odoo_limit), the_store, settings.odoo_db or "odoo",
+        odoo_url = settings.odoo_url
+        odoo = None if not odoo_url else OdooUpstream(      # no URL: demo mode (settings.demo)
+            OdooRPC(http, odoo_url, limit=odoo_limit), the_store, settings.odoo_db or "odoo",
             settings.odoo_livechat_channel_id, chatbot_script_id=settings.odoo_chatbot_script_id)
+        upstream: Upstream = app[keys.DEMO] if odoo is None else odoo
         relay = app[keys.RELAY] = Relay(settings, the_store, hub, upstream, app[keys.METRICS],
                                         token_secret.encode())
-        if not settings.demo:
-            relay.followers = Replies(relay, upstream, http, settings.odoo_replies, settings.odoo_poll_interval,
-                                      webhooks_configured=bool(settings.webhook_secret),
-                                      auto_recheck=settings.odoo_auto_recheck, leases=leases,
-                                      bus_max=settings.odoo_bus_max)
+        if odoo is not None and odoo_url is not None:
+            followers = relay.followers = Replies(
+                relay, odoo, http, settings.odoo_replies, settings.odoo_poll_interval,
+                webhooks_configured=bool(settings.webhook_secret), auto_recheck=settings.odoo_auto_recheck,
+                leases=leases, bus_max=settings.odoo_bus_max)
             if settings.odoo_replies == "poll" and (settings.odoo_password or settings.odoo_api_key):
-                relay.followers.batch = BatchPoller(relay.followers, ExternalAPI(
-                    http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
+                followers.batch = BatchPoller(followers, ExternalAPI(
+                    http, odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
                     settings.odoo_api_key, limit=odoo_limit), settings.odoo_poll_interval)
-            if settings.odoo_replies == "shared_bus":   # one socket as an Odoo user; batch polls while it is down
-                relay.followers.shared = SharedBus(
-                    relay.followers, settings.odoo_login, settings.odoo_password, settings.odoo_db,
-                    poller_factory=lambda: BatchPoller(relay.followers, ExternalAPI(
-                        http, settings.odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
-                        None, limit=odoo_limit), settings.odoo_poll_interval))
+            login, password, db = settings.odoo_login, settings.odoo_password, settings.odoo_db
+            if settings.odoo_replies == "shared_bus" and login and password and db:
+                # one socket as an Odoo user (Settings requires its login, password and database);
+                # batch polls while it is down
+                followers.shared = SharedBus(
+                    followers, login, password, db,
+                    poller_factory=lambda: BatchPoller(followers, ExternalAPI(
+                        http, odoo_url, db, login, password, None, limit=odoo_limit), settings.odoo_poll_interval))
             if leases is not None:               # several nodes: one poster per conversation
-                upstream.poster = LeasedPoster(upstream, the_store, leases)
-                upstream.poster.start()
-            upstream.start_checks()              # what this Odoo offers, logged (and in /healthz)
-            await relay.followers.start()
-            await upstream.resume()
+                odoo.poster = LeasedPoster(odoo, the_store, leases)
+                odoo.poster.start()
+            odoo.start_checks()                  # what this Odoo offers, logged (and in /healthz)
+            await followers.start()
+            await odoo.resume()
         # unbound conversations to a person (bot handoffs, left messages); one node at a time each
         relay.handoffs = Handoff(relay, leases if leases is not None else LocalLeases(settings.lease_ttl),
                                  settings.bot_no_operator, settings.handoff_retry)
-        if settings.bot_url:
+        if settings.bot_url and settings.bot_secret:   # Settings requires the secret with the URL
             relay.bot = BotPhase(relay, BotClient(http, settings.bot_url, settings.bot_secret, settings.bot_timeout),
                                  relay.handoffs)
             await relay.bot.start()
@@ -176,7 +181,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
                 loop.add_signal_handler(sig, log.warning, "already shutting down")
         log.info("shutting down", extra={"websockets": len(app[keys.WEBSOCKETS]),
                                          "long_polls": len(app[keys.LONGPOLLS])})
-        for conn in list(app[keys.WEBSOCKETS]):
+        open_sockets = app[keys.WEBSOCKETS]
+        for conn in list(open_sockets):
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")
 
     app.cleanup_ctx.extend([resources, purge_task, ws.pinger])

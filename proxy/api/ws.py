@@ -274,7 +274,8 @@ async def pinger(app: web.Application):
     async def loop() -> None:
         while True:
             await asyncio.sleep(interval)
-            conns = list(app[keys.WEBSOCKETS])
+            open_sockets = app[keys.WEBSOCKETS]
+            conns = list(open_sockets)
             for i in range(0, len(conns), 500):
                 await asyncio.gather(*(ping(c) for c in conns[i:i + 500]))
 

@@ -66,11 +66,11 @@ class RedisFanout:
         self.connected = asyncio.Event()     # the subscription is up (for /healthz and tests)
 
     async def start(self) -> None:
-        self.client = aioredis.from_url(self.url, decode_responses=True, socket_connect_timeout=2,
-                                        socket_timeout=5, health_check_interval=5)
+        self.client = client = aioredis.from_url(self.url, decode_responses=True, socket_connect_timeout=2,
+                                                 socket_timeout=5, health_check_interval=5)
         self.hub.forward = self.forward
-        self._tasks = [asyncio.create_task(self._listen(), name="fanout-listen"),
-                       asyncio.create_task(self._send(), name="fanout-send")]
+        self._tasks = [asyncio.create_task(self._listen(client), name="fanout-listen"),
+                       asyncio.create_task(self._send(client), name="fanout-send")]
         try:   # start healthy when Redis is there; otherwise /healthz says so until it is
             await asyncio.wait_for(self.connected.wait(), 3)
         except TimeoutError:
@@ -91,7 +91,7 @@ class RedisFanout:
             return
         self._queue.put_nowait((conversation_id, dumps(event)))
 
-    async def _send(self) -> None:
+    async def _send(self, client: aioredis.Redis) -> None:
         failures = 0
         batch: list[tuple[str, str]] = []
         while True:
@@ -100,7 +100,7 @@ class RedisFanout:
             while len(batch) < SEND_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                pipe = self.client.pipeline(transaction=False)
+                pipe = client.pipeline(transaction=False)
                 if self._resync_others:
                     pipe.publish(self.channel, f"{self.node}\n\n")
                 for cid, body in batch:
@@ -117,10 +117,10 @@ class RedisFanout:
                     log.warning("fan-out publish failed", extra={"reason": repr(exc)[:200], "waiting": len(batch)})
                 await asyncio.sleep(backoff(failures))
 
-    async def _listen(self) -> None:
+    async def _listen(self, client: aioredis.Redis) -> None:
         failures = 0
         while True:
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self.connected.set()
@@ -176,5 +176,3 @@ class RedisLeases:
     async def release(self, name: str) -> None:
         await self._release(keys=[self._key(name)], args=[self.node])
 
-    async def holder(self, name: str) -> str | None:
-        return await self.client.get(self._key(name))

@@ -12,7 +12,7 @@ import dataclasses
 import html
 import logging
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from proxy.odoo.capabilities import Capabilities
@@ -54,12 +54,13 @@ class Adapter:
 
     # -------------------------------------------------------------- get_session
 
-    def session_params(self, livechat_channel_id: int, visitor_name: str,
+    def session_params(self, livechat_channel_id: int | None, visitor_name: str,
                        previous_operator_id: int | None = None) -> dict:
         """``previous_operator_id``: the partner who answered this visitor last; Odoo gives them the
         session where they are available (``_get_operator``, the same on 17–19). 19 takes no name
         here (``guest_name_params`` after)."""
-        params = {"channel_id": livechat_channel_id, "previous_operator_id": previous_operator_id, "persisted": True}
+        params: dict[str, Any] = {"channel_id": livechat_channel_id, "previous_operator_id": previous_operator_id,
+                                  "persisted": True}
         if self.major < 19:
             params["anonymous_name"] = visitor_name or "Visitor"
         return params
@@ -146,8 +147,9 @@ class Adapter:
         """``files``: the guest's uploads, (attachment id, the token the upload answered with).
         17 and 19 take the tokens in post_data, 18 beside it (mail/controllers/thread.py)."""
         body = html.escape(text).replace("\n", "<br>")
-        params = {"guest_token": guest_token, "thread_model": "discuss.channel", "thread_id": channel_id,
-                  "post_data": {"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment"}}
+        post_data: dict[str, Any] = {"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment"}
+        params: dict[str, Any] = {"guest_token": guest_token, "thread_model": "discuss.channel", "thread_id": channel_id,
+                                  "post_data": post_data}
         if files:
             params["post_data"]["attachment_ids"] = [i for i, _ in files]
             tokens = [t for _, t in files]
@@ -280,7 +282,7 @@ class Adapter:
 
     # -------------------------------------------------------------- before the conversation (§6)
 
-    def init_request(self, livechat_channel_id: int) -> tuple[str, dict] | None:
+    def init_request(self, livechat_channel_id: int | None) -> tuple[str, dict] | None:
         """Odoo's own widget init for a channel: is someone there for this visitor, and which of the
         channel's rules matches the page (Odoo reads the page from the ``Referer``)."""
         variant = self.variant("config")

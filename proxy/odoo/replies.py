@@ -34,6 +34,8 @@ from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
 if TYPE_CHECKING:
     from proxy.cluster.base import Leases
     from proxy.conversations import Relay
+    from proxy.odoo.batch import BatchPoller
+    from proxy.odoo.shared_bus import SharedBus
     from proxy.odoo.upstream import OdooUpstream
     from proxy.store.base import Conversation
 
@@ -78,8 +80,8 @@ class Replies:
         self.worker_version: str | None = None
         self.via: dict[str, str] = {}            # conversation → "bus" | "poll", for /healthz and tests
         self.connected_at: dict[str, float] = {}   # conversation → when its bus socket opened
-        self.batch = None                        # batch.BatchPoller: poll mode with credentials
-        self.shared = None                       # shared_bus.SharedBus: one user socket for every session
+        self.batch: BatchPoller | None = None    # poll mode with credentials
+        self.shared: SharedBus | None = None     # one user socket for every session
         self.auto, self.auto_recheck = False, auto_recheck
         self.watcher: asyncio.Task | None = None
         self.leases = leases
@@ -97,7 +99,7 @@ class Replies:
             log.info("odoo replies", extra={"mode": self.mode, "auto": True})
             self.watcher = asyncio.create_task(self._watch_auto(), name="odoo-replies-auto")
         if self.leases is not None:   # also in webhook mode: auto may switch to the bus later
-            self._keeper = asyncio.create_task(self._keep_leases(), name="odoo-replies-leases")
+            self._keeper = asyncio.create_task(self._keep_leases(self.leases), name="odoo-replies-leases")
         if self.mode == "webhook":
             return
         if self.shared is not None:
@@ -226,14 +228,14 @@ class Replies:
             except Exception:   # it expires on its own
                 pass
 
-    async def _keep_leases(self) -> None:
+    async def _keep_leases(self, leases: Leases) -> None:
         loop = asyncio.get_running_loop()
         renewed = loop.time()
         while True:
-            await asyncio.sleep(self.leases.ttl / 3)
+            await asyncio.sleep(leases.ttl / 3)
             try:
                 held = list(self.tasks)
-                kept = set(await self.leases.renew(held))
+                kept = set(await leases.renew(held))
                 renewed = loop.time()
                 for cid in held:
                     if cid not in kept:
@@ -250,7 +252,7 @@ class Replies:
                     self.follow(conv)
             except Exception as exc:
                 log.warning("odoo follower leases not renewed", extra={"reason": repr(exc)[:200]})
-                if loop.time() - renewed > self.leases.ttl:   # they have expired: another node may follow
+                if loop.time() - renewed > leases.ttl:   # they have expired: another node may follow
                     for cid in list(self.tasks):
                         self.unfollow(cid)
 
@@ -329,6 +331,7 @@ class Replies:
             await self._poll_once(conv)
 
     async def _peek_once(self, conv: Conversation) -> bool:
+        assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
         upstream = conv.upstream
         try:
             # is_first_poll every time: it (re)marks the relay's one cookie session as a bus session
@@ -351,6 +354,7 @@ class Replies:
         return True
 
     async def _poll_once(self, conv: Conversation) -> None:
+        assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
         upstream = conv.upstream
         after = int(upstream.get("poll_last", 0))
         try:
@@ -399,6 +403,7 @@ class Replies:
         return url + (f"?version={self.worker_version}" if self.worker_version else "")
 
     async def _bus(self, conv: Conversation) -> None:
+        assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
         upstream = conv.upstream
         url = await self._bus_url()
         # Origin is required (ODOO.md §4); this conversation's own Odoo session cookie, if it has one
@@ -443,7 +448,7 @@ class Replies:
         if item.kind == "deleted":
             await self.relay.append(conv.id, ev.new_event("message_deleted", message={"id": f"odoo:{item.message_id}"}),
                                     source="odoo", dedupe_key=f"del:odoo:{item.message_id}")
-        else:
+        elif item.message is not None:   # "updated" always carries the message as it now reads
             await self.relay.append(conv.id, message_event(item.message, "message_updated"), source="odoo")
 
     async def _bus_item(self, conv: Conversation, item: payloads.BusItem) -> None:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -28,6 +28,7 @@ from proxy.upstream.base import (
     MAX_AVATAR_BYTES,
     FileNotFound,
     NoOperatorAvailable,
+    Notify,
     NotOffered,
     RatingRefused,
     UploadRefused,
@@ -58,10 +59,15 @@ def _uploads(conv: Conversation, event: dict) -> list[tuple[int, str]]:
             if isinstance(a, dict) and isinstance(uploads.get(str(a.get("id"))), dict)]
 
 
+def _bound(conv: Conversation) -> tuple[int, dict]:
+    """(Odoo session id, what the relay keeps of it) of a conversation bound to an Odoo session."""
+    assert conv.odoo_channel_id is not None and conv.upstream is not None, "not bound to an Odoo session"
+    return conv.odoo_channel_id, conv.upstream
+
+
 def _transcript_event(seq: int, text: str) -> dict:
     """The bot part of a conversation, queued like a visitor message (never stored as an event)."""
     return {"seq": seq, "type": "message", "message": {"text": text, "client_id": None}}
-Notify = Callable[[str, dict], Awaitable[None]]
 
 
 FILE_PAGES = 10           # 19: pages of 30 of a session's files looked through for one download
@@ -83,7 +89,7 @@ def odoo_lang(tag: str) -> str:
 class OdooUpstream:
     name = "odoo"
 
-    def __init__(self, rpc: OdooRPC, store: Store, database: str, livechat_channel_id: int,
+    def __init__(self, rpc: OdooRPC, store: Store, database: str, livechat_channel_id: int | None,
                  max_backoff: float = 30.0, chatbot_script_id: int | None = None):
         self.rpc, self.store, self.database, self.livechat_channel_id = rpc, store, database, livechat_channel_id
         self.chatbot_script_id = chatbot_script_id
@@ -113,6 +119,7 @@ class OdooUpstream:
             async with self._checking:
                 if self.adapter is None:
                     await self._check()
+        assert self.adapter is not None   # _check sets it or raises
         return self.adapter
 
     async def _check(self) -> None:
@@ -206,7 +213,7 @@ class OdooUpstream:
     async def open_session(self, conv: Conversation) -> tuple[str, int]:
         try:
             adapter = await self.version()
-            if not self.caps.works("sessions"):
+            if self.caps is None or not self.caps.works("sessions"):   # (caps: set with the adapter)
                 raise NotOffered()
             channel = conv.livechat_channel_id or self.livechat_channel_id
             params = adapter.session_params(channel, conv.visitor_name,
@@ -278,15 +285,18 @@ class OdooUpstream:
         """After a visitor message reached a session Odoo's chatbot script is running: save the
         chosen answer, move the script on (past plain text steps), offer the next answer buttons."""
         conv = await self.store.get_conversation(conversation_id)
-        state = ((conv.upstream or {}).get("chatbot") or {}) if conv else {}
+        if conv is None:
+            return
+        state = (conv.upstream or {}).get("chatbot") or {}
         if not state or state.get("done") or conv.closed:
             return
         adapter = await self.version()
-        major, up = adapter.major, conv.upstream
+        channel_id, up = _bound(conv)
+        major = adapter.major
         cookies = {"dgid": up["guest_token"]} if major >= 18 else None   # 18/19: cookie routes
 
         def params(**extra) -> dict:
-            return chatbot.route_params(major, conv.odoo_channel_id, up.get("uuid"), **extra)
+            return chatbot.route_params(major, channel_id, up.get("uuid"), **extra)
         step = chatbot.Step.from_dict(state.get("step"))
         answer = step.answer_for(text) if step and step.answers else None
         if step and step.type == "question_selection" and step.answers and answer is None:
@@ -294,7 +304,7 @@ class OdooUpstream:
                 await self.notify(conversation_id, choices_event(step))
             return
         try:
-            if answer is not None and step.message_id:
+            if step is not None and answer is not None and step.message_id:
                 await self.rpc.call("/chatbot/answer/save", params(message_id=step.message_id,
                                                                     selected_answer_id=answer), cookies)
             for _ in range(20):
@@ -302,10 +312,10 @@ class OdooUpstream:
                 result = await self.rpc.call("/chatbot/step/trigger", params(chatbot_script_id=state["script"]), cookies)
                 if major >= 19:      # the step went to the guest's bus only: read it there (with its
                     # answers), or, failing that, its type from the session's messages
-                    step = await self._bus_step(up["guest_token"], conv.odoo_channel_id)
+                    step = await self._bus_step(up["guest_token"], channel_id)
                     if step is None:
-                        params = payloads.poll_params(major, up["guest_token"], conv.odoo_channel_id, 0)
-                        step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages", params))
+                        recent = payloads.poll_params(major, up["guest_token"], channel_id, 0)
+                        step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages", recent))
                     if step and before and step.message_id == before.message_id:
                         step = None  # nothing new: the script is over
                 else:
@@ -402,7 +412,8 @@ class OdooUpstream:
                 adapter = await self.version()
                 found = await self._find_posted(adapter, conv, event) if verify else None
                 if found is None:
-                    request = adapter.post_request(conv.upstream["guest_token"], conv.odoo_channel_id,
+                    channel_id, up = _bound(conv)
+                    request = adapter.post_request(up["guest_token"], channel_id,
                                                    event["message"]["text"], _uploads(conv, event))
                     if request is None:       # no posting route on this Odoo (yet): kept, tried again
                         raise OdooUnavailable("no route to post visitor messages on this Odoo")
@@ -451,10 +462,11 @@ class OdooUpstream:
     async def _find_posted(self, adapter: Adapter, conv: Conversation, event: dict) -> int | None:
         """The id of the guest's first message in the session above the last one recorded, when its
         text is this event's (messages are posted one at a time, so no other can be there)."""
-        after = self._posted_id.get(conv.id, int((conv.upstream or {}).get("posted_odoo_id", 0)))
+        channel_id, up = _bound(conv)
+        after = self._posted_id.get(conv.id, int(up.get("posted_odoo_id", 0)))
         result = await self.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
-            adapter.major, conv.upstream["guest_token"], conv.odoo_channel_id, after))
-        for msg in payloads.poll_messages(result, conv.odoo_channel_id, self.rpc.base_url):
+            adapter.major, up["guest_token"], channel_id, after))
+        for msg in payloads.poll_messages(result, channel_id, self.rpc.base_url):
             if msg.author_kind == "visitor" and not msg.is_note and msg.id > after:
                 same = _words(sanitize.html_to_text(msg.body_html)) == _words(event["message"]["text"])
                 return msg.id if same else None
@@ -473,10 +485,11 @@ class OdooUpstream:
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None:
         if not conv.upstream:
             return
-        token = conv.upstream["guest_token"]
+        channel_id, up = _bound(conv)
+        token = up["guest_token"]
         try:
             await self._feature_call("typing", lambda a: (a.typing_route(), a.typing_params(
-                token, conv.odoo_channel_id, typing), a.typing_cookies(token)) if a.typing_route() else None)
+                token, channel_id, typing), a.typing_cookies(token)) if a.typing_route() else None)
         except (OdooUnavailable, OdooError, ShapeError, NotOffered):
             pass   # best effort
 
@@ -484,8 +497,9 @@ class OdooUpstream:
         try:
             adapter = await self.version()
             if conv.upstream:
+                channel_id, up = _bound(conv)
                 await self.rpc.call("/im_livechat/cors/visitor_leave_session", adapter.leave_params(
-                    conv.upstream["guest_token"], conv.odoo_channel_id, conv.upstream.get("uuid")))
+                    up["guest_token"], channel_id, up.get("uuid")))
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
 
@@ -499,7 +513,7 @@ class OdooUpstream:
         cookies = {"frontend_lang": odoo_lang(lang)} if lang else None
         try:
             result = await self._feature_call("config", lambda a: a.init_request(channel), headers=headers)
-            found = self.adapter.parse_init(result)
+            found = (await self.version()).parse_init(result)
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:           # 17/18 on a channel id that is no record
@@ -523,11 +537,12 @@ class OdooUpstream:
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """Odoo mails the session's transcript (its own template) where it offers that to visitors."""
         up = conv.upstream or {}
-        if conv.odoo_channel_id is None:
+        channel_id = conv.odoo_channel_id
+        if channel_id is None:
             raise NotOffered()
         try:
             await self._feature_call("transcript_mail", lambda a: a.transcript_email(
-                up.get("guest_token", ""), conv.odoo_channel_id, up.get("uuid"), email))
+                up.get("guest_token", ""), channel_id, up.get("uuid"), email))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:
@@ -634,9 +649,9 @@ class OdooUpstream:
 
     async def seen(self, conv: Conversation, message_id: int) -> None:
         """The visitor has seen the session up to Odoo message ``message_id``."""
+        channel_id, up = _bound(conv)
         try:
-            await self._feature_call("seen", lambda a: a.seen_request(
-                conv.upstream["guest_token"], conv.odoo_channel_id, message_id))
+            await self._feature_call("seen", lambda a: a.seen_request(up["guest_token"], channel_id, message_id))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:     # the session is gone: nothing to mark
@@ -648,13 +663,13 @@ class OdooUpstream:
         asked where Odoo says it (19's bus, the addon), else the session's operator (17/18's widget
         answers to that one too)."""
         adapter = await self.version()
-        up = conv.upstream or {}
+        channel_id, up = _bound(conv)   # (Relay.history_requested: bound conversations only)
         pid = partner_id or up.get("operator_id")
         if not isinstance(pid, int) or isinstance(pid, bool):
             log.info("page history: no operator to answer", extra={"conversation": conv.id})
             return
         try:
-            await self.rpc.call(*adapter.history_request(up.get("guest_token", ""), conv.odoo_channel_id,
+            await self.rpc.call(*adapter.history_request(up.get("guest_token", ""), channel_id,
                                                          up.get("uuid"), pid, urls))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
@@ -664,9 +679,10 @@ class OdooUpstream:
     async def rate(self, conv: Conversation, rating: int, comment: str | None) -> None:
         """The visitor's rating of the session, through Odoo's own feedback route: one
         rating.rating per session (a new one replaces it), and Odoo's note in the session."""
+        channel_id, up = _bound(conv)
         try:
             await self._feature_call("rating", lambda a: (a.rating_route(), a.rating_params(
-                conv.upstream["guest_token"], conv.odoo_channel_id, conv.upstream.get("uuid"), rating, comment))
+                up["guest_token"], channel_id, up.get("uuid"), rating, comment))
                 if a.rating_route() else None)
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
@@ -685,7 +701,8 @@ class OdooUpstream:
         if not adapter.variant("uploads"):
             raise UploadRefused("not_offered", "Files cannot be sent in this chat.")
         form = aiohttp.FormData()
-        for key, value in adapter.upload_fields(conv.upstream["guest_token"], conv.odoo_channel_id).items():
+        channel_id, up = _bound(conv)
+        for key, value in adapter.upload_fields(up["guest_token"], channel_id).items():
             form.add_field(key, value)
         form.add_field("ufile", aiohttp.AsyncIterablePayload(chunks), filename=name, content_type=mimetype)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
@@ -729,7 +746,7 @@ class OdooUpstream:
                 params["before"] = before
             try:
                 result = await self.rpc.call("/discuss/channel/attachments", params,
-                                             cookies={"dgid": conv.upstream["guest_token"]})
+                                             cookies={"dgid": _bound(conv)[1]["guest_token"]})
             except OdooUnavailable as exc:
                 raise UpstreamDown(str(exc)) from None
             except OdooError:

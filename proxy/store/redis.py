@@ -229,7 +229,14 @@ class RedisStore:
         self.url, url_prefix = parse_url(url)
         self.prefix = prefix or url_prefix
         self.timeout = timeout
-        self.client: aioredis.Redis | None = None
+        self._client: aioredis.Redis | None = None
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The open connection pool's client; StoreError once closed (or before ``open``)."""
+        if self._client is None:
+            raise StoreError("store is closed")
+        return self._client
 
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -250,8 +257,7 @@ class RedisStore:
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url, max_connections=MAX_CONNECTIONS, timeout=self.timeout, decode_responses=True,
             socket_timeout=self.timeout, socket_connect_timeout=self.timeout, health_check_interval=15)
-        self.client = aioredis.Redis(connection_pool=pool)
-        c = self.client
+        self._client = c = aioredis.Redis(connection_pool=pool)
         self._append, self._append_bound = c.register_script(APPEND), c.register_script(APPEND_BOUND)
         self._create, self._bind, self._close = c.register_script(CREATE), c.register_script(BIND), c.register_script(CLOSE)
         self._events_after = c.register_script(EVENTS_AFTER)
@@ -259,14 +265,12 @@ class RedisStore:
         await self.ping()
 
     async def close(self) -> None:
-        if self.client is not None:
-            client, self.client = self.client, None
+        if self._client is not None:
+            client, self._client = self._client, None
             await client.aclose()
             await client.connection_pool.disconnect()
 
     async def ping(self) -> None:
-        if self.client is None:
-            raise StoreError("store is closed")
         await self._run(self.client.ping())
 
     async def meta_setdefault(self, key: str, value: str) -> str:
@@ -341,7 +345,7 @@ class RedisStore:
 
     @staticmethod
     def _appended(status: int, body: str | None) -> Appended:
-        if status == 0:
+        if status == 0 or body is None:
             return Appended(None, False)
         return Appended(json.loads(body), status == 1)
 

@@ -5,12 +5,15 @@ the bus or polling) and are appended to the store like any other event.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from proxy.store.base import Conversation
+
+# ``await notify(conversation_id, event)``: appends a relay event to the conversation (set by the core)
+Notify = Callable[[str, dict], Awaitable[None]]
 
 
 class NoOperatorAvailable(Exception):
@@ -56,7 +59,7 @@ MAX_AVATAR_BYTES = 1 << 20   # a picture larger than this is no avatar: refused
 
 class Upstream(Protocol):
     name: str
-    notify: object   # set by the core: ``async notify(conversation_id, event)`` appends a relay event
+    notify: Notify | None   # set by the core: appends a relay event to a conversation
 
     async def open_session(self, conv: Conversation) -> tuple[str, int]:
         """Open the operator-side session; return ``(database, channel id)`` to bind to."""

@@ -12,7 +12,7 @@ import random
 from collections.abc import AsyncIterator
 
 from proxy.store.base import Conversation
-from proxy.upstream.base import FileNotFound, NoOperatorAvailable, NotOffered, UpstreamFile
+from proxy.upstream.base import FileNotFound, NoOperatorAvailable, Notify, NotOffered, UpstreamFile
 
 DEMO_DATABASE = "demo"
 DEMO_OPERATOR_PARTNER = 3      # the console's operator (api/demo.py)
@@ -23,7 +23,7 @@ class DemoUpstream:
 
     def __init__(self) -> None:
         self.operator_online = True
-        self.notify = None
+        self.notify: Notify | None = None
         self.joined: set[str] = set()   # conversations the console's operator has joined
         self._ids = itertools.count(random.randint(1, 1 << 30))
         # files the console's operator sent: attachment id → (session id, name, mimetype, bytes)
