@@ -139,7 +139,8 @@ class BotClient:
 
 async def read_capped(stream: aiohttp.StreamReader, cap: int) -> bytes | None:
     """The whole body, however many chunks it comes in; None as soon as it passes ``cap`` bytes."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = await stream.readany()
         if not chunk:

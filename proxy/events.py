@@ -169,6 +169,7 @@ def parse_webhook(raw: bytes) -> Webhook:
     body = _obj(body, "body")
     type_ = body.get("type")
     _need(type_ in WEBHOOK_TYPES, "type", "unknown event type")
+    assert isinstance(type_, str)   # (one of WEBHOOK_TYPES)
     timestamp = _str(body.get("timestamp"), "timestamp", 64, optional=True)
     data = _obj(body.get("data", {}), "data")
     if type_ == "webhook.test":

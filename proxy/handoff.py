@@ -226,8 +226,8 @@ class Handoff:
         contact = state.get("contact")
         if contact and "bot" not in (conv.upstream or {}):     # a message left while nobody was online
             heading = left_message_heading(contact)
-            text = botlib.transcript(replay, heading) or heading
-        else:                                                  # the bot part
+            text: str | None = botlib.transcript(replay, heading) or heading
+        else:                                                  # the bot part (None: the bot said nothing)
             text = botlib.transcript(replay)
         seq = max((e["seq"] for e in replay), default=0)
         operator = (conv.upstream or {}).pop("operator_name", None) if conv.upstream else None

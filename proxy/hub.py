@@ -127,7 +127,9 @@ class Hub:
 
     def publish_early(self, conversation_id: str, event: dict, received_at: float | None = None) -> None:
         """An event with its seq, not yet durable: out now; ``settle`` follows."""
-        self._early[conversation_id] = self.deliver(conversation_id, event, received_at, always=True)
+        item = self.deliver(conversation_id, event, received_at, always=True)
+        assert item is not None   # always: an item even with no reader here
+        self._early[conversation_id] = item
         if self.forward is not None:
             self.forward(conversation_id, event)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -12,6 +13,9 @@ from proxy.metrics import Metrics
 from proxy.ratelimit import RateLimiter
 from proxy.store.base import Store
 from proxy.upstream.demo import DemoUpstream
+
+if TYPE_CHECKING:
+    from proxy.cluster.redis import RedisFanout
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -26,5 +30,5 @@ RATE_CONVERSATION = web.AppKey("rate_conversation", RateLimiter)
 WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
 WEBHOOK_INFLIGHT = web.AppKey("webhook_inflight", list)
 DEMO = web.AppKey("demo", DemoUpstream)
-FANOUT = web.AppKey("fanout", object)        # proxy.cluster.redis.RedisFanout or None (one node)
+FANOUT: web.AppKey[RedisFanout | None] = web.AppKey("fanout")   # None: one node
 STOPPING = web.AppKey("stopping", asyncio.Event)

@@ -27,32 +27,32 @@ async def events_of(store: Store, conversation_id: str) -> list[dict]:
 def lines(events: Iterable[dict], visitor_name: str, labels: dict[str, str]) -> list[tuple[str, str, str]]:
     """(time, who, what) for each line of the transcript."""
     messages: dict[str, dict] = {}
-    order: list[tuple[str, object]] = []
+    order: list[str | tuple[str, str]] = []   # a message id, or a note's (when, text)
     for event in events:
         kind, at = event.get("type"), str(event.get("at") or "")
         when = at[:16].replace("T", " ") + " UTC" if at else ""
         message = event.get("message") or {}
-        if kind == "message":
-            messages[message.get("id")] = {"when": when, **message}
-            order.append(("message", message.get("id")))
+        if kind == "message" and isinstance(message.get("id"), str):
+            messages[message["id"]] = {"when": when, **message}
+            order.append(message["id"])
         elif kind == "message_updated" and message.get("id") in messages:
             messages[message["id"]].update(text=message.get("text", ""), attachments=message.get("attachments") or [])
         elif kind == "message_deleted" and message.get("id") in messages:
             messages[message["id"]]["deleted"] = True
         elif kind in ("member_joined", "member_left"):
             name = (event.get("member") or {}).get("name") or labels["operator"]
-            order.append(("note", (when, labels["joined" if kind == "member_joined" else "left"].format(name=name))))
+            order.append((when, labels["joined" if kind == "member_joined" else "left"].format(name=name)))
         elif kind == "closed":
-            order.append(("note", (when, labels["closed"])))
+            order.append((when, labels["closed"]))
         elif kind == "rating":
-            order.append(("note", (when, labels["rating"].format(rating=event.get("rating")))))
+            order.append((when, labels["rating"].format(rating=event.get("rating"))))
     out = []
-    for what, ref in order:
-        if what == "note":
-            when, text = ref                    # type: ignore[misc]
-            out.append((when, "", text))
+    for ref in order:
+        if isinstance(ref, tuple):
+            when, note = ref
+            out.append((when, "", note))
             continue
-        msg = messages[ref]                     # type: ignore[index]
+        msg = messages[ref]
         author = msg.get("author") or {}
         who = visitor_name if author.get("kind") == "visitor" else (
             author.get("name") or labels["bot" if author.get("kind") == "bot" else "operator"])

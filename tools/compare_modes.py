@@ -41,7 +41,7 @@ from tools.replies import ConsoleReplies, OdooReplies, ReplyError, WebhookReplie
 from tools.transports import MODES, ShortPollTransport, Transport, stop
 from tools.widget_client import LONGPOLL_WAIT, POLL_INTERVAL, RelayError, WidgetClient
 
-DEFAULT_RELAY = "http://" + next(s.default for s in SETTINGS if s.name == "listen")   # RELAY_LISTEN's default
+DEFAULT_RELAY = f"http://{next(s.default for s in SETTINGS if s.name == 'listen')}"   # RELAY_LISTEN's default
 MARK = re.compile(r"compare_modes (?P<run>[0-9a-f]+) reply (?P<i>\d+|warm-up)\b")
 
 

@@ -67,7 +67,10 @@ def make_app(secret: str) -> web.Application:
 
     app = web.Application(client_max_size=256 * 1024)
     app.router.add_post("/bot", bot)
-    app.router.add_get("/healthz", lambda request: web.json_response({"status": "ok"}))
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/healthz", healthz)
     return app
 
 

@@ -11,8 +11,9 @@ import math
 import os
 import platform
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -50,7 +51,7 @@ def machine() -> dict:
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:
-        usable = os.cpu_count()
+        usable = os.cpu_count() or 1
     mem = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -64,7 +65,7 @@ def machine() -> dict:
             "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
-async def open_loop(n: int, rate: float, one: Callable[[int, float], Awaitable[None]]) -> float:
+async def open_loop(n: int, rate: float, one: Callable[[int, float], Coroutine[Any, Any, None]]) -> float:
     """Start ``one(i, due)`` at ``due = start + i / rate`` for ``i`` in ``range(n)``, then wait for
     all of them; return ``start`` (``time.perf_counter()`` clock). If this is cancelled, the items
     already started are cancelled too."""

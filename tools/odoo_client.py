@@ -18,14 +18,14 @@ class OdooError(RuntimeError):
 
 
 class Odoo:
-    def __init__(self, url: str, db: str | None, login: str, password: str, livechat_channel: int):
+    def __init__(self, url: str, db: str | None, login: str, password: str, livechat_channel: int | None):
         self.url, self.db, self.login, self.password = url.rstrip("/"), db, login, password
         self.livechat_channel = livechat_channel
         self.jar = http.cookiejar.CookieJar()
         self.web = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         self.anon = urllib.request.build_opener()
-        self.uid = None
-        self.version = None
+        self.uid: int | None = None
+        self.version: str | None = None
         self.uuids: dict[int, str | None] = {}
 
     @classmethod
@@ -57,6 +57,8 @@ class Odoo:
 
     @property
     def major(self) -> int:
+        if self.version is None:
+            raise OdooError("not started: call start() first")
         return int(self.version.replace("saas~", "").split(".")[0])
 
     def execute(self, model: str, method: str, args: list, kw: dict | None = None):
@@ -67,7 +69,7 @@ class Odoo:
         """Make the logged-in user an operator of the livechat channel, present right now."""
         self.execute("im_livechat.channel", "action_join", [[self.livechat_channel]])
         self.call("/websocket/peek_notifications", {"channels": [], "last": 0, "is_first_poll": True}, self.web)
-        presence = {"inactivity_period": 0}
+        presence: dict[str, object] = {"inactivity_period": 0}
         if self.major < 19:
             presence["im_status_ids_by_model"] = {}
         self.call("/websocket/update_bus_presence", presence, self.web)
@@ -89,11 +91,11 @@ class Odoo:
         return result[0] if isinstance(result, list) else result   # 19 answers [id]
 
     def operator_edit(self, message_id: int, body: str) -> None:
-        params = {"message_id": message_id}
+        params: dict[str, object] = {"message_id": message_id}
         if self.major >= 19:
             params["update_data"] = {"body": body, "attachment_ids": [], "attachment_tokens": []}
         else:
-            params.update(body=body, attachment_ids=[], attachment_tokens=[])
+            params.update({"body": body, "attachment_ids": [], "attachment_tokens": []})
         self.call("/mail/message/update_content", params, self.web)
 
     def operator_delete(self, message_id: int) -> None:

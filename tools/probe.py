@@ -86,7 +86,7 @@ def tls_reason(exc: BaseException) -> str | None:
 def connect_reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         err = exc.os_error
-        what = os.strerror(err.errno) if getattr(err, "errno", None) else str(err)
+        what = os.strerror(err.errno) if err.errno else str(err)
         return f"cannot connect to {exc.host}:{exc.port}: {what}"
     return f"cannot connect: {type(exc).__name__}: {exc}"
 
@@ -339,7 +339,7 @@ class Probe:
             return
         started = time.perf_counter()
         try:
-            if args.api_key and self.facts.major >= 19:
+            if args.api_key and (self.facts.major or 0) >= 19:
                 channels = await self.json2("im_livechat.channel", "search_read", {"domain": [], "fields": ["id", "name"]})
                 self.facts.api = "json2"
             else:
@@ -443,7 +443,7 @@ class Probe:
                     "RELAY_ODOO_LIVECHAT_CHANNEL_ID": str(a.livechat_channel), "RELAY_ODOO_REPLIES": mode}
         if mode == "webhook":
             settings["RELAY_WEBHOOK_SECRET"] = "<the secret shown in Odoo: Live Chat → Configuration → Webhooks>"
-            if not f.addon.get("enabled"):
+            if not (f.addon or {}).get("enabled"):
                 warnings.append("set the addon's endpoint URL to https://<your relay>/v1/webhooks/odoo and enable it")
         if mode == "poll":
             settings["RELAY_ODOO_POLL_INTERVAL"] = "3"

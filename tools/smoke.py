@@ -71,9 +71,10 @@ class Smoke:
         return f"created {self.conv['conversation_id']}, last_seq {self.conv['last_seq']}"
 
     async def ws_hello(self) -> str:
-        self.ws, hello = await self.client.open_ws(self._conv(), timeout=self.timeout)
-        if hello.get("last_seq") != self.conv["last_seq"]:
-            raise CheckFailed(f"hello says last_seq {hello.get('last_seq')}, the conversation {self.conv['last_seq']}")
+        conv = self._conv()
+        self.ws, hello = await self.client.open_ws(conv, timeout=self.timeout)
+        if hello.get("last_seq") != conv["last_seq"]:
+            raise CheckFailed(f"hello says last_seq {hello.get('last_seq')}, the conversation {conv['last_seq']}")
         return f"hello, last_seq {hello['last_seq']}, server ping every {hello.get('ping_interval', '?')} s"
 
     async def ws_ping(self) -> str:

@@ -88,7 +88,7 @@ def describe(exc: BaseException) -> str:
     """A one-line reason for a network error, e.g. "cannot connect to 127.0.0.1:1: Connection refused"."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         err = exc.os_error
-        why = os.strerror(err.errno) if getattr(err, "errno", None) else (str(err) or type(err).__name__)
+        why = os.strerror(err.errno) if err.errno else (str(err) or type(err).__name__)
         return f"cannot connect to {exc.host}:{exc.port}: {why}"
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -128,7 +128,7 @@ class WidgetClient:
             body = text
         if status >= 400:
             code = body.get("error") if isinstance(body, dict) else None
-            detail = (f"{code}: {body.get('message', '')}" if code
+            detail = (f"{code}: {body.get('message', '') if isinstance(body, dict) else ''}" if code
                       else f"({content_type}, not the relay's JSON error)" if isinstance(body, str) else "")
             raise RelayError(f"{what}: HTTP {status} {detail}".rstrip(), status=status,
                              code=code, retry_after=float(retry) if retry and retry.isdigit() else None)
@@ -155,6 +155,8 @@ class WidgetClient:
         """``POST …/messages``: the visitor says something."""
         _, body = await self.request("POST", f"/v1/conversations/{conv['conversation_id']}/messages",
                                      conv["token"], json={"client_id": client_id, "text": text})
+        if not isinstance(body, dict):
+            raise RelayError(f"POST /v1/conversations/{{id}}/messages: expected the event, got {str(body)[:80]!r}")
         return body
 
     async def open_ws(self, conv: dict, after: int | None = None,

@@ -225,7 +225,10 @@ async def _post_webhook(request: web.Request, type_: str, conv, **data) -> web.R
     }).encode()
     headers = signing.headers_for(request.app[keys.WEBHOOK_SECRETS][:1], "msg_" + uuid.uuid4().hex, body)
     headers[events.PROTOCOL_HEADER] = PROTOCOL_VERSION
-    host, port = request.transport.get_extra_info("sockname")[:2]
+    transport = request.transport
+    if transport is None:   # the console's request has gone: nobody to answer
+        raise web.HTTPServiceUnavailable()
+    host, port = transport.get_extra_info("sockname")[:2]
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1/webhooks/odoo"
     async with request.app[HTTP].post(url, data=body, headers=headers) as resp:

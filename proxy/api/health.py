@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from typing import Any
 
 from aiohttp import web
 
@@ -25,7 +26,7 @@ async def healthz(request: web.Request) -> web.Response:
     if fanout is not None and not fanout.connected.is_set():
         problems.append("fan-out: not subscribed to the other nodes' events")
     settings = app[keys.SETTINGS]
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if not problems else "unavailable",
         "version": __version__,
         "protocol": PROTOCOL_VERSION,   # the addon ↔ relay protocol (docs/protocol.md §1)
@@ -38,19 +39,21 @@ async def healthz(request: web.Request) -> web.Response:
         body["node"] = fanout.node           # host:pid:random, the value of this node's leases in Redis
     followers = app[keys.RELAY].followers if keys.RELAY in app else None
     if followers is not None:
-        body["odoo"] = {"replies": followers.mode, "following": dict(collections.Counter(followers.via.values())),
-                        "bus_max": followers.bus_max}
+        odoo: dict[str, Any] = {"replies": followers.mode,
+                                "following": dict(collections.Counter(followers.via.values())),
+                                "bus_max": followers.bus_max}
+        body["odoo"] = odoo
         if followers.capped:   # past RELAY_ODOO_BUS_MAX: followed by polling until a socket is free
-            body["odoo"]["polled_past_bus_max"] = len(followers.capped)
+            odoo["polled_past_bus_max"] = len(followers.capped)
         if getattr(followers, "addon_protocol", None):   # auto mode: the addon's protocol (§1)
-            body["odoo"]["addon_protocol"] = followers.addon_protocol
+            odoo["addon_protocol"] = followers.addon_protocol
         if followers.batch is not None:
-            body["odoo"]["batch_queries"] = followers.batch.api.queries
+            odoo["batch_queries"] = followers.batch.api.queries
         features = relay_features(app)
         if features is not None:   # feature → whether this Odoo offers it (the capability check)
-            body["odoo"]["features"] = features
-        if getattr(followers, "shared", None) is not None:   # shared_bus: "connected" only open and subscribed
-            body["odoo"]["shared_bus"] = followers.shared.status()
+            odoo["features"] = features
+        if followers.shared is not None:   # shared_bus: "connected" only open and subscribed
+            odoo["shared_bus"] = followers.shared.status()
     if problems:
         body["problems"] = problems
     return json_response(body, status=200 if not problems else 503)

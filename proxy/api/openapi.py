@@ -23,7 +23,7 @@ def _json_body(schema: dict, required: bool = True) -> dict:
 
 
 _CONV_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-_AUTH = [{"token": []}]
+_AUTH: list[dict[str, list[str]]] = [{"token": []}]
 
 SPEC = {
     "openapi": "3.0.3",

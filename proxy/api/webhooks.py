@@ -34,8 +34,8 @@ async def receive(request: web.Request) -> web.Response:
     if events.protocol_major(sent) not in PROTOCOL_MAJORS:
         # before the signature: another major may sign differently, and this answer names no secret
         metrics.webhooks.labels("unsupported_protocol").inc()
-        log.warning("webhook refused: unsupported protocol", extra={"protocol": sent[:32]})
-        return _protocol_refused(sent)
+        log.warning("webhook refused: unsupported protocol", extra={"protocol": (sent or "")[:32]})
+        return _protocol_refused(sent or "")
     try:
         signing.check_headers(request.headers)
     except signing.SignatureError as exc:

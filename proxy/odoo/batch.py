@@ -165,6 +165,7 @@ class BatchPoller:
         self.leader = False
 
     def add(self, conv: Conversation) -> None:
+        assert conv.odoo_channel_id is not None   # followed: bound to a session
         self.convs[conv.odoo_channel_id] = conv
         self.fresh.add(conv.odoo_channel_id)
         if self.task is None or self.task.done():
@@ -251,18 +252,19 @@ class BatchPoller:
         self.cursor = max(self.cursor, top)
         for conv in convs.values():
             if conv.id in advanced and advanced[conv.id] > int((conv.upstream or {}).get("poll_last", 0)):
+                conv.upstream = conv.upstream or {}
                 conv.upstream["poll_last"] = advanced[conv.id]
                 await self.replies.relay.store.merge_upstream(conv.id, {"poll_last": advanced[conv.id]})
         ended = "livechat_end_dt" if adapter.major >= 19 else "livechat_active"
         channels = await self.api.search_read(adapter.major, "discuss.channel", [["id", "in", ids]], ["id", ended])
         for channel in channels:
             closed = bool(channel.get(ended)) if adapter.major >= 19 else not channel.get(ended)
-            conv = convs.get(channel.get("id"))
-            if closed and conv is not None:
-                await self.replies.relay.append(conv.id, ev.new_event("closed", by="odoo"), source="odoo",
+            ended_conv = convs.get(channel["id"]) if isinstance(channel.get("id"), int) else None
+            if closed and ended_conv is not None:
+                await self.replies.relay.append(ended_conv.id, ev.new_event("closed", by="odoo"), source="odoo",
                                                 dedupe_key="closed")
-                self.replies.unfollow(conv.id)
-                log.info("odoo session closed", extra={"conversation": conv.id})
+                self.replies.unfollow(ended_conv.id)
+                log.info("odoo session closed", extra={"conversation": ended_conv.id})
 
     async def _pages(self, major: int, domain: list, after: int, convs: dict[int, Conversation],
                      advanced: dict[str, int], max_pages: int = 1_000_000) -> int:
@@ -280,7 +282,7 @@ class BatchPoller:
                 top = max(top, row["id"])
                 if isinstance(row.get("write_date"), str) and (self.since is None or row["write_date"] > self.since):
                     self.since = row["write_date"]
-                conv = convs.get(row.get("res_id"))
+                conv = convs.get(row["res_id"]) if isinstance(row.get("res_id"), int) else None
                 if conv is not None and conv.odoo_channel_id in self.convs and await self._row(conv, row, attachments):
                     advanced[conv.id] = max(advanced.get(conv.id, 0), row["id"])
             if len(rows) < LIMIT:
@@ -319,6 +321,7 @@ class BatchPoller:
     async def _row(self, conv: Conversation, row: dict, attachments: dict[int, dict]) -> bool:
         """Handle one message row; True when it is new for this conversation (moves its cursor)."""
         mid, body = int(row["id"]), html(row.get("body"))
+        assert conv.odoo_channel_id is not None   # (from self.convs: bound)
         seen = self.bodies.setdefault(conv.odoo_channel_id, {})
         last = int((conv.upstream or {}).get("poll_last", 0))
         digest = _hash(body)

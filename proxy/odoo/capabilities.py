@@ -182,7 +182,7 @@ async def detect(http: aiohttp.ClientSession, base_url: str, serie: str, timeout
 
     hint = hinted_major(serie)
     known = hint in KNOWN
-    if known:
+    if hint is not None and known:
         family = hint
     else:
         found = await asyncio.gather(*(exists(path) for _, path in FINGERPRINTS))

@@ -127,7 +127,7 @@ def bus_step(notifications, channel_id: int) -> Step | None:
                 continue
             current = bots[-1]["currentStep"]
             step = next(s for s in data["chatbot.script.step"] if s["id"] == current["scriptStep"])
-            info = next((i for i in data.get("ChatbotStep") or () if i.get("message") == current.get("message")), {})
+            info: dict = next((i for i in data.get("ChatbotStep") or () if i.get("message") == current.get("message")), {})
             answers = {a["id"]: a for a in data.get("chatbot.script.answer") or ()}
             return Step(int(step["id"]), step.get("step_type") or "text", current.get("message"),
                         _answers(step.get("answer_ids"), answers), bool(info.get("isLast", step.get("is_last"))),

@@ -91,7 +91,9 @@ class LeasedPoster:
             pass
 
     async def _drain(self, conversation_id: str, name: str) -> None:
-        renewer = asyncio.create_task(self._renew(name, asyncio.current_task()))
+        current = asyncio.current_task()
+        assert current is not None   # called from the drain task
+        renewer = asyncio.create_task(self._renew(name, current))
         try:
             while True:
                 conv = await self.store.get_conversation(conversation_id)

@@ -87,7 +87,7 @@ class OdooRPC:
             raise OdooUnavailable(f"{path}: HTTP {status}, unexpected answer")
         if "error" in data:
             error = data["error"] if isinstance(data["error"], dict) else {}
-            details = error.get("data") if isinstance(error.get("data"), dict) else {}
+            details: dict = error["data"] if isinstance(error.get("data"), dict) else {}
             if transient(str(details.get("name") or "")):
                 raise OdooUnavailable(f"{path}: Odoo busy ({details.get('name')})")
             raise OdooError(error.get("code"), str(details.get("name") or "error"),

@@ -158,7 +158,7 @@ class SharedBus:
     def status(self) -> dict:
         """For /healthz: connected only while the socket is open and subscribed."""
         open_ = self.ws is not None and not self.ws.closed
-        out = {"connected": open_ and self.live,
+        out: dict[str, object] = {"connected": open_ and self.live,
                "sockets": 1 if open_ else 0, "channels": len(self.sent) if open_ else 0,
                "leader": self.leader, "polling": self.poller is not None,
                "logins": self.logins, "connections": self.connections}
@@ -446,7 +446,7 @@ class SharedBus:
                 except _Closed:
                     closed = True
                     break
-            upstream, changes = conv.upstream, {}
+            upstream, changes = conv.upstream or {}, {}
             if last > int(upstream.get("bus_last", 0)):
                 changes["bus_last"] = last
             if newest > int(upstream.get("poll_last", 0)):

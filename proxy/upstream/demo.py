@@ -83,6 +83,7 @@ class DemoUpstream:
                           chunks: AsyncIterator[bytes]) -> tuple[int, str]:
         """A visitor's file, kept in memory as Odoo would keep it on the session."""
         data = b"".join([chunk async for chunk in chunks])
+        assert conv.odoo_channel_id is not None   # files go to a session: the conversation is bound
         attachment = self.add_file(conv.odoo_channel_id, name, mimetype, data)
         return attachment["id"], "demo-token-" + str(attachment["id"])
 

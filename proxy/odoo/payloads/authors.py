@@ -131,5 +131,6 @@ def store_member(member: dict, store: StorePayload) -> tuple[str, str]:
     else:
         name = partner_name(store.get("res.partner", partner_id))
         kind = store_partner_kind(store, partner_id, member)
-    kind = {"agent": "operator", "visitor": "visitor", "bot": "bot"}.get(kind_19, kind)
+    if isinstance(kind_19, str):
+        kind = {"agent": "operator", "visitor": "visitor", "bot": "bot"}.get(kind_19, kind)
     return name, kind

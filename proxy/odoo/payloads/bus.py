@@ -75,7 +75,7 @@ def _new_message(payload: dict, channel_id: int, base_url: str, frame: _Frame) -
 def _typing_17(payload: dict, channel_id: int, frame: _Frame) -> None:
     if not is_channel(payload.get("thread"), channel_id) or not isinstance(payload.get("isTyping"), bool):
         return
-    persona = payload.get("persona") if isinstance(payload.get("persona"), dict) else {}
+    persona: dict = payload["persona"] if isinstance(payload.get("persona"), dict) else {}
     name, kind = text(persona.get("name")), persona_kind(persona)
     member_id = int_id(payload.get("id"))
     if member_id is not None:
@@ -131,7 +131,8 @@ def _resolve_left(frame: _Frame) -> list[BusItem]:
     ``data-oe-type="channel-left"``; 17/18 have only the (translated) text, so any non-hidden
     notification by a non-guest in the frame is taken, in order.
     """
-    notes = [i.message for i in frame.items if isinstance(i, BusItem) and i.kind == "message" and i.message.is_note]
+    notes = [i.message for i in frame.items
+             if isinstance(i, BusItem) and i.kind == "message" and i.message is not None and i.message.is_note]
     marked = [m for m in notes if LEFT_NOTE.search(m.body_html)]
     loose = [m for m in notes if m not in marked and m.author_kind != "visitor" and "o_hide_author" not in m.body_html]
     pool = marked + loose

@@ -111,7 +111,8 @@ class LastEdits:
     editing back to an earlier text is. Kept for the most recent ``kept`` messages."""
 
     def __init__(self, kept: int = 10000):
-        self.kept, self._last = kept, {}
+        self.kept = kept
+        self._last: dict[tuple[str, int | None], str] = {}
 
     def changed(self, conversation_id: str, item: BusItem) -> bool:
         """Whether ``item`` (an "updated" or "deleted" BusItem) says something new; recorded."""
