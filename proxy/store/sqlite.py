@@ -27,7 +27,8 @@ import json
 import os
 import sqlite3
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from proxy.errors import StoreError
 from proxy.events import dumps
@@ -79,7 +80,7 @@ HOLD_COMMIT = os.environ.get("RELAY_TEST_HOLD_COMMIT") or None
 def _conv(row: tuple | None) -> Conversation | None:
     if row is None:
         return None
-    values = dict(zip(_CONV_COLUMNS, row))
+    values = dict(zip(_CONV_COLUMNS, row, strict=True))
     values["closed"] = bool(values["closed"])
     values["upstream"] = json.loads(values["upstream"]) if values["upstream"] else None
     return Conversation(**values)
@@ -155,7 +156,7 @@ class SQLiteStore:
                     results = await loop.run_in_executor(self._writer, self._apply, [fn for fn, _ in batch])
                 except Exception as exc:   # the pool is gone (closing): fail the batch, never hang it
                     results = [StoreError(f"sqlite: {exc}")] * len(batch)
-                for (_, future), result in zip(batch, results):
+                for (_, future), result in zip(batch, results, strict=True):
                     if future.done():
                         continue
                     if isinstance(result, BaseException):
@@ -207,6 +208,7 @@ class SQLiteStore:
             if self._announced:
                 if not durable:            # shown but not kept: their seqs will be taken by other events
                     self._epoch += 1
+                assert self._loop is not None   # announced: the store is open
                 for early, conversation_id in self._announced:
                     with contextlib.suppress(RuntimeError):   # the loop is closed: nobody to tell
                         self._loop.call_soon_threadsafe(early.settled, conversation_id, durable)
