@@ -156,10 +156,6 @@ def _message(value: Any, where: str, body_required: bool) -> dict:
     }
 
 
-def _member(value: Any, where: str) -> dict:
-    return _author(value, where)
-
-
 def parse_webhook(raw: bytes) -> Webhook:
     """Parse and check a webhook body; raise BadRequest (400) for anything off-schema."""
     try:
@@ -183,7 +179,7 @@ def parse_webhook(raw: bytes) -> Webhook:
     if type_ == "livechat.history_requested":   # an operator's /history: answered to Odoo, no event
         operator = data.get("operator")
         if operator is not None:
-            data = {**data, "operator": _member(operator, "data.operator")}
+            data = {**data, "operator": _author(operator, "data.operator")}
         return Webhook(type_, database, channel_id, data, None, None, timestamp)
     if type_ == "livechat.message.created":
         message = _message(data.get("message"), "data.message", True)
@@ -195,13 +191,13 @@ def parse_webhook(raw: bytes) -> Webhook:
         event = new_event("message_deleted", message=_message(data.get("message"), "data.message", False))
     elif type_ in ("livechat.member.joined", "livechat.member.left"):
         kind = "member_joined" if type_.endswith("joined") else "member_left"
-        event = new_event(kind, member=_member(data.get("member"), "data.member"))
+        event = new_event(kind, member=_author(data.get("member"), "data.member"))
     elif type_ == "livechat.session.closed":
         event = new_event("closed", by="odoo")
     else:  # livechat.typing
         typing = data.get("typing")
         _need(isinstance(typing, bool), "data.typing", "must be true or false")
-        event = new_event("typing", member=_member(data.get("member"), "data.member"), typing=typing)
+        event = new_event("typing", member=_author(data.get("member"), "data.member"), typing=typing)
     return Webhook(type_, database, channel_id, data, event, dedupe, timestamp)
 
 

@@ -178,9 +178,6 @@ class BatchPoller:
                 self.bodies.pop(channel_id, None)
                 self.fresh.discard(channel_id)
 
-    def follows(self, conversation_id: str) -> bool:
-        return any(conv.id == conversation_id for conv in list(self.convs.values()))
-
     async def stop(self) -> None:
         if self.task:
             self.task.cancel()
