@@ -156,7 +156,7 @@ def test_recorded_history_command_and_odoos_answer(version):
     recorded = sample(version, "bus_history_command")
     notifications = recorded["response"]["result"]["notifications"]
     channel_id = recorded["request"]["channel_id"]
-    items = payloads.bus_items(version, notifications, channel_id, "http://odoo.test")
+    items = payloads.bus_items(notifications, channel_id, "http://odoo.test")
     assert [item.kind for item in items] == ["history"]
     assert items[0].partner_id == (notifications[0]["message"]["payload"].get("partner_id") if version >= 19 else None)
     answer = sample(version, "history_answer")
