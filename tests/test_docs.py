@@ -99,3 +99,21 @@ def test_the_addon_readme_is_built_from_its_fragments():
     # valid reStructuredText: any warning (an unknown target, a broken list) is an error
     docutils.core.publish_doctree((addon / "README.rst").read_text(),
                                   settings_overrides={"halt_level": 2, "report_level": 2})
+
+
+# a document named in the code's comments and docstrings: a path from the repository's root
+# (docs/protocol.md, tests/fixtures/odoo/README.md) or from the file's folder; tools/addon_readme.py
+# names the addon's readme fragments, which may be absent (an optional section)
+MD_REFERENCE = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[\w-]+\.md)\b")
+
+
+def test_documents_named_in_the_code_exist():
+    fragments = {name for name, _ in addon_readme.SECTIONS}
+    missing = []
+    for path in sorted([*(ROOT / "proxy").rglob("*.py"), *(ROOT / "tools").rglob("*.py")]):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for name in MD_REFERENCE.findall(line):
+                if not ((ROOT / name).is_file() or (path.parent / name).is_file()
+                        or (path.name == "addon_readme.py" and name in fragments)):
+                    missing.append(f"{path.relative_to(ROOT)}:{number}: {name}")
+    assert missing == [], "comments naming documents the repository does not have"

@@ -1,4 +1,4 @@
-"""What differs between Odoo series on the visitor's routes (ODOO.md §3, odoo-samples/):
+"""What differs between Odoo series on the visitor's routes (recorded in tests/fixtures/odoo/):
 parameters in, the shapes that come back. No I/O; tested on payloads recorded from real servers.
 
 17: plain dicts; 18: a Store dict; 19: ``{"store_data": Store, …}`` and no ``anonymous_name``.

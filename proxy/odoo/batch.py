@@ -7,7 +7,7 @@ the last seconds: edits and deletions) and a ``discuss.channel`` ``search_read``
 have ended). 19.0 with an API key speaks JSON-2 (``/json/2/<model>/<method>``, bearer key);
 with a password, 19.0 is asked through the web client's own ``/web/dataset/call_kw`` with a session
 (its ``/jsonrpc`` logs a deprecation warning at every call); 17.0 and 18.0 speak JSON-RPC
-``execute_kw`` (a key stands in for the password). ODOO.md §5.
+``execute_kw`` (a key stands in for the password).
 
 The poller keeps one reading position for all sessions (``cursor``: the highest message id it has
 read) and pages forward from it, ``LIMIT`` rows a query, until a page comes back short: however the

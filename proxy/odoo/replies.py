@@ -63,7 +63,7 @@ class Replies:
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
         # the bus client sends no User-Agent: Odoo 18/19 close a socket whose ?version= is outdated
-        # only when the client has one (ODOO.md §4)
+        # only when the client has one (read in their bus's websocket.py)
         # no pool cap (aiohttp's default is 100 connections): every open conversation keeps its own
         # bus socket, and a 101st must not wait for a slot forever; RELAY_ODOO_BUS_MAX is the cap,
         # past which conversations are polled (and /healthz says how many). No shared cookie jar:
@@ -406,7 +406,7 @@ class Replies:
         assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
         upstream = conv.upstream
         url = await self._bus_url()
-        # Origin is required (ODOO.md §4); this conversation's own Odoo session cookie, if it has one
+        # Origin is required (Odoo's bus refuses a WebSocket without one); this conversation's own Odoo session cookie, if it has one
         headers = {"Origin": self.upstream.rpc.base_url}
         if jar := self.jars.get(conv.id):
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar.items())
