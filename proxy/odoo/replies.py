@@ -406,7 +406,8 @@ class Replies:
         assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
         upstream = conv.upstream
         url = await self._bus_url()
-        # Origin is required (Odoo's bus refuses a WebSocket without one); this conversation's own Odoo session cookie, if it has one
+        # Origin is required (Odoo's bus refuses a WebSocket without one); this conversation's own
+        # Odoo session cookie, if it has one
         headers = {"Origin": self.upstream.rpc.base_url}
         if jar := self.jars.get(conv.id):
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in jar.items())
