@@ -207,6 +207,53 @@ def run_mode(odoo: Odoo, mode: str, n: int, poll_interval: float, workdir: Path,
     return result
 
 
+# the bus follower's stages (bench_stages.install_bus), from the relay's stamps and the client's
+BUS_STAGES = (
+    ("message_post started → native frame read", "t0", "native"),
+    ("message_post started → bytes at the relay", "t0", "sock"),
+    ("native frame read → bytes at the relay (±)", "native", "sock"),
+    ("bytes → json.loads (aiohttp reader, ws.receive)", "sock", "loads0"),
+    ("json.loads", "loads0", "loads1"),
+    ("→ payloads.bus_items", "loads1", "items0"),
+    ("payloads.bus_items", "items0", "items1"),
+    ("items → Relay.append (earlier items)", "items1", "append0"),
+    ("Relay.append → store call", "append0", "store0"),
+    ("→ writer thread", "store0", "op0"),
+    ("SQL, seq assigned", "op0", "op1"),
+    ("seq → hub.publish (back on the loop)", "op1", "pub0"),
+    ("hub.publish", "pub0", "pub1"),
+    ("publish → socket write", "pub1", "write0"),
+    ("socket write", "write0", "write1"),
+    ("write → frame read by the visitor", "write1", "frame"),
+    ("bytes at the relay → frame read (the relay's part)", "sock", "frame"),
+    ("native frame read → relay frame read (paired)", "native", "frame"),
+)
+
+
+def bus_breakdown(result: dict) -> dict:
+    stamps, rows = result.get("relay_stamps") or {}, []
+    for s in result.get("samples", []):
+        rec = dict(stamps.get(f"odoo:{s['message_id']}", {}))
+        rec["t0"] = s["t0_ns"]
+        rec["frame"] = s["t0_ns"] + int(s["relay_ms"] * 1e6)
+        if s.get("native_ms") is not None:
+            rec["native"] = s["t0_ns"] + int(s["native_ms"] * 1e6)
+        rows.append(rec)
+    from tools.measure import pct
+    stages = {}
+    for name, a, b in BUS_STAGES:
+        values = [(r[b] - r[a]) / 1000 for r in rows if r.get(a) and r.get(b)]
+        if values:
+            stages[name] = {"n": len(values), "p50_us": round(pct(values, 50), 1), "p95_us": round(pct(values, 95), 1)}
+    shapes: dict[str, int] = {}
+    for r in rows:
+        if r.get("frame_types"):
+            key = " + ".join(str(t) for t in r["frame_types"])
+            shapes[key] = shapes.get(key, 0) + 1
+    return {"stages": stages, "frames": shapes,
+            "frame_bytes_p50": pct([r["frame_bytes"] for r in rows if r.get("frame_bytes")], 50) if rows else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_odoo_modes", description=__doc__.split("\n\n")[0])
     p.add_argument("--odoo", required=True)
@@ -250,6 +297,15 @@ def main(argv: list[str] | None = None) -> int:
             if nv.get("n"):
                 print(f"{mode:<22} {nv['p50']:>10.1f} {nv['p95']:>7.1f}   {e['p50']:>9.1f} {e['p95']:>7.1f}   "
                       f"{d['p50']:>+16.1f} {d['p95']:>+7.1f}")
+    for mode, r in results.items():
+        if not mode.startswith("bus") or not r.get("relay_stamps"):
+            continue
+        r["bus_breakdown"] = b = bus_breakdown(r)
+        print(f"\nbus follower, per stage ({mode}), µs p50 / p95")
+        for name, st in b["stages"].items():
+            print(f"  {name:<52} {st['p50_us']:>9.1f} / {st['p95_us']:<9.1f} (n={st['n']})")
+        for shape, count in b["frames"].items():
+            print(f"  frame holding the message ({count}×, {b['frame_bytes_p50']} bytes p50): {shape}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench_odoo_modes-{odoo.version}-{time.strftime('%Y%m%d-%H%M%S')}.json"
