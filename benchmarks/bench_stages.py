@@ -35,7 +35,6 @@ import re
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 import types
 from pathlib import Path
@@ -81,7 +80,8 @@ def say(msg: str) -> None:
 
 REC: dict[str, dict[str, int]] = {}          # "odoo:<message id>" -> stamp name -> perf_counter_ns
 _CUR: contextvars.ContextVar = contextvars.ContextVar("bench_stage_rec", default=None)
-_TL = threading.local()                      # the writer thread: records of the open transaction
+_TL = types.SimpleNamespace(batch=[])        # records of the open transaction (one at a time: the
+                                             # loop's thread may open it, the writer thread commits it)
 _MID = re.compile(rb'"id":"(odoo:\d+)"')
 
 
@@ -179,10 +179,10 @@ def install(arm: str) -> None:
 
     write = SQLiteStore._write
 
-    async def timed_write(self, fn):
+    async def timed_write(self, fn, *args, **kwargs):
         rec = _CUR.get()
         if rec is None:
-            return await write(self, fn)
+            return await write(self, fn, *args, **kwargs)
 
         def op(db):
             rec["op0"] = _now()
@@ -191,7 +191,7 @@ def install(arm: str) -> None:
             finally:
                 rec["op1"] = _now()
                 _TL.batch.append(rec)
-        return await write(self, op)
+        return await write(self, op, *args, **kwargs)
     SQLiteStore._write = timed_write
 
     class TimedConnection(sqlite3.Connection):
