@@ -80,6 +80,7 @@ MIGRATIONS = (("conversations", "upstream", "ALTER TABLE conversations ADD COLUM
 # tests only: the writer thread stops before the COMMIT of a transaction that published an event
 # whose message text is this value (a kill -9 inside the window between publishing and durability)
 HOLD_COMMIT = os.environ.get("RELAY_TEST_HOLD_COMMIT") or None
+BUSY_WAIT = 5.0   # seconds the writer thread waits for a write lock another process holds
 
 
 def _conv(row: tuple | None) -> Conversation | None:
@@ -202,9 +203,19 @@ class SQLiteStore:
         announce, self._announce = self._announce, None
         return announce
 
-    def _begin(self, db: sqlite3.Connection) -> None:
+    def _begin(self, db: sqlite3.Connection, wait: bool = True) -> None:
+        """BEGIN IMMEDIATE; with ``wait`` (the writer thread) up to BUSY_WAIT seconds while another
+        process holds the write lock, as ``sqlite3.connect(timeout=)`` would."""
         self._touched, self._announced, self._hold = set(), [], False
-        db.execute("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + BUSY_WAIT
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if not wait or time.monotonic() > deadline or "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                time.sleep(0.005)
         if self._epoch != self._epoch_saved:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (str(self._epoch),))
 
@@ -247,24 +258,23 @@ class SQLiteStore:
         the transaction and run ``fn`` now; an event it publishes early goes to ``early.seq`` at
         once, with no thread hop either way. The transaction stays open for ``_commit_open`` on the
         writer thread (the fsync never blocks the loop). The statements write no file before the
-        COMMIT (WAL); the lock is taken without waiting — when another process holds it, or
-        anything else goes wrong before the event is handed out, this answers None and ``fn``
-        takes the queued way."""
+        COMMIT (WAL), and the lock is taken without waiting (the writer connection's busy timeout
+        is 0; ``_begin`` waits on the writer thread): when another process holds it, or ``fn``
+        fails, everything is rolled back before anything was handed out and ``fn`` takes the
+        queued way (where a failure is answered as usual). No savepoint: ``fn`` is alone here."""
         db = self._wdb
         results: list[Any] = []
         try:
-            db.execute("PRAGMA busy_timeout = 0")
-            try:
-                self._begin(db)
-            finally:
-                db.execute("PRAGMA busy_timeout = 5000")
-            announce = self._item(db, fn, results)
+            self._begin(db, wait=False)
+            self._announce = None
+            results.append(fn(db))
         except Exception:
             if db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
-            self._touched, self._announced = set(), []
+            self._touched, self._announced, self._announce = set(), [], None
             return None
+        announce, self._announce = self._announce, None
         if announce is not None:
             early, conversation_id, event = announce
             self._announced.append((early, conversation_id))
@@ -318,6 +328,7 @@ class SQLiteStore:
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?), ('open', '1')", (str(epoch),))
                 db.execute("COMMIT")
                 self._epoch = self._epoch_saved = epoch
+                db.execute("PRAGMA busy_timeout = 0")   # never wait on the loop's thread (_begin_here, _begin)
                 self._wdb = db
                 self._rdb = self._connect()
                 self._rdb.execute("PRAGMA query_only=ON")
@@ -335,7 +346,7 @@ class SQLiteStore:
             if self._wdb is not None:
                 db = self._wdb
                 try:   # a clean stop: nothing is out before its commit; the epoch is kept with it
-                    db.execute("BEGIN IMMEDIATE")
+                    self._begin(db)
                     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?), ('open', '0')",
                                (str(self._epoch),))
                     db.execute("COMMIT")
