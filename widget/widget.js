@@ -1,9 +1,10 @@
-/*! Odoo Livechat Relay widget. One script tag, no build step, no framework.
- *  <script src="https://relay.example/widget.js" data-relay="https://relay.example" defer></script>
- *  The relay serves this file with the client library before it (client/livechat-client.js, which
- *  owns every network and queue decision: transports, replay by seq, the offline queue, tabs);
- *  this is the UI only. Text is rendered with textContent; operator HTML is rebuilt node by node
- *  through an allow-list, never through an HTML-parsing sink of the live page. */
+/*! Odoo Livechat Relay widget (LGPL-3.0-or-later), on @odoo-livechat-relay/client. One script tag:
+ *  <script src="https://relay.example/widget.js" data-relay="https://relay.example" defer></script> */
+/* The relay serves this file after the client library (client/livechat-client.js), which owns
+ * every network and queue decision: transports, replay by seq, the offline queue, storage, tabs
+ * (proxy/api/demo.py widget_bundle). This is the UI only, no build step, no framework. Text is
+ * rendered with textContent; operator HTML is rebuilt node by node through an allow-list, never
+ * through an HTML-parsing sink of the live page. */
 (function (root, Client) {
   "use strict";
 

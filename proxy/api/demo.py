@@ -75,11 +75,12 @@ def widget_bundle(widget: bytes, client: bytes) -> bytes:
     storage) and the widget (widget/widget.js: the UI on it) in one script, so a page still needs
     one tag. The client's classic script is given a private ``module`` to export into: the bundle
     defines no global but ``OdooLivechatRelay`` (the page's own ``LivechatClient``, if any, is left
-    alone). The widget's ``/*!`` header comes first."""
+    alone). The widget's ``/*!`` header comes first and names the client (whose own is dropped)."""
     text = widget.decode("utf-8")
     header = re.match(r"/\*![\s\S]*?\*/\n", text)
     head, rest = (header.group(0), text[header.end():]) if header else ("", text)
-    return (head + "(function () {\nvar module = { exports: {} };\n" + client.decode("utf-8")
+    client_text = client.decode("utf-8").replace("/*!", "/*", 1)   # its notice is in the widget's header
+    return (head + "(function () {\nvar module = { exports: {} };\n" + client_text
             + "\nvar LivechatClient = module.exports.LivechatClient;\nmodule = undefined;\n" + rest
             + "\n})();\n").encode("utf-8")
 
