@@ -371,7 +371,7 @@ export class LivechatClient {
     this.starting = this.api("POST", "/v1/conversations", body, { auth: false }).then((conv) => {
       this.starting = null;
       if (this.destroyed) return conv;
-      this.conv = { conversation_id: conv.conversation_id, token: conv.token, expires_at: conv.expires_at };
+      this.conv = Object.assign({}, conv);       // kept whole, as the widget always kept it (visitor, …)
       this.visitor = conv.visitor || this.visitor;
       this.seq = new SeqTracker(0); this.history = [];       // a new conversation's events count from 1
       this.persist();

@@ -135,10 +135,9 @@
     ".log li.bot{background:#ecfdf5}",
     ".person{padding:4px 8px 0;text-align:center}",
     ".contact{padding:6px 8px 0}.contact p{margin:0 0 4px;font-size:13px;color:#b91c1c}.contact input{width:100%;padding:8px;border:1px solid #888;border-radius:6px;font-size:14px}",
-    ".person button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
+    ".person button,.choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
     ".person button:disabled{opacity:.5;cursor:default}",
     ".choices{display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px 0;justify-content:flex-end}",
-    ".choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 12px;font-size:14px;cursor:pointer;min-height:32px}",
     ".log li.note{background:none;color:#6b7280;font-size:13px;text-align:center;max-width:100%}",
     ".log li.pending{background:#fff;color:#4b5563;border:1px dashed #6b7280}.log li.pending .meta{opacity:1}",
     ".log li.failed{outline:2px solid #b91c1c;outline-offset:1px}",
@@ -209,7 +208,6 @@
     var self = this;
     this.log.textContent = ""; this.lastDay = null; this.offerPerson(false); this.showChoices(null);
     events.forEach(function (e) { self.render(e, true); });
-    if (!this.log.firstChild) this.welcome();
     this.client.pending.forEach(function (m) { if (m.state === "failed") self.renderFailed(m); else self.renderPending(m); });
   };
   /** The client's conversation changed: started, over for this token, or another tab's. */
@@ -224,6 +222,7 @@
    *  timer, once per tab. */
   Widget.prototype.greet = function () {
     var cfg = this.cfg, rule = cfg.rule || {}, self = this;
+    this.welcome();
     if (cfg.available === false && this.opts.offline === "notice") this.note(this.t("noOperator"));
     if (cfg.available === false && this.opts.offline === "message" && !cfg.bot && !rule.chatbot) this.leaveMode();
     this.host.hidden = rule.action === "hide_button" || (cfg.available === false && this.opts.offline === "hide");

@@ -31,6 +31,8 @@ test("autoStart: false queues without starting; start(extra) then sends what wai
     assert.ok(!f.calls.some((c) => c.startsWith("POST /v1/conversations")), f.calls.join());
     assert.deepEqual(chat.pending.map((m) => [m.text, m.state]), [["written before the contact", "sending"], ["and another", "sending"]]);
     await chat.start({ leave_message: true, contact: "ada@example.com" });
+    assert.ok(chat.conversation.visitor, "the relay's answer kept whole (the widget's stored shape: conv.visitor)");
+    assert.equal(JSON.parse(chat.storage.getItem(chat.key)).conv.visitor, chat.conversation.visitor);
     const [a, b] = [await one, await two];
     assert.ok(a.seq < b.seq);
     assert.deepEqual(sent.map((m) => m.client_id), [a.client_id, b.client_id], "a sent event per message, in order");
