@@ -529,7 +529,7 @@
     if (li) li.remove();
     this.input.focus();                  // the button is gone: keep the focus in the widget
     if (!item) return;
-    this.client.retry(clientId);
+    this.client.retry(clientId).catch(function () {});   // refused again: the refused event says so
     this.renderPending(item);
     this.go();
   };
@@ -543,7 +543,8 @@
       return;
     }
     if (this.ratePanel) return;
-    this.client.close().catch(function () {}).then(function () { self.reset(); });
+    this.client.close().catch(function () {});   // on its way (with the token) before the client forgets it
+    this.reset();                                 // so the panel starts over at once, no "ended" flashing first
   };
 
   /** The conversation as a text file, saved by the browser (the token goes in a header, not a URL). */
