@@ -116,3 +116,10 @@ def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("CI") == "true" and skipped and exitstatus == 0:
         reporter.write_line(f"CI=true: {len(skipped)} test(s) skipped; in CI that is a failure.", red=True)
         session.exitstatus = 1
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that drive Chromium run last, whatever their folder: Playwright's sync API keeps an
+    event loop running in this thread for the rest of the session, where the asyncio tests of
+    tests/proxy (and others) could no longer run."""
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))

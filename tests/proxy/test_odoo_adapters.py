@@ -132,3 +132,35 @@ def test_a_rule_not_understood_shows_the_button_and_is_logged_once(caplog):
     assert Adapter(18).parse_init({"available_for_me": True, "rule": {"action": "auto_popup",
                                                                       "auto_popup_timer": -3}}) == (
         True, {"action": "auto_popup", "auto_popup_timer": 0, "chatbot": False})
+
+
+@pytest.mark.parametrize("version", [17, 18, 19])
+def test_recorded_get_session_by_its_cookie_route_with_the_visitors_language(version):
+    """tools/record_odoo_samples on real 17/18/19: the route and the language as the relay sends
+    them, and Odoo's answer read as a session (id, guest token)."""
+    recorded = sample(version, "get_session_cookie_lang")
+    adapter = Adapter(version)
+    assert recorded["request"]["path"] == adapter.session_route() == "/im_livechat/get_session"
+    cookies, headers = adapter.session_language("fr_FR")
+    assert (recorded["request"]["cookies"], recorded["request"]["headers"]) == (cookies, headers)
+    channel_id, guest_token = adapter.parse_session(recorded["response"]["result"])
+    assert channel_id > 0 and "|" in guest_token
+
+
+@pytest.mark.parametrize("version", [17, 18, 19])
+def test_recorded_history_command_and_odoos_answer(version):
+    """An operator's /history as it reaches the visitor's guest channel on real 17/18/19, read as
+    one "history" item (19 names the operator who asked), and Odoo taking the answer sent as its
+    own widget sends it."""
+    from proxy.odoo import payloads
+    recorded = sample(version, "bus_history_command")
+    notifications = recorded["response"]["result"]["notifications"]
+    channel_id = recorded["request"]["channel_id"]
+    items = payloads.bus_items(version, notifications, channel_id, "http://odoo.test")
+    assert [item.kind for item in items] == ["history"]
+    assert items[0].partner_id == (notifications[0]["message"]["payload"].get("partner_id") if version >= 19 else None)
+    answer = sample(version, "history_answer")
+    route, _ = Adapter(version).history_request("g", channel_id, "u", 3, [])
+    assert answer["request"]["path"] == route
+    assert "error" not in answer["response"]
+    assert answer["request"]["params"]["page_history"] == ["https://shop.example/", "https://shop.example/pricing"]
