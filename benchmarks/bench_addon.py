@@ -191,7 +191,7 @@ def find_server_process(port: int) -> dict | None:
         if conf:
             cp = configparser.ConfigParser(interpolation=None)
             try:
-                cp.read(conf)
+                cp.read(conf if os.path.isabs(conf) else os.path.join(os.readlink(f"/proc/{pid}/cwd"), conf))
                 options = dict(cp["options"]) if cp.has_section("options") else {}
             except (OSError, configparser.Error):
                 pass
@@ -206,8 +206,14 @@ def find_server_process(port: int) -> dict | None:
                 log = target if os.path.isfile(target) else None
             except OSError:
                 pass
-        odoo_bin = next(a for a in argv if a.endswith("odoo-bin"))
-        return {"pid": int(pid), "python": argv[0], "odoo_bin": odoo_bin, "conf": conf,
+        try:   # paths relative to where that server was started (e.g. venv-18/bin/python)
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            cwd = ""
+        absolute = (lambda a: a if os.path.isabs(a) or "/" not in a or not cwd else os.path.join(cwd, a))
+        odoo_bin = absolute(next(a for a in argv if a.endswith("odoo-bin")))
+        conf = absolute(conf) if conf else conf
+        return {"pid": int(pid), "python": absolute(argv[0]), "odoo_bin": odoo_bin, "conf": conf, "cwd": cwd or None,
                 "options": options, "log": log}
     return None
 
@@ -561,7 +567,7 @@ class BaseServer:
             script = ("env['ir.module.module'].search([('name', '=', 'im_livechat_webhook')])"
                       ".button_immediate_uninstall()\nenv.cr.commit()\n")
             done = subprocess.run([*cmd[:2], "shell", *cmd[2:], "-d", self.clone, "--no-http", "--logfile", self.log],
-                                  input=script, capture_output=True, text=True, timeout=600)
+                                  input=script, capture_output=True, text=True, timeout=600, cwd=self.info.get("cwd"))
             if done.returncode:
                 raise RuntimeError(f"uninstalling the addon from {self.clone} failed: {done.stderr[-500:]}")
         cmd += ["--logfile", self.log]      # its own log: a config's logfile would mix it with the main server's
@@ -570,7 +576,7 @@ class BaseServer:
                 "--max-cron-threads", "0", "--workers", "0", "--log-level", "info"]
         self.logfh = open(self.log, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.logfh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, cwd=self.info.get("cwd"))
         base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 180
         async with aiohttp.ClientSession() as s:

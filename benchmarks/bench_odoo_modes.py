@@ -103,7 +103,7 @@ class NativeBus:
 
 async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: float, native: bool = True) -> dict:
     relay_url = relay.url
-    latencies, rpc, natives, paired, starts = [], [], [], [], []
+    latencies, rpc, natives, paired, starts, missing = [], [], [], [], [], []
     bus = None
     async with aiohttp.ClientSession() as http:
         async with http.post(relay_url + "/v1/conversations", json={"visitor_name": f"Bench {mode}"}) as resp:
@@ -124,16 +124,28 @@ async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: fl
                 t0 = time.perf_counter()
                 message_id = await asyncio.to_thread(odoo.operator_reply, channel_id, f"<p>bench {mode} {i}</p>")
                 rpc.append((time.perf_counter() - t0) * 1000)
-                starts.append((message_id, time.perf_counter_ns() - int(rpc[-1] * 1e6)))
-                while True:
-                    frame = await ws.receive_json(timeout=30)
+                deadline = time.perf_counter() + 15
+                t_relay = None
+                while time.perf_counter() < deadline:
+                    # another run on the same Odoo may point the addon's one endpoint elsewhere
+                    # meanwhile: a message that never comes is counted missing, not waited for
+                    try:
+                        frame = await ws.receive_json(timeout=max(0.1, deadline - time.perf_counter()))
+                    except asyncio.TimeoutError:
+                        break
                     event = frame.get("event") or {}
                     if frame.get("type") == "ping":
                         await ws.send_json({"type": "pong"})
                     if event.get("type") == "message" and event["message"]["id"] == f"odoo:{message_id}":
                         t_relay = time.perf_counter()
-                        latencies.append((t_relay - t0) * 1000)
                         break
+                if t_relay is None:
+                    missing.append(message_id)
+                    say(f"  {mode}: message {message_id} never reached the relay's WebSocket (counted missing)")
+                    rpc.pop()
+                    continue
+                starts.append((message_id, int(t0 * 1e9)))
+                latencies.append((t_relay - t0) * 1000)
                 if bus is not None:
                     t_native = await bus.wait(message_id, 10)
                     natives.append(None if t_native is None else (t_native - t0) * 1000)
@@ -145,7 +157,7 @@ async def measure(odoo: Odoo, relay: RelayProcess, n: int, mode: str, spread: fl
             await resp.read()
     if bus is not None:
         await bus.close()
-    out = {"event_ms": summary(latencies), "message_post_ms": summary(rpc)}
+    out = {"event_ms": summary(latencies), "message_post_ms": summary(rpc), "missing": missing}
     if bus is not None:
         out.update(native_ms=summary(natives), relay_minus_native_ms=summary(paired),
                    samples=[{"message_id": s[0], "t0_ns": s[1], "relay_ms": r, "native_ms": nv, "message_post_ms": m}
@@ -207,6 +219,53 @@ def run_mode(odoo: Odoo, mode: str, n: int, poll_interval: float, workdir: Path,
     return result
 
 
+# the bus follower's stages (bench_stages.install_bus), from the relay's stamps and the client's
+BUS_STAGES = (
+    ("message_post started → native frame read", "t0", "native"),
+    ("message_post started → bytes at the relay", "t0", "sock"),
+    ("native frame read → bytes at the relay (±)", "native", "sock"),
+    ("bytes → json.loads (aiohttp reader, ws.receive)", "sock", "loads0"),
+    ("json.loads", "loads0", "loads1"),
+    ("→ payloads.bus_items", "loads1", "items0"),
+    ("payloads.bus_items", "items0", "items1"),
+    ("items → Relay.append (earlier items)", "items1", "append0"),
+    ("Relay.append → store call", "append0", "store0"),
+    ("→ writer thread", "store0", "op0"),
+    ("SQL, seq assigned", "op0", "op1"),
+    ("seq → hub.publish (back on the loop)", "op1", "pub0"),
+    ("hub.publish", "pub0", "pub1"),
+    ("publish → socket write", "pub1", "write0"),
+    ("socket write", "write0", "write1"),
+    ("write → frame read by the visitor", "write1", "frame"),
+    ("bytes at the relay → frame read (the relay's part)", "sock", "frame"),
+    ("native frame read → relay frame read (paired)", "native", "frame"),
+)
+
+
+def bus_breakdown(result: dict) -> dict:
+    stamps, rows = result.get("relay_stamps") or {}, []
+    for s in result.get("samples", []):
+        rec = dict(stamps.get(f"odoo:{s['message_id']}", {}))
+        rec["t0"] = s["t0_ns"]
+        rec["frame"] = s["t0_ns"] + int(s["relay_ms"] * 1e6)
+        if s.get("native_ms") is not None:
+            rec["native"] = s["t0_ns"] + int(s["native_ms"] * 1e6)
+        rows.append(rec)
+    from tools.measure import pct
+    stages = {}
+    for name, a, b in BUS_STAGES:
+        values = [(r[b] - r[a]) / 1000 for r in rows if r.get(a) and r.get(b)]
+        if values:
+            stages[name] = {"n": len(values), "p50_us": round(pct(values, 50), 1), "p95_us": round(pct(values, 95), 1)}
+    shapes: dict[str, int] = {}
+    for r in rows:
+        if r.get("frame_types"):
+            key = " + ".join(str(t) for t in r["frame_types"])
+            shapes[key] = shapes.get(key, 0) + 1
+    return {"stages": stages, "frames": shapes,
+            "frame_bytes_p50": pct([r["frame_bytes"] for r in rows if r.get("frame_bytes")], 50) if rows else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.bench_odoo_modes", description=__doc__.split("\n\n")[0])
     p.add_argument("--odoo", required=True)
@@ -240,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'mode':<22} {'n':>4} {'p50':>8} {'p95':>8} {'max':>8}   message_post p50")
     for mode, r in results.items():
         e, m = r["event_ms"], r["message_post_ms"]
-        print(f"{mode:<22} {e['n']:>4} {e['p50']:>8.1f} {e['p95']:>8.1f} {e['max']:>8.1f}   {m['p50']:.1f}")
+        print(f"{mode:<22} {e['n']:>4} {e['p50']:>8.1f} {e['p95']:>8.1f} {e['max']:>8.1f}   {m['p50']:.1f}"
+              + (f"   ({len(r['missing'])} missing: re-run)" if r.get("missing") else ""))
     if args.native:
         print("\nSame messages, Odoo's own widget path (the visitor's bus socket) beside the relay's, ms")
         print(f"{'mode':<22} {'native p50':>10} {'p95':>7}   {'relay p50':>9} {'p95':>7}   "
@@ -250,6 +310,15 @@ def main(argv: list[str] | None = None) -> int:
             if nv.get("n"):
                 print(f"{mode:<22} {nv['p50']:>10.1f} {nv['p95']:>7.1f}   {e['p50']:>9.1f} {e['p95']:>7.1f}   "
                       f"{d['p50']:>+16.1f} {d['p95']:>+7.1f}")
+    for mode, r in results.items():
+        if not mode.startswith("bus") or not r.get("relay_stamps"):
+            continue
+        r["bus_breakdown"] = b = bus_breakdown(r)
+        print(f"\nbus follower, per stage ({mode}), µs p50 / p95")
+        for name, st in b["stages"].items():
+            print(f"  {name:<52} {st['p50_us']:>9.1f} / {st['p95_us']:<9.1f} (n={st['n']})")
+        for shape, count in b["frames"].items():
+            print(f"  frame holding the message ({count}×, {b['frame_bytes_p50']} bytes p50): {shape}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"bench_odoo_modes-{odoo.version}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -35,7 +35,6 @@ import re
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 import types
 from pathlib import Path
@@ -81,7 +80,8 @@ def say(msg: str) -> None:
 
 REC: dict[str, dict[str, int]] = {}          # "odoo:<message id>" -> stamp name -> perf_counter_ns
 _CUR: contextvars.ContextVar = contextvars.ContextVar("bench_stage_rec", default=None)
-_TL = threading.local()                      # the writer thread: records of the open transaction
+_TL = types.SimpleNamespace(batch=[])        # records of the open transaction (one at a time: the
+                                             # loop's thread may open it, the writer thread commits it)
 _MID = re.compile(rb'"id":"(odoo:\d+)"')
 
 
@@ -146,10 +146,12 @@ def install(arm: str) -> None:
         """Events that do not come from a webhook (Odoo's bus, polling, the visitor): stamped too."""
         if _CUR.get() is not None:
             return await append(self, conversation_id, event, **kwargs)
-        rec = {"append0": _now()}
         message = event.get("message") or {}
-        if message.get("id"):
-            REC.setdefault(message["id"], rec)
+        # a message read on Odoo's bus already has its record (bus stamps, install_bus)
+        rec = REC.setdefault(message["id"], {}) if message.get("id") else {}
+        if "append0" in rec:                       # the same message again (a poll, a replay): not timed
+            return await append(self, conversation_id, event, **kwargs)
+        rec["append0"] = _now()
         token = _CUR.set(rec)
         try:
             return await append(self, conversation_id, event, **kwargs)
@@ -177,10 +179,10 @@ def install(arm: str) -> None:
 
     write = SQLiteStore._write
 
-    async def timed_write(self, fn):
+    async def timed_write(self, fn, *args, **kwargs):
         rec = _CUR.get()
         if rec is None:
-            return await write(self, fn)
+            return await write(self, fn, *args, **kwargs)
 
         def op(db):
             rec["op0"] = _now()
@@ -189,7 +191,7 @@ def install(arm: str) -> None:
             finally:
                 rec["op1"] = _now()
                 _TL.batch.append(rec)
-        return await write(self, op)
+        return await write(self, op, *args, **kwargs)
     SQLiteStore._write = timed_write
 
     class TimedConnection(sqlite3.Connection):
@@ -245,6 +247,64 @@ def install(arm: str) -> None:
             if rec is not None and "write0" not in rec:
                 rec["write0"], rec["write1"] = t, t1
     wsmod._flush = timed_flush
+    install_bus()
+
+
+_SOCK: list[int] = []                        # when bus bytes naming a new message reached the relay
+
+
+def install_bus() -> None:
+    """The bus follower's stages (``proxy.odoo.replies._bus``): the bytes of a frame reaching the
+    relay's socket (aiohttp's client protocol), ``json.loads`` of the frame, ``payloads.bus_items``;
+    then ``Relay.append`` and the stages above. Also what the frame held: its notification types
+    in order, so what Odoo puts before the new message is seen."""
+    import json as jsonmod
+
+    from aiohttp import client_proto
+    from proxy.odoo import payloads, replies
+
+    received = client_proto.ResponseHandler.data_received
+
+    def timed_received(self, data):
+        if data and b"/new_message" in data:
+            _SOCK.append(_now())
+        return received(self, data)
+    client_proto.ResponseHandler.data_received = timed_received
+
+    last: dict = {}
+
+    class Json(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(jsonmod, name)
+
+        def loads(self, raw, *args, **kwargs):
+            t = _now()
+            out = jsonmod.loads(raw, *args, **kwargs)
+            last.clear()
+            last.update(loads0=t, loads1=_now(), frame_bytes=len(raw))
+            if _SOCK:
+                last["sock"] = _SOCK[0]
+                _SOCK.clear()
+            return out
+    replies.json = Json("json")
+
+    items_of = payloads.bus_items
+
+    def timed_items(major, notifications, *args, **kwargs):
+        t = _now()
+        items = items_of(major, notifications, *args, **kwargs)
+        t1 = _now()
+        stamps = dict(last) if last.get("loads1", 0) and t - last["loads1"] < 5_000_000 else {}
+        last.clear()
+        types_ = [((n.get("message") or {}).get("type") if isinstance(n, dict) else None) for n in notifications]
+        for item in items:
+            if item.kind == "message" and item.message is not None:
+                rec = REC.setdefault(f"odoo:{item.message.id}", {})
+                if "items1" not in rec:
+                    rec.update(stamps, items0=t, items1=t1, frame_types=types_,
+                               frame_items=[i.kind for i in items])
+        return items
+    payloads.bus_items = timed_items
 
 
 def serve() -> int:

@@ -137,6 +137,9 @@ export interface LivechatClientOptions {
   pageUrl?: string;
   /** Connect by itself when a stored conversation exists (default true). */
   autoConnect?: boolean;
+  /** Start a conversation with the first `send` (default true). `false`: messages wait queued until
+   *  the app calls `start(extra)` (the widget asks for a contact first while nobody is online). */
+  autoStart?: boolean;
   /** Your fetch (default: the global one). */
   fetch?: typeof fetch;
   /** Your WebSocket class (default: the global one, else the `ws` package in Node). */
@@ -183,6 +186,11 @@ export interface EventMap {
   reset: () => void;
   /** The unsent messages changed. */
   queue: (pending: PendingMessage[]) => void;
+  /** The relay has this message (its ack; or its stored event came first). The stored `message`
+   *  event with this `client_id` may come after the ack: fill the message's bubble then. */
+  sent: (sent: { client_id: string; seq: number | undefined }) => void;
+  /** The relay refused this message as bad input: it stays in `pending` as "failed" until `retry`. */
+  refused: (refused: { client_id: string; error: LivechatError }) => void;
   /** Errors no promise carries alone: a refused message, a conversation that could not start or ended. */
   error: (error: LivechatError) => void;
 }
@@ -235,7 +243,13 @@ export declare class LivechatClient {
   /** A page the visitor saw (kept 15, sent when a conversation exists; the operator's /history). */
   visit(url?: string, title?: string): Promise<null>;
   /** `GET /v1/config` for this page: availability, rule, texts, colours, languages. */
+  /** `lang: ""` asks without a language (default: the client's `lang`). */
   config(options?: { pageUrl?: string; lang?: string; channel?: string | number }): Promise<ConfigAnswer>;
+  /** One request to the relay, JSON in and out (the widget fetches its language table with it);
+   *  a non-2xx answer or a network failure throws a LivechatError. */
+  api(method: string, path: string, body?: unknown, options?: { signal?: AbortSignal; raw?: boolean; auth?: boolean }): Promise<any>;
+  /** `/v1/conversations/<id>/<action>` of the current conversation. */
+  path(action: string): string;
   /** (Re)connect now. */
   connect(): void;
   /** Drop the conversation here and in every tab; the next message starts a new one. */

@@ -175,7 +175,7 @@ const EVENT_KINDS = { message: "message", message_updated: "message", message_de
 export class LivechatClient {
   constructor(options) {
     const o = Object.assign({ channel: "", transport: "auto", wsRetry: 60, connectTimeout: 5, historyLimit: 200,
-      autoConnect: true }, options || {});
+      autoConnect: true, autoStart: true }, options || {});
     if (!o.relay) throw new TypeError("LivechatClient: the relay's base URL is required ({relay})");
     this.relay = String(o.relay).replace(/\/+$/, "");
     this.options = o;
@@ -217,7 +217,7 @@ export class LivechatClient {
   // -------------------------------------------------------------- events
 
   /** `fn` for each `type` ("event", "message", "status", "typing", "state", "conversation", "reset",
-   *  "queue", "error"); returns the function that removes it. */
+   *  "queue", "sent", "refused", "error"); returns the function that removes it. */
   on(type, fn) {
     (this.listeners[type] = this.listeners[type] || []).push(fn);
     return () => this.off(type, fn);
@@ -345,10 +345,10 @@ export class LivechatClient {
 
   /** `GET /v1/config` (§6): availability, the channel's rule, texts and colours for this page. */
   config({ pageUrl, lang, channel } = {}) {
-    const q = [], ch = channel != null ? channel : this.options.channel;
+    const q = [], ch = channel != null ? channel : this.options.channel, l = lang !== undefined ? lang : this.options.lang;
     const page = pageUrl || this.options.pageUrl || (globalThis.location && globalThis.location.href);
     if (page) q.push("page_url=" + encodeURIComponent(String(page).slice(0, 2048)));
-    if (lang || this.options.lang) q.push("lang=" + encodeURIComponent(lang || this.options.lang));
+    if (l) q.push("lang=" + encodeURIComponent(l));
     if (ch) q.push("livechat_channel_id=" + encodeURIComponent(ch));
     return this.api("GET", "/v1/config" + (q.length ? "?" + q.join("&") : ""), undefined, { auth: false });
   }
@@ -371,7 +371,7 @@ export class LivechatClient {
     this.starting = this.api("POST", "/v1/conversations", body, { auth: false }).then((conv) => {
       this.starting = null;
       if (this.destroyed) return conv;
-      this.conv = { conversation_id: conv.conversation_id, token: conv.token, expires_at: conv.expires_at };
+      this.conv = Object.assign({}, conv);       // kept whole, as the widget always kept it (visitor, …)
       this.visitor = conv.visitor || this.visitor;
       this.seq = new SeqTracker(0); this.history = [];       // a new conversation's events count from 1
       this.persist();
@@ -400,13 +400,24 @@ export class LivechatClient {
     }
     const done = this.waitFor(item.client_id);
     this.queue.push(item);
-    if (!this.conv) this.start().catch(() => {}); else this.flush();
+    this.go();
     return done;
+  }
+  /** What waits goes out; with no conversation, one starts (unless `autoStart: false`: the app calls `start`). */
+  go() {
+    if (this.conv) this.flush();
+    else if (this.options.autoStart) this.start().catch(() => {});
   }
   waitFor(clientId) {
     const p = new Promise((resolve, reject) => this.waiters.set(clientId, { resolve, reject }));
     p.catch(() => {});        // the app may ignore the promise: no unhandled rejection
     return p;
+  }
+  /** The relay has the message (its ack, or its stored event came first): `sent`; the stored
+   *  event (a `message` with this `client_id`) may still follow. */
+  acked(clientId, seq) {
+    this.settle(clientId, null, { client_id: clientId, seq });
+    this.emit("sent", { client_id: clientId, seq });
   }
   settle(clientId, err, value) {
     const w = this.waiters.get(clientId);
@@ -420,7 +431,7 @@ export class LivechatClient {
     if (!item) return Promise.reject(new LivechatError("no such failed message", { code: "unknown_message" }));
     delete item.error;
     const done = this.waitFor(clientId);
-    if (!this.conv) this.start().catch(() => {}); else this.flush();
+    this.go();
     return done;
   }
   /** Drop a queued or refused message. */
@@ -494,15 +505,15 @@ export class LivechatClient {
         this.pendingAck = { id: item.client_id,
           resolve: (v) => { clearTimeout(timer); resolve(v); },
           reject: (e) => { clearTimeout(timer); reject(e); } };
-        ws.send(JSON.stringify({ type: "send", client_id: item.client_id, text: item.text }));
+        ws.send(JSON.stringify({ type: "send", client_id: item.client_id, text: cleanText(item.text) }));
       });
     } else {
-      sent = this.api("POST", this.path("messages"), { client_id: item.client_id, text: item.text });
+      sent = this.api("POST", this.path("messages"), { client_id: item.client_id, text: cleanText(item.text) });
     }
     sent.then((answer) => {
       this.sending = null; this.pendingAck = null; this.sendAttempt = 0;
       this.queue.done(item.client_id);
-      this.settle(item.client_id, null, { client_id: item.client_id, seq: answer && answer.seq });
+      this.acked(item.client_id, answer && answer.seq);
       this.flush();
     }, (err) => {
       this.sending = null; this.pendingAck = null;
@@ -512,7 +523,11 @@ export class LivechatClient {
         this.sendAttempt = 0;
         item.error = err;
         delete item.uploaded;
-        if (this.queue.fail(item.client_id)) { this.settle(item.client_id, err); this.emit("error", err); }
+        if (this.queue.fail(item.client_id)) {
+          this.settle(item.client_id, err);
+          this.emit("refused", { client_id: item.client_id, error: err });
+          this.emit("error", err);
+        }
         this.flush();
         return;
       }
@@ -807,7 +822,7 @@ export class LivechatClient {
       if (limit && this.history.length > limit * 2) this.history = this.history.slice(-limit);
       const m = event.type === "message" && event.message;
       if (m && m.client_id && this.sending !== m.client_id && this.queue.forget(m.client_id)) {
-        this.settle(m.client_id, null, { client_id: m.client_id, seq: event.seq });   // stored after all (another tab, a lost ack)
+        this.acked(m.client_id, event.seq);   // stored after all (another tab, a lost ack)
       }
       this.persist();
     }

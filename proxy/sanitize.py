@@ -29,24 +29,28 @@ def _attribute_filter(element: str, attribute: str, value: str) -> str | None:
     return value
 
 
+# built once (nh3.clean builds its allow-lists on every call: about twice the time per message)
+_CLEANER = nh3.Cleaner(
+    tags=TAGS,
+    attributes=ATTRIBUTES,
+    url_schemes=URL_SCHEMES,
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+    attribute_filter=_attribute_filter,
+)
+_TEXT = nh3.Cleaner(tags=set(), clean_content_tags={"script", "style"})
+
+
 def clean_html(value: str) -> str:
     """Sanitize to the allow-list; links get ``rel="noopener noreferrer nofollow"`` and keep their
     ``href`` only with an absolute http, https or mailto URL."""
-    return nh3.clean(
-        value or "",
-        tags=TAGS,
-        attributes=ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-        attribute_filter=_attribute_filter,
-    )
+    return _CLEANER.clean(value or "")
 
 
 def html_to_text(value: str) -> str:
     """Plain text: block ends become newlines, every tag goes, entities are decoded."""
     marked = _BLOCK.sub("\n", value or "")
-    bare = nh3.clean(marked, tags=set(), clean_content_tags={"script", "style"})
+    bare = _TEXT.clean(marked)
     lines = (_SPACES.sub(" ", line).strip() for line in _html.unescape(bare).split("\n"))
     return "\n".join(line for line in lines if line)
 

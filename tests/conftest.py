@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import aiohttp
@@ -123,3 +124,24 @@ def pytest_collection_modifyitems(session, config, items):
     event loop running in this thread for the rest of the session, where the asyncio tests of
     tests/proxy (and others) could no longer run."""
     items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright's sync API, ONE per session for every folder (a second
+    sync_playwright in the same thread fails): never import this fixture into a test module."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()

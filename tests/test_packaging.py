@@ -177,7 +177,8 @@ def test_the_wheel_installed_in_a_fresh_virtualenv_serves_the_demo(tmp_path):
         status, headers, page = _get(relay.url + "/")
         assert status == 200 and headers["Content-Type"].startswith("text/html") and b"widget.js" in page
         status, headers, js = _get(relay.url + "/widget.js")
-        assert status == 200 and js == demo.minified((ROOT / "widget" / "widget.js").read_bytes())
+        assert status == 200 and js == demo.minified(demo.widget_bundle(       # the client and the widget, one script
+            (ROOT / "widget" / "widget.js").read_bytes(), (ROOT / "client" / "livechat-client.js").read_bytes()))
         for path, name in (("/client.js", "livechat-client.js"), ("/client.mjs", "livechat-client.mjs")):
             status, headers, js = _get(relay.url + path)
             assert status == 200 and js == demo.minified((ROOT / "client" / name).read_bytes()), path

@@ -1,11 +1,15 @@
-/*! Odoo Livechat Relay widget. One script tag, no build step, no framework.
- *  <script src="https://relay.example/widget.js" data-relay="https://relay.example" defer></script>
- *  Contract: docs/protocol.md §2. Text is rendered with textContent; operator HTML is rebuilt
- *  node by node through an allow-list, never through an HTML-parsing sink of the live page. */
-(function (root) {
+/*! Odoo Livechat Relay widget (LGPL-3.0-or-later), on @odoo-livechat-relay/client. One script tag:
+ *  <script src="https://relay.example/widget.js" data-relay="https://relay.example" defer></script> */
+/* The relay serves this file after the client library (client/livechat-client.js), which owns
+ * every network and queue decision: transports, replay by seq, the offline queue, storage, tabs
+ * (proxy/api/demo.py widget_bundle). This is the UI only, no build step, no framework. Text is
+ * rendered with textContent; operator HTML is rebuilt node by node through an allow-list, never
+ * through an HTML-parsing sink of the live page. */
+(function (root, Client) {
   "use strict";
 
   // ------------------------------------------------------------------ pure parts (node --test)
+
 
   var STRINGS = {
     en: {
@@ -48,122 +52,6 @@
     };
   }
 
-  /** Full-jitter backoff: a random delay in [0, min(30 s, 0.5 s · 2^attempt)], at least 0.5 s. */
-  function backoff(attempt, random) {
-    var cap = Math.min(30000, 500 * Math.pow(2, Math.max(0, attempt)));
-    var r = random === undefined ? Math.random() : random;
-    return Math.max(500, Math.floor(r * cap));
-  }
-
-  /** Which transport, from what failed while the relay answered by other means (a relay that is
-   *  down fails them all: the preferred one is kept). */
-  function Fallback(configured) {
-    this.configured = configured || "auto";
-    this.mode = this.configured === "auto" ? "ws" : this.configured;
-    this.wsFailures = 0;
-    this.httpFailures = 0;
-  }
-  /** ``httpWorks``: a plain request to the same relay got through just after. */
-  Fallback.prototype.wsFailed = function (httpWorks) {
-    if (!httpWorks) return false;
-    this.wsFailures += 1;
-    if (this.mode === "ws" && this.wsFailures >= 3) { this.mode = "longpoll"; this.httpFailures = 0; return true; }
-    return false;
-  };
-  Fallback.prototype.wsConnected = function () { this.wsFailures = 0; this.mode = "ws"; this.httpFailures = 0; };
-  /** ``cut``: the long poll was cut short on the way (timed out, 408/504: a proxy that keeps no
-   *  long request), not refused by a relay that is down. */
-  Fallback.prototype.httpFailed = function (cut) {
-    if (!cut) return false;
-    this.httpFailures += 1;
-    if (this.mode === "longpoll" && this.httpFailures >= 2) { this.mode = "poll"; return true; }
-    return false;
-  };
-  Fallback.prototype.httpOk = function () { this.httpFailures = 0; };
-  Fallback.prototype.canUpgrade = function () { return this.configured === "auto" && this.mode !== "ws"; };
-
-  /** Messages typed by the visitor, kept in order until the relay has them; never doubled.
-   *  ``failed``: those refused as bad input, out of the line until retried (then at its end). */
-  function SendQueue(items, save, failed) {
-    this.items = (items || []).slice();
-    this.failed = (failed || []).slice();
-    this.save = save || function () {};
-  }
-  SendQueue.prototype.push = function (clientId, text, file) {
-    this.items.push(file ? { client_id: clientId, text: text, file: file, name: file.name } : { client_id: clientId, text: text });
-    this.save(this.items, this.failed);
-  };
-  SendQueue.prototype.move = function (from, to, clientId) {
-    var item = null;
-    this[from] = this[from].filter(function (m) { if (m.client_id !== clientId) return true; item = m; return false; });
-    if (item) { if (to) this[to].push(item); this.save(this.items, this.failed); }
-    return item;
-  };
-  SendQueue.prototype.fail = function (clientId) { return this.move("items", "failed", clientId); };
-  SendQueue.prototype.retry = function (clientId) { return this.move("failed", "items", clientId); };
-  /** The relay has it after all (another tab): no longer "not sent". */
-  SendQueue.prototype.forget = function (clientId) { this.move("failed", null, clientId); };
-  SendQueue.prototype.head = function () { return this.items[0] || null; };
-  SendQueue.prototype.done = function (clientId) {
-    var before = this.items.length;
-    this.items = this.items.filter(function (m) { return m.client_id !== clientId; });
-    if (this.items.length !== before) this.save(this.items, this.failed);
-    return this.items.length !== before;
-  };
-
-  /** Text the relay takes: lone surrogates become U+FFFD, cut at ``max`` code points, never inside a pair. */
-  var MAX_TEXT = 4000;
-  function cleanText(text, max) {
-    var s = String(text == null ? "" : text), limit = max == null ? MAX_TEXT : max, out = "", n = 0;
-    for (var i = 0; i < s.length && n < limit; i++, n++) {
-      var c = s.charCodeAt(i);
-      if (c >= 0xD800 && c <= 0xDBFF) {
-        var d = s.charCodeAt(i + 1);
-        if (d >= 0xDC00 && d <= 0xDFFF) { out += s.charAt(i) + s.charAt(i + 1); i++; } else out += "\uFFFD";
-      } else if (c >= 0xDC00 && c <= 0xDFFF) out += "\uFFFD";
-      else out += s.charAt(i);
-    }
-    return out;
-  }
-
-  /** A message the relay did not take: "fatal" 401/404, start over; "wait" 429/408; "refused" other
-   *  4xx ("not sent", with a retry); else kept first in line. */
-  function sendOutcome(err) {
-    var status = err && err.status;
-    if (status === 401 || status === 404) return "fatal";
-    if (status === 429 || status === 408) return "wait";
-    if (status >= 400 && status < 500) return "refused";
-    return "retry";
-  }
-
-  /** WebSocket ``error`` codes as the HTTP status of the same refusal; any other is bad input. */
-  var WS_ERROR_STATUS = { rate_limited: 429, unauthorized: 401, token_expired: 401, unknown_conversation: 404,
-                          not_found: 404, request_timeout: 408, internal_error: 500 };
-  /** Codes without ``client_id``: about the ``send`` waiting for its ack. */
-  var WS_FRAME_REFUSED = { invalid_json: true, invalid_unicode: true, number_out_of_range: true, bad_frame: true };
-  function wsError(frame) {
-    var err = new Error(frame.message || frame.code || "error");
-    err.code = frame.code;
-    err.status = WS_ERROR_STATUS[frame.code] || (/unavailable$/.test(frame.code || "") ? 503 : 400);
-    return err;
-  }
-  /** Closed while a ``send`` waited for its ack: 1007 (invalid payload), 1009 (too big) refuse it. */
-  function closeError(code) {
-    var err = new Error(code === 1007 ? "invalid frame" : code === 1009 ? "message too big" : "closed");
-    if (code === 1007) err.status = 400; else if (code === 1009) err.status = 413;
-    err.code = "ws_close_" + code;
-    return err;
-  }
-
-  /** Accepts each stored event once (dedupe by seq); typing (seq null) always passes. */
-  function SeqTracker(last) { this.last = last || 0; }
-  SeqTracker.prototype.accept = function (event) {
-    if (event.seq == null) return true;
-    if (event.seq <= this.last) return false;
-    this.last = event.seq;
-    return true;
-  };
-
   /** Relay status codes (docs/protocol.md §2, bot addition): their strings, and whether the
    *  "Talk to a person" control is offered after them (true), withdrawn (false) or unchanged (absent). */
   var BOT_STATUS = {
@@ -175,20 +63,16 @@
     return known ? known[1] : !!before;
   }
 
-  function newClientId() {
-    if (root.crypto && root.crypto.randomUUID) return root.crypto.randomUUID();
-    return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
-  }
-
-  var pure = { STRINGS: STRINGS, strings: strings, backoff: backoff, Fallback: Fallback, SendQueue: SendQueue,
-               SeqTracker: SeqTracker, newClientId: newClientId, offersPerson: offersPerson, BOT_STATUS: BOT_STATUS,
-               MAX_TEXT: MAX_TEXT, cleanText: cleanText, sendOutcome: sendOutcome, wsError: wsError,
-               WS_FRAME_REFUSED: WS_FRAME_REFUSED, closeError: closeError };
-  if (typeof module === "object" && module.exports) { module.exports = pure; return; }
-
-  // ------------------------------------------------------------------ DOM helpers
-
+  var pure = { STRINGS: STRINGS, strings: strings, offersPerson: offersPerson, BOT_STATUS: BOT_STATUS };
   var doc = root.document;
+  if (!doc || !Client) {            // node --test; or widget/widget.js alone, without the client
+    if (typeof module === "object" && module.exports) module.exports = pure;
+    else if (root.console) root.console.error("[livechat-relay] the widget needs the client library: load /widget.js from the relay");
+    return;
+  }
+  var cleanText = Client.cleanText;
+
+
   function el(tag, attrs, text) {
     var node = doc.createElement(tag);
     for (var k in attrs || {}) node.setAttribute(k, attrs[k]);
@@ -251,10 +135,9 @@
     ".log li.bot{background:#ecfdf5}",
     ".person{padding:4px 8px 0;text-align:center}",
     ".contact{padding:6px 8px 0}.contact p{margin:0 0 4px;font-size:13px;color:#b91c1c}.contact input{width:100%;padding:8px;border:1px solid #888;border-radius:6px;font-size:14px}",
-    ".person button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
+    ".person button,.choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 14px;font-size:14px;cursor:pointer;min-height:32px}",
     ".person button:disabled{opacity:.5;cursor:default}",
     ".choices{display:flex;flex-wrap:wrap;gap:6px;padding:4px 8px 0;justify-content:flex-end}",
-    ".choices button{background:#fff;color:var(--c);border:1px solid var(--c);border-radius:16px;padding:4px 12px;font-size:14px;cursor:pointer;min-height:32px}",
     ".log li.note{background:none;color:#6b7280;font-size:13px;text-align:center;max-width:100%}",
     ".log li.pending{background:#fff;color:#4b5563;border:1px dashed #6b7280}.log li.pending .meta{opacity:1}",
     ".log li.failed{outline:2px solid #b91c1c;outline-offset:1px}",
@@ -283,38 +166,56 @@
   var STATUS = { connected: "🟢", polling: "🟡", error: "🔴", idle: "⚪" };
   var COLOR = /^#[0-9a-fA-F]{3,8}$/;
 
+
+  /** A message not stored yet, as the visitor wrote it: its text, or its files. */
+  function label(item) { return item.files && item.files.length ? "📎 " + item.files.join(", ") : item.text; }
+
   // ------------------------------------------------------------------ the widget
 
-  function Widget(opts) {
+  /** The UI of one LivechatClient: what the client says is drawn, what the visitor does is asked of it. */
+  function Widget(opts, client) {
+    var self = this;
     this.opts = opts;
     this.t = strings(opts.strings);
     this.cfg = opts.config || {};
-    this.key = "olr:" + opts.relay + ":" + (opts.channel || "");
-    var saved = this.load();
-    this.conv = saved.conv || null;
-    this.visitor = saved.visitor;
-    this.history = saved.history || [];
-    this.pages = saved.pages || [];
-    this.seq = new SeqTracker(saved.last || 0);
-    this.queue = new SendQueue(saved.queue, this.persist.bind(this), saved.failed);
-    this.fallback = new Fallback(opts.transport);
-    this.mode = this.fallback.mode;
-    this.status = "idle";
-    this.transportId = 0;
-    this.ws = null;
+    this.client = client;
     this.timers = {};
-    this.attempt = 0;
-    this.sendAttempt = 0;
-    this.sending = null;
+    this.status = "idle";
+    this.mode = client.mode;
     this.build();
-    for (var i = 0; i < this.history.length; i++) this.render(this.history[i], true);
-    for (var f = 0; f < this.queue.failed.length; f++) this.renderFailed(this.queue.failed[f]);
-    for (var j = 0; j < this.queue.items.length; j++) this.renderPending(this.queue.items[j]);
-    this.setStatus("idle");
+    this.restore(client.history);
+    this.setStatus(client.status);
+    client.on("event", function (e) { self.render(e, false); });
+    client.on("state", function (s) { self.setStatus(s.status); });
+    client.on("sent", function (m) { self.markSent(m.client_id); });
+    client.on("refused", function (m) { self.refused(m.client_id, m.error); });
+    client.on("reset", function () { self.restore([]); });
+    client.on("conversation", function (conv, why) { self.changed(why.reason); });
     this.listen();
-    if (this.conv) this.connect(); else this.greet();
+    if (this.conv) client.connect(); else this.greet();
     if (opts.open) this.toggle(true, true);
   }
+  /** The client's conversation ({conversation_id, token, expires_at}) or null. */
+  Object.defineProperty(Widget.prototype, "conv", { get: function () { return this.client.conv; } });
+  Widget.prototype.path = function (action) { return this.client.path(action); };
+  /** The client's messages not yet stored, this one ({client_id, text, files, state, error}). */
+  Widget.prototype.item = function (clientId) {
+    return this.client.pending.filter(function (m) { return m.client_id === clientId; })[0];
+  };
+  /** Draw the conversation again: stored events, then what is not stored yet (a reload, another
+   *  tab's conversation, the relay's reset). */
+  Widget.prototype.restore = function (events) {
+    var self = this;
+    this.log.textContent = ""; this.lastDay = null; this.offerPerson(false); this.showChoices(null);
+    events.forEach(function (e) { self.render(e, true); });
+    this.client.pending.forEach(function (m) { if (m.state === "failed") self.renderFailed(m); else self.renderPending(m); });
+  };
+  /** The client's conversation changed: started, over for this token, or another tab's. */
+  Widget.prototype.changed = function (reason) {
+    if (reason === "started") { this.leaving = false; this.contactBar.hidden = true; }
+    if (reason === "expired" || reason === "unknown") this.note(this.t("ended"));
+    if (reason === "other_tab") { this.clear(); this.restore(this.client.history); }
+  };
 
   /** Before a conversation, as Odoo's own widget: its welcome line; no launcher where the channel's
    *  rule hides it (or nobody is online and data-offline="hide"); open by itself after the rule's
@@ -345,37 +246,7 @@
     if (text && !this.log.firstChild) this.note(text).className = "note welcome";
   };
 
-  /** The conversation lives in localStorage (every tab of the site, across browser restarts, until
-   *  it ends or its token expires); what waits to be sent, and the transport, in this tab's own
-   *  sessionStorage (two tabs never send each other's queue). */
   function read(store, key) { try { return JSON.parse(root[store].getItem(key)) || {}; } catch (e) { return {}; } }
-  Widget.prototype.load = function () {
-    var s = read("localStorage", this.key), tab = read("sessionStorage", this.key);
-    if (s.conv && !(s.conv.expires_at * 1000 > Date.now())) { s.conv = null; s.history = []; s.last = 0; }
-    s.queue = tab.queue; s.failed = tab.failed;
-    return s;
-  };
-  Widget.prototype.persist = function () {
-    try {
-      root.localStorage.setItem(this.key, JSON.stringify({
-        conv: this.conv, last: this.seq.last, history: this.history.slice(-200), visitor: this.visitor, pages: this.pages }));
-      root.sessionStorage.setItem(this.key, JSON.stringify({
-        // a chosen file lives in this page only (a File cannot be stored): a reload drops it
-        queue: this.queue.items.filter(function (m) { return !m.file; }),
-        failed: this.queue.failed.filter(function (m) { return !m.file; })
-      }));
-    } catch (e) { /* storage full or blocked: the session still works, it just won't survive a reload */ }
-  };
-  /** Another tab started, ended or left the conversation: this one follows (its own queue kept). */
-  Widget.prototype.sync = function () {
-    var s = this.load(), c = s.conv || null, q = this.queue.items, f = this.queue.failed;
-    if ((c && c.conversation_id) === (this.conv && this.conv.conversation_id)) return;
-    this.reset(true);
-    this.visitor = s.visitor;
-    this.queue.items = q; this.queue.failed = f; this.restart();
-    this.conv = c;
-    if (c) this.connect();
-  };
 
   Widget.prototype.build = function () {
     var t = this.t, self = this;
@@ -437,12 +308,12 @@
     this.contactInput.addEventListener("keydown", function (e) {   // Enter: what waits goes, else on to the message
       if (e.key !== "Enter") return;
       e.preventDefault(); self.contactInput.removeAttribute("aria-invalid");
-      if (self.queue.items.length && !self.conv) self.start().catch(function () {}); else self.input.focus();
+      if (!self.conv && self.waiting()) self.start().catch(function () {}); else self.input.focus();
     });
     this.input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); self.submit(); }
     });
-    this.input.addEventListener("input", function () { self.typing(); });
+    this.input.addEventListener("input", function () { self.client.typing(); });
     this.attachBtn.addEventListener("click", function () { self.fileInput.click(); });
     this.fileInput.addEventListener("change", function () { self.submitFiles(self.fileInput.files); self.fileInput.value = ""; });
     this.panel.addEventListener("dragover", function (e) {
@@ -535,6 +406,8 @@
 
   /** Tell the relay (and so the operator) what the visitor has seen: the newest operator-side
    *  event shown while the panel is open and the tab visible; once a second at most. */
+  /** Tell the relay (and so the operator) what the visitor has seen: the newest operator-side
+   *  event shown while the panel is open and the tab visible; once a second at most. */
   Widget.prototype.markSeen = function () {
     var self = this;
     if (!this.conv || this.panel.hidden || doc.visibilityState === "hidden") return;
@@ -545,63 +418,38 @@
       var seq = self.seenWanted;
       if (!self.conv || seq <= (self.seenSent || 0)) return;
       self.seenSent = seq;
-      self.api("POST", self.path("seen"), { seq: seq }).catch(function () { self.seenSent = 0; });
+      self.client.seen(seq).catch(function () { self.seenSent = 0; });
     }, 800);
   };
 
   Widget.prototype.setStatus = function (status) {
-    var changed = status !== this.status || this.mode !== this.fallback.mode;
+    var changed = status !== this.status || this.mode !== this.client.mode;
     this.status = status;
-    this.mode = this.fallback.mode;
+    this.mode = this.client.mode;
     this.statusEl.textContent = "";
     this.statusEl.appendChild(el("span", { "aria-hidden": "true" }, STATUS[status] + " "));
     this.statusEl.appendChild(doc.createTextNode(this.t(status)));
     this.statusEl.setAttribute("data-status", status);
     if (!changed) return;
-    this.log_("status " + status + " (" + this.mode + ")");
+    this.client.log("status " + status + " (" + this.mode + ")");
     this.host.dispatchEvent(new root.CustomEvent("livechat-relay:status", { bubbles: true, composed: true,
       detail: { status: status, mode: this.mode } }));
   };
-  Widget.prototype.log_ = function (text) { if (root.console) root.console.info("[livechat-relay] " + text); };
+
 
   // ------------------------------------------------------------------ conversation
 
-  Widget.prototype.api = function (method, path, body, signal) {
-    var headers = { "Content-Type": "application/json" };
-    if (this.conv) headers.Authorization = "Bearer " + this.conv.token;
-    return root.fetch(this.opts.relay + path, { method: method, headers: headers, signal: signal,
-      body: body === undefined ? undefined : JSON.stringify(body) }).then(function (r) {
-      if (r.status === 204) return null;
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) {
-          var err = new Error(data.message || ("HTTP " + r.status)); err.status = r.status; err.code = data.error;
-          err.retryAfter = +r.headers.get("Retry-After") || 0;   // readable where the relay exposes it
-          throw err;
-        }
-        return data;
-      });
-    });
-  };
-  Widget.prototype.path = function (action) { return "/v1/conversations/" + encodeURIComponent(this.conv.conversation_id) + "/" + action; };
-
+  /** The client starts the conversation; here, what the visitor sees of it (and, leaving a
+   *  message while nobody is online, the way to reach them it needs first). */
   Widget.prototype.start = function () {
-    var self = this;
+    var self = this, extra = {};
     if (this.starting) return this.starting;
-    var body = { lang: this.opts.lang, page_url: root.location.href.slice(0, 2048) };
-    if (this.opts.name) body.visitor_name = this.opts.name;
-    if (this.opts.channel) body.livechat_channel_id = +this.opts.channel;
-    if (this.visitor) body.visitor = this.visitor;   // a returning visitor: their operator, their name
     if (this.leaving) {
-      body.leave_message = true; body.contact = this.contactInput.value.trim();
-      if (!body.contact) return this.askContact();
+      extra = { leave_message: true, contact: this.contactInput.value.trim() };
+      if (!extra.contact) return this.askContact();
     }
     this.pendingMeta(this.t("sending"));
-    this.starting = this.api("POST", "/v1/conversations", body).then(function (conv) {
-      // a new conversation's events count from 1: the seq of an ended one must not hide them
-      self.conv = conv; self.visitor = conv.visitor; self.starting = null; self.seq = new SeqTracker(0); self.history = [];
-      self.leaving = false; self.contactBar.hidden = true;
-      self.persist(); self.connect(); self.page(1);
-    }, function (err) {
+    this.starting = this.client.start(extra).then(function () { self.starting = null; }, function (err) {
       self.starting = null;
       self.pendingMeta(self.t("failed"));   // not "sending…" while nothing is on its way
       if (err.code === "invalid_contact") return self.askContact();
@@ -613,6 +461,12 @@
     });
     return this.starting;
   };
+  /** How many messages wait to be sent. */
+  Widget.prototype.waiting = function () {
+    return this.client.pending.filter(function (m) { return m.state === "sending"; }).length;
+  };
+  Widget.prototype.go = function () { if (!this.conv) this.start().catch(function () {}); };
+
 
   Widget.prototype.pendingMeta = function (text) {
     var metas = this.log.querySelectorAll("li.pending .meta");
@@ -632,158 +486,72 @@
     return Promise.reject(err);
   };
 
+
   Widget.prototype.submit = function (given) {
     var text = cleanText(String(given != null ? given : this.input.value).trim());   // code points, valid Unicode
     if (!text.trim()) return;
     if (given == null) this.input.value = "";
-    var item = { client_id: newClientId(), text: text };
-    this.queue.push(item.client_id, item.text);
-    this.renderPending(item);
-    this.sendTyping(false);
-    if (!this.conv) this.start().catch(function () {}); else this.flush();
+    var id = Client.newClientId();
+    this.renderPending({ client_id: id, text: text });
+    this.client.send(text, { clientId: id });
+    this.client.typing(false);
+    this.go();
   };
 
   /** Files the visitor chose or dropped: each one a message of its own, queued like text (sent in
-   *  order when the link is there), uploaded first, then posted with its attachment. */
+   *  order when the link is there), uploaded first with its progress shown. */
   Widget.prototype.submitFiles = function (list) {
-    for (var i = 0; i < (list ? list.length : 0); i++) {
-      var item = { client_id: newClientId(), text: "", file: list[i], name: list[i].name };
-      this.queue.push(item.client_id, "", list[i]);
-      this.renderPending(item);
-    }
-    if (list && list.length) { if (!this.conv) this.start().catch(function () {}); else this.flush(); }
-  };
-
-  /** Upload one file with progress (XMLHttpRequest: fetch reports no upload progress). */
-  Widget.prototype.upload = function (item) {
     var self = this;
-    return new Promise(function (resolve, reject) {
-      var xhr = new root.XMLHttpRequest(), form = new root.FormData();
-      form.append("file", item.file, item.name);
-      xhr.open("POST", self.opts.relay + self.path("attachments"));
-      xhr.setRequestHeader("Authorization", "Bearer " + self.conv.token);
-      xhr.upload.onprogress = function (e) {
-        if (!e.lengthComputable) return;
-        var meta = self.log.querySelector('li[data-client-id="' + item.client_id + '"] .meta');
-        if (meta) meta.textContent = self.t("sending") + " " + Math.floor(100 * e.loaded / e.total) + "%";
-      };
-      xhr.onload = function () {
-        var data = {}; try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-        if (xhr.status === 201) return resolve(data.attachment);
-        var err = new Error(data.message || ("HTTP " + xhr.status)); err.status = xhr.status; err.code = data.error;
-        err.retryAfter = +xhr.getResponseHeader("Retry-After") || 0;
-        reject(err);
-      };
-      xhr.onerror = xhr.ontimeout = function () { reject(new Error("network")); };
-      xhr.send(form);
+    Array.prototype.forEach.call(list || [], function (file) {
+      var id = Client.newClientId();
+      self.renderPending({ client_id: id, text: "", files: [file.name] });
+      self.client.send("", { files: [file], clientId: id, onProgress: function (loaded, total) {
+        var meta = self.log.querySelector('li[data-client-id="' + id + '"] .meta');
+        if (meta && total) meta.textContent = self.t("sending") + " " + Math.floor(100 * loaded / total) + "%";
+      } });
     });
+    if (list && list.length) this.go();
   };
 
-  /** Send queued messages one at a time, in order; each waits for its ack (or 201/200). One refused
-   *  as bad input leaves the line, so the next ones go out (see sendOutcome). */
-  Widget.prototype.flush = function () {
-    var self = this, item = this.queue.head();
-    if (!item || this.sending || !this.conv || this.status === "error" || this.status === "idle") return;
-    clearTimeout(this.timers.flush);
-    this.sending = item.client_id;
-    var body = { client_id: item.client_id, text: cleanText(item.text) };   // also for a queue saved by an older widget
-    var sent;
-    if (item.file) {                     // a file: uploaded (once), then its message over HTTP
-      sent = (item.attachment ? Promise.resolve(item.attachment) : this.upload(item)).then(function (att) {
-        item.attachment = att;
-        return self.api("POST", self.path("messages"), { client_id: item.client_id, text: "", attachment_ids: [att.id] });
-      });
-    } else if (this.ws && this.ws.readyState === 1 && this.fallback.mode === "ws") {
-      var ws = this.ws;
-      sent = new Promise(function (resolve, reject) {
-        var timer = setTimeout(function () { reject(new Error("ack timeout")); }, 10000);
-        self.pendingAck = { id: item.client_id,
-          resolve: function (v) { clearTimeout(timer); resolve(v); },
-          reject: function (e) { clearTimeout(timer); reject(e); } };
-        ws.send(JSON.stringify({ type: "send", client_id: body.client_id, text: body.text }));
-      });
-    } else {
-      sent = this.api("POST", this.path("messages"), body);
-    }
-    sent.then(function () {
-      self.sending = null; self.pendingAck = null; self.sendAttempt = 0;
-      self.queue.done(item.client_id);
-      self.markSent(item.client_id);   // the event itself comes through the stream, in seq order
-      self.flush();
-    }, function (err) {
-      self.sending = null; self.pendingAck = null;
-      var outcome = sendOutcome(err), delay;
-      if (outcome === "refused") {
-        self.sendAttempt = 0;
-        self.refused(item, err);
-        self.flush();
-        return;
-      }
-      if (outcome === "fatal") {         // kept: sent in the next conversation the visitor starts
-        if (self.conv) self.fatal(err.status === 401 ? 4401 : 4404);
-        return;
-      }
-      delay = outcome === "wait" && err.retryAfter ? err.retryAfter * 1000 : backoff(self.sendAttempt++);
-      self.log_("message not taken (" + (err.code || err.status || err.message) + "): trying again in " + delay + " ms");
-      clearTimeout(self.timers.flush);   // kept first in line: retried, in order, when the link is back
-      self.timers.flush = setTimeout(function () { self.flush(); }, Math.min(delay, 30000));
-    });
-  };
-
-  /** The relay refused this message as bad input: out of the line, marked "not sent" with a Retry. */
-  Widget.prototype.refused = function (item, err) {
-    this.log_("message refused by the relay (" + (err.code || err.status) + "): " + err.message);
-    if (item.file) {                     // why, in the visitor's words; a refused file is not retried as it is
+  /** The relay refused this message as bad input: marked "not sent" with a Retry (a file: why). */
+  Widget.prototype.refused = function (clientId, err) {
+    var item = this.item(clientId);
+    if (!item) return;
+    if (item.files.length) {
       item.reason = { file_too_large: "fileTooLarge", unsupported_type: "fileType", type_mismatch: "fileType",
                       not_offered: "filesNotOffered", not_with_operator: "filesLater", empty_file: "fileEmpty" }[err.code] || "failed";
-      delete item.attachment;
     }
-    if (!this.queue.fail(item.client_id)) return;
-    this.renderFailed(item, this.log.querySelector('li[data-client-id="' + item.client_id + '"]'));
+    this.renderFailed(item, this.log.querySelector('li[data-client-id="' + clientId + '"]:not([data-message-id])'));
   };
   /** Retry a refused message: back at the end of the line, pending again. */
   Widget.prototype.resend = function (clientId) {
-    var li = this.log.querySelector('li.failed[data-client-id="' + clientId + '"]');
-    var item = this.queue.retry(clientId);
+    var li = this.log.querySelector('li.failed[data-client-id="' + clientId + '"]'), item = this.item(clientId);
     if (li) li.remove();
     this.input.focus();                  // the button is gone: keep the focus in the widget
     if (!item) return;
+    this.client.retry(clientId).catch(function () {});   // refused again: the refused event says so
     this.renderPending(item);
-    if (!this.conv) this.start().catch(function () {}); else this.flush();
+    this.go();
   };
 
-  Widget.prototype.typing = function () {
-    var self = this, now = Date.now();
-    if (!this.conv) return;
-    if (!this.typingSentAt || now - this.typingSentAt > 3000) this.sendTyping(true);
-    clearTimeout(this.timers.typingStop);
-    this.timers.typingStop = setTimeout(function () { self.sendTyping(false); }, 4000);
-  };
-  Widget.prototype.sendTyping = function (on) {
-    if (!this.conv || (!on && !this.typingSentAt)) return;
-    this.typingSentAt = on ? Date.now() : 0;
-    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify({ type: "typing", typing: on }));
-    else this.api("POST", this.path("typing"), { typing: on }).catch(function () {});
-  };
 
   Widget.prototype.end = function () {
     var self = this;
     if (!this.conv) return;
     if (this.hadOperator && !this.rated && !this.ratePanel) {   // as Odoo's widget: rate, then leave
-      this.askRating(function () { self.api("POST", self.path("close")).catch(function () {}); });
+      this.askRating(function () { self.client.close().catch(function () {}); });
       return;
     }
     if (this.ratePanel) return;
-    this.api("POST", this.path("close")).catch(function () {}).then(function () { self.reset(); });
+    this.client.close().catch(function () {});   // on its way (with the token) before the client forgets it
+    this.reset();                                 // so the panel starts over at once, no "ended" flashing first
   };
 
   /** The conversation as a text file, saved by the browser (the token goes in a header, not a URL). */
   Widget.prototype.downloadTranscript = function () {
     var self = this;
     if (!this.conv) return;
-    root.fetch(this.opts.relay + this.path("transcript"), { headers: { Authorization: "Bearer " + this.conv.token } })
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.blob(); })
-      .then(function (blob) {
+    this.client.transcript().then(function (blob) {
         var a = el("a", { href: root.URL.createObjectURL(blob), download: "conversation.txt" });
         self.shadow.appendChild(a); a.click(); a.remove();
         setTimeout(function () { root.URL.revokeObjectURL(a.href); }, 10000);
@@ -799,7 +567,7 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var email = input.value.trim();
-      self.api("POST", self.path("transcript"), { email: email }).then(function () {
+      self.client.emailTranscript(email).then(function () {
         form.remove(); self.note(t("emailSent", { email: email }));
       }, function (err) {
         if (err.code === "invalid_email") { input.setAttribute("aria-invalid", "true"); self.note(t("emailBad")); return; }
@@ -842,24 +610,23 @@
     send.addEventListener("click", function () {
       if (chosen === null) return;
       send.disabled = true;
-      var body = { rating: chosen };
-      if (comment.value.trim()) body.comment = cleanText(comment.value.trim(), 1000);
-      self.api("POST", self.path("rating"), body).then(function () {
+      self.client.rate(chosen, comment.value).then(function () {
         self.rated = true; done(t("rateThanks"));
       }, function () { done(t("rateFailed")); });
     });
     skip.addEventListener("click", function () { done(null); });
   };
-  Widget.prototype.reset = function (quiet) {
-    this.stop();
-    this.conv = null; this.history = []; this.seq = new SeqTracker(0); this.queue.items = []; this.queue.failed = [];
+  /** A new chat: the client forgets the conversation (in every tab), the panel starts over. */
+  Widget.prototype.reset = function () {
+    this.client.forget();
+    this.clear();
+  };
+  Widget.prototype.clear = function () {
     this.hadOperator = false; this.rated = false; this.ratePanel = null; this.seenWanted = 0; this.seenSent = 0;
     this.lastDay = null; this.setUnread(0);
     this.log.textContent = ""; this.welcome();
     this.form.hidden = false;
     this.offerPerson(false); this.showChoices(null);
-    if (!quiet) this.persist();
-    this.setStatus("idle");
   };
 
   /** "Talk to a person": the relay opens the operator's session and hands the bot part over. */
@@ -867,12 +634,11 @@
     var self = this;
     if (!this.conv) return;
     this.personBtn.disabled = true;
-    this.api("POST", this.path("handoff"), {}).then(function () {
+    this.client.handoff().then(function () {
       self.personBtn.disabled = false;       // the status events that follow say what happened
     }, function (err) {
       self.personBtn.disabled = false;
-      if (err.status === 401 || err.status === 404) { self.fatal(err.status === 401 ? 4401 : 4404); return; }
-      self.note(self.t("handoffFailed"));
+      if (err.status !== 401 && err.status !== 404) self.note(self.t("handoffFailed"));   // else: over (the client says)
     });
   };
   Widget.prototype.offerPerson = function (show) {
@@ -891,14 +657,11 @@
     });
   };
 
-  // ------------------------------------------------------------------ connection
 
-  // the last 15 pages (all tabs): for the operator's /history in Odoo
-  Widget.prototype.page = function (all) {
-    var p = this.pages = this.load().pages || [], u = root.location.href, e = all ? { pages: p } : { url: u, title: doc.title.slice(0, 200) };
-    if (!all) { if ((p[p.length - 1] || {}).url === u) return; p.push(e); p.splice(0, p.length - 15); this.persist(); }
-    if (this.conv && p.length) this.api("POST", this.path("pages"), e).catch(Boolean);
-  };
+  // ------------------------------------------------------------------ the page
+
+  /** The pages the visitor sees (the operator's /history in Odoo): kept and sent by the client. */
+  Widget.prototype.page = function () { this.client.visit(root.location.href, doc.title); };
   Widget.prototype.listen = function () {
     var self = this, h = root.history;
     function nav() { setTimeout(self.page.bind(self), 300); }
@@ -907,213 +670,15 @@
       if (i > 1) root.addEventListener(m, nav); else h[m] = function () { var r = f.apply(h, arguments); nav(); return r; };
     });
     this.page();
-    function now() { if (self.conv && self.status !== "connected") self.reconnectNow(); else self.checkWatchdog(); }
-    root.addEventListener("online", now);
-    root.addEventListener("offline", function () {   // say so at once; "online" brings us back
-      if (!self.conv) return;
-      self.stop();
-      self.setStatus("error");
-    });
-    root.addEventListener("pageshow", function (e) { if (e.persisted) now(); });
-    root.addEventListener("storage", function (e) { if (e.key === self.key) self.sync(); });
     doc.addEventListener("visibilitychange", function () {
       if (doc.visibilityState !== "visible") return;
-      now(); self.markSeen();
+      self.markSeen();
       if (!self.panel.hidden) self.setUnread(0);
     });
   };
 
-  Widget.prototype.stop = function () {
-    this.transportId += 1;
-    for (var k in this.timers) clearTimeout(this.timers[k]);
-    this.timers = {};
-    if (this.ws) { try { this.ws.close(1000); } catch (e) {} this.ws = null; }
-    if (this.probe) { try { this.probe.close(1000); } catch (e) {} this.probe = null; }
-    if (this.abort) { this.abort.abort(); this.abort = null; }
-  };
-
-  Widget.prototype.connect = function () {
-    if (!this.conv) return;
-    this.stop();
-    if (this.fallback.mode === "ws") this.openWs(); else this.pollLoop();
-  };
-  Widget.prototype.reconnectNow = function () { this.attempt = 0; this.connect(); };
-  Widget.prototype.retryLater = function () {
-    var self = this;
-    clearTimeout(this.timers.retry);
-    this.timers.retry = setTimeout(function () { self.connect(); }, backoff(this.attempt++));
-  };
-
-  Widget.prototype.wsUrl = function () {
-    return this.opts.relay.replace(/^http/, "ws") + this.path("ws") + "?token=" + encodeURIComponent(this.conv.token) + "&after=" + this.seq.last;
-  };
-
-  /** Open a WebSocket; ``onHello`` runs once the relay said hello (the connection is usable). */
-  Widget.prototype.socket = function (onHello, onFail) {
-    var self = this, ws, helloed = false, done = false;
-    try { ws = new root.WebSocket(this.wsUrl()); } catch (e) { setTimeout(function () { onFail(0); }, 0); return null; }
-    var timer = setTimeout(function () { if (!helloed) { fail(0); try { ws.close(); } catch (e) {} } }, 5000);
-    function fail(code) { if (done) return; done = true; clearTimeout(timer); onFail(code, helloed); }
-    ws.onmessage = function (m) {
-      var frame; try { frame = JSON.parse(m.data); } catch (e) { return; }
-      if (!helloed) { if (frame.type !== "hello") return; helloed = true; clearTimeout(timer); onHello(ws, frame); return; }
-      if (ws === self.ws) self.onFrame(frame);
-    };
-    ws.onclose = function (e) { fail(e.code); };
-    ws.onerror = function () { /* onclose follows */ };
-    return ws;
-  };
-
-  Widget.prototype.openWs = function () {
-    var self = this, id = this.transportId;
-    this.socket(function (ws, hello) {
-      if (id !== self.transportId) { ws.close(1000); return; }
-      self.adoptWs(ws, hello);
-    }, function (code, helloed) {
-      if (id !== self.transportId) return;
-      self.ws = null;
-      if (self.pendingAck) self.pendingAck.reject(closeError(code));
-      if (self.fatal(code)) return;
-      self.setStatus("error");
-      if (helloed) { self.log_("WebSocket closed (" + code + "), reconnecting"); self.retryLater(); return; }
-      // refused before its hello: a blocked WebSocket, or a relay that is down? ask it over HTTP
-      self.api("GET", self.path("events?after=" + self.seq.last + "&wait=0")).then(function () { return true; },
-        function (err) { return err.status > 0 && err.status < 500; }).then(function (httpWorks) {
-        if (id !== self.transportId) return;
-        if (self.fallback.wsFailed(httpWorks)) {
-          self.log_("WebSocket failed 3 times while HTTP works: falling back to HTTP (" + self.fallback.mode + ")");
-          self.attempt = 0;
-          self.connect();
-          return;
-        }
-        self.log_(httpWorks ? "WebSocket failed, retrying" : "the relay is not answering: retrying the WebSocket");
-        self.retryLater();
-      });
-    });
-  };
-
-  Widget.prototype.adoptWs = function (ws, hello) {
-    this.ws = ws;
-    if (hello.reset || hello.last_seq < this.seq.last) this.restart();   // the relay lost what we had: start over
-    this.fallback.wsConnected();
-    this.attempt = 0;
-    this.pingInterval = (hello.ping_interval || 25) * 1000;
-    this.persist();
-    this.setStatus("connected");
-    this.log_("WebSocket connected");
-    this.frameSeen();
-    this.flush();
-  };
-
-  /** Close codes that mean "this conversation is over for this token": never retried as is. */
-  Widget.prototype.fatal = function (code) {
-    if (code !== 4401 && code !== 4404) return false;
-    if (!this.conv) return true;         // already over (the stream and a send both said so)
-    this.log_("conversation over for this token (" + code + "): the next message starts a new one");
-    this.stop();
-    this.note(this.t("ended"));
-    this.conv = null; this.persist();
-    this.setStatus("idle");
-    return true;
-  };
-
-  /** Heartbeat watchdog: no frame for 2 ping intervals means a dead link. Rescheduled on every
-   *  frame, and checked again when the tab becomes visible (background tabs throttle timers). */
-  Widget.prototype.frameSeen = function () {
-    var self = this;
-    this.lastFrame = Date.now();
-    clearTimeout(this.timers.watchdog);
-    this.timers.watchdog = setTimeout(function () { self.checkWatchdog(); }, 2 * this.pingInterval + 1000);
-  };
-  Widget.prototype.checkWatchdog = function () {
-    if (!this.ws || this.fallback.mode !== "ws") return;
-    if (Date.now() - this.lastFrame > 2 * this.pingInterval) {
-      this.log_("no ping from the relay: reconnecting");
-      try { this.ws.close(4000); } catch (e) {}
-      this.ws = null;
-      this.setStatus("error");
-      this.reconnectNow();
-    }
-  };
-
-  Widget.prototype.onFrame = function (frame) {
-    this.frameSeen();
-    if (frame.type === "event") this.handle(frame.event);
-    else if (frame.type === "ping") this.ws.send('{"type":"pong"}');
-    else if (frame.type === "ack" && this.pendingAck && this.pendingAck.id === frame.client_id) this.pendingAck.resolve(null);
-    else if (frame.type === "error" && this.pendingAck && (frame.client_id === this.pendingAck.id ||
-             (frame.client_id == null && WS_FRAME_REFUSED[frame.code]))) {
-      this.pendingAck.reject(wsError(frame));   // a frame the relay could not read was that send
-    }
-  };
-
-  Widget.prototype.pollLoop = function () {
-    var self = this, id = this.transportId;
-    var wait = this.fallback.mode === "poll" ? 0 : 25;
-    this.abort = new root.AbortController();
-    var guard = setTimeout(function () { if (self.abort) self.abort.abort(); }, (wait + 10) * 1000);
-    this.api("GET", this.path("events?after=" + this.seq.last + "&wait=" + wait), undefined, this.abort.signal).then(function (body) {
-      clearTimeout(guard);
-      if (id !== self.transportId) return;
-      self.fallback.httpOk(); self.attempt = 0;
-      self.setStatus("polling");
-      if (body.reset) self.restart();
-      (body.events || []).forEach(function (e) { self.handle(e); });
-      self.flush();
-      self.scheduleUpgrade();
-      self.timers.poll = setTimeout(function () { if (id === self.transportId) self.pollLoop(); },
-        self.fallback.mode === "poll" ? 3000 : 0);
-    }, function (err) {
-      clearTimeout(guard);
-      if (id !== self.transportId) return;
-      if (err.status === 401 || err.status === 404) { self.fatal(err.status === 401 ? 4401 : 4404); return; }
-      self.setStatus("error");
-      if (self.fallback.httpFailed(err.name === "AbortError" || err.status === 408 || err.status === 504)) {
-        self.log_("long polling was cut twice: polling every 3 s");
-      }
-      self.timers.poll = setTimeout(function () { if (id === self.transportId) self.pollLoop(); }, backoff(self.attempt++));
-    });
-  };
-
-  /** While in HTTP mode, try the WebSocket again in the background; switch back when it works. */
-  Widget.prototype.scheduleUpgrade = function () {
-    var self = this;
-    if (!this.fallback.canUpgrade() || this.timers.upgrade) return;
-    this.timers.upgrade = setTimeout(function () {
-      self.timers.upgrade = null;
-      if (!self.conv || !self.fallback.canUpgrade()) return;
-      var id = self.transportId;
-      self.probe = self.socket(function (ws, hello) {
-        self.probe = null;
-        if (id !== self.transportId) { ws.close(1000); return; }
-        self.log_("WebSocket works again: leaving polling mode");
-        self.stop();                       // ends the HTTP loop (new transport id)
-        var newId = self.transportId;
-        self.fallback.wsConnected();
-        ws.onclose = function (e) {          // from now on this socket is the main transport
-          if (newId !== self.transportId) return;
-          self.ws = null;
-          if (self.pendingAck) self.pendingAck.reject(closeError(e.code));
-          self.setStatus("error"); if (!self.fatal(e.code)) self.retryLater();
-        };
-        self.adoptWs(ws, hello);
-      }, function () { self.probe = null; self.scheduleUpgrade(); });
-    }, this.opts.wsRetry * 1000);
-  };
-
   // ------------------------------------------------------------------ rendering
 
-  Widget.prototype.handle = function (event) {
-    if (!event || !this.seq.accept(event)) return;
-    if (event.seq != null) { this.history.push(event); this.persist(); }
-    this.render(event, false);
-  };
-
-  Widget.prototype.restart = function () {
-    this.history = []; this.log.textContent = ""; this.seq = new SeqTracker(0); this.offerPerson(false); this.showChoices(null);
-    for (var f = 0; f < this.queue.failed.length; f++) this.renderFailed(this.queue.failed[f]);
-    for (var i = 0; i < this.queue.items.length; i++) this.renderPending(this.queue.items[i]);
-  };
 
   Widget.prototype.note = function (text, action) {
     var self = this, li = el("li", { "class": "note" }, text);
@@ -1125,8 +690,10 @@
     this.appendBeforePending(li);
     return li;
   };
+  /** Before the visitor's messages not stored yet ("pending": not acknowledged, "sent": acknowledged,
+   *  its stored event not here yet), which the stored events fill in seq order. */
   Widget.prototype.appendBeforePending = function (li) {
-    var firstPending = this.log.querySelector("li.pending");
+    var firstPending = this.log.querySelector("li.pending,li.sent");
     if (firstPending) this.log.insertBefore(li, firstPending); else this.append(li);
   };
   Widget.prototype.append = function (li) { this.log.appendChild(li); this.logBox.scrollTop = this.logBox.scrollHeight; };
@@ -1134,7 +701,7 @@
   Widget.prototype.renderPending = function (item) {
     var li = el("li", { "class": "visitor pending", "data-client-id": item.client_id });
     li.appendChild(el("span", { "class": "sr" }, this.t("you") + ": "));
-    li.appendChild(el("span", { "class": "body" }, item.file ? "📎 " + item.name : item.text));
+    li.appendChild(el("span", { "class": "body" }, label(item)));
     li.appendChild(el("span", { "class": "meta" }, this.t("sending")));
     this.append(li);
   };
@@ -1144,14 +711,14 @@
     var self = this;
     if (!li) {
       li = el("li", { "class": "visitor", "data-client-id": item.client_id });
-      li.appendChild(el("span", { "class": "body" }, item.file ? "📎 " + item.name : item.text));
+      li.appendChild(el("span", { "class": "body" }, label(item)));
       this.appendBeforePending(li);
     }
-    li.classList.remove("pending"); li.classList.add("failed");
+    li.classList.remove("pending", "sent"); li.classList.add("failed");
     var old = li.querySelector(".meta"); if (old) old.remove();
-    var meta = el("span", { "class": "meta" }, (item.file && item.reason ? this.t(item.reason) : this.t("failed")) + " ");
-    var snippet = cleanText(item.file ? item.name : item.text, 40);
-    if (snippet.length < item.text.length) snippet += "…";
+    var meta = el("span", { "class": "meta" }, this.t(item.reason || "failed") + " ");
+    var text = item.files && item.files.length ? item.files.join(", ") : item.text, snippet = cleanText(text, 40);
+    if (snippet.length < text.length) snippet += "…";
     var b = el("button", { type: "button", "class": "retry", "aria-label": this.t("resendLabel", { text: snippet }) }, this.t("resend"));
     b.addEventListener("click", function () { self.resend(item.client_id); });
     meta.appendChild(b);
@@ -1160,7 +727,7 @@
 
   Widget.prototype.markSent = function (clientId) {
     var li = this.log.querySelector('.pending[data-client-id="' + clientId + '"]');
-    if (li) { li.classList.remove("pending"); var meta = li.querySelector(".meta"); if (meta) meta.textContent = ""; }
+    if (li) { li.classList.replace("pending", "sent"); var meta = li.querySelector(".meta"); if (meta) meta.textContent = ""; }
   };
 
   Widget.prototype.fill = function (li, message) {
@@ -1203,12 +770,11 @@
         || (event.type === "status" && event.status === "operator_joined")) this.hadOperator = true;
     switch (event.type) {
       case "message":
-        var pending = m.client_id && this.log.querySelector('[data-client-id="' + m.client_id + '"]');
-        // the stored event takes the pending bubble's place, in seq order: the first pending one is
-        // filled where it is (not removed and added again, which a screen reader would say twice)
-        var inPlace = pending && pending === this.log.querySelector("li.pending");
+        var pending = m.client_id && this.log.querySelector('li[data-client-id="' + m.client_id + '"]:not([data-message-id])');
+        // the stored event takes the bubble's place, in seq order: the first one not stored yet (sent
+        // or not) is filled where it is (not removed and added again: a screen reader would say it twice)
+        var inPlace = pending && pending === this.log.querySelector("li.pending,li.sent");
         if (pending && !inPlace) pending.remove();
-        if (m.client_id) this.queue.forget(m.client_id);
         if (event.at) this.dayLine(event.at);
         var li = inPlace ? pending : el("li");
         li.textContent = ""; li.className = m.author.kind === "visitor" ? "visitor" : m.author.kind;
@@ -1304,24 +870,26 @@
       open: d.open === "true",
       sound: d.sound !== "false"
     };
+    var lang = String(opts.lang), log = root.console || {};
+    // the conversation, its transport and its queue: the client's (stored as the widget always kept them)
+    var client = new Client({ relay: opts.relay, channel: opts.channel, transport: opts.transport, wsRetry: opts.wsRetry,
+      lang: lang, visitorName: opts.name || undefined, autoConnect: false, autoStart: false,
+      log: function (text, level) { (level === "error" ? log.error : log.info).call(log, "[livechat-relay] " + text); } });
     var start = function () {
-      var widget = new Widget(opts);
-      root.OdooLivechatRelay = { version: "1.0.0", widget: widget,
-        get mode() { return widget.fallback.mode; }, get status() { return widget.status; } };
+      var widget = new Widget(opts, client);
+      root.OdooLivechatRelay = { version: "1.0.0", widget: widget, client: client,
+        get mode() { return client.mode; }, get status() { return client.status; } };
     };
     // the visitor's language (English is built in) and what Odoo's own widget would start with:
     // asked together, waited for 3 s at most (the widget then starts without them)
-    function get(path) {
-      return root.fetch(opts.relay + path).then(function (r) { return r.ok ? r.json() : null; }, function () { return null; });
-    }
-    var lang = String(opts.lang), query = "page_url=" + encodeURIComponent(root.location.href.slice(0, 2048)) +
-      (/^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$/.test(lang) ? "&lang=" + lang : "");
-    if (opts.channel) query += "&livechat_channel_id=" + encodeURIComponent(opts.channel);
-    Promise.race([Promise.all([/^en\b/i.test(lang) ? null : get("/widget/i18n/" + encodeURIComponent(lang) + ".json"),
-      get("/v1/config?" + query)]), new Promise(function (ok) { setTimeout(ok, 3000, []); })]).then(function (found) {
+    function get(path) { return path && path.then(null, function () { return null; }); }
+    Promise.race([Promise.all([
+      /^en\b/i.test(lang) ? null : get(client.api("GET", "/widget/i18n/" + encodeURIComponent(lang) + ".json", undefined, { auth: false })),
+      get(client.config({ pageUrl: root.location.href, lang: /^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})?$/.test(lang) ? lang : "" }))]),
+      new Promise(function (ok) { setTimeout(ok, 3000, []); })]).then(function (found) {
       opts.strings = found[0]; opts.config = found[1];
       if (doc.body) start(); else doc.addEventListener("DOMContentLoaded", start);
     });
   }
   boot();
-})(typeof window !== "undefined" ? window : globalThis);
+})(typeof window !== "undefined" ? window : globalThis, typeof LivechatClient === "function" ? LivechatClient : null);

@@ -70,12 +70,28 @@ def minified(source: bytes) -> bytes:
     return rjsmin.jsmin(source.decode("utf-8"), keep_bang_comments=True).encode("utf-8")
 
 
+def widget_bundle(widget: bytes, client: bytes) -> bytes:
+    """What ``/widget.js`` is: the client library (client/livechat-client.js: transports, queue,
+    storage) and the widget (widget/widget.js: the UI on it) in one script, so a page still needs
+    one tag. The client's classic script is given a private ``module`` to export into: the bundle
+    defines no global but ``OdooLivechatRelay`` (the page's own ``LivechatClient``, if any, is left
+    alone). The widget's ``/*!`` header comes first and names the client (whose own is dropped)."""
+    text = widget.decode("utf-8")
+    header = re.match(r"/\*![\s\S]*?\*/\n", text)
+    head, rest = (header.group(0), text[header.end():]) if header else ("", text)
+    client_text = client.decode("utf-8").replace("/*!", "/*", 1)   # its notice is in the widget's header
+    return (head + "(function () {\nvar module = { exports: {} };\n" + client_text
+            + "\nvar LivechatClient = module.exports.LivechatClient;\nmodule = undefined;\n" + rest
+            + "\n})();\n").encode("utf-8")
+
+
 async def widget_js(request: web.Request) -> web.StreamResponse:
-    """The embeddable widget (widget/widget.js, minified), for any page's script tag."""
-    found = widget_file("widget.js")
-    if found is None:
+    """The embeddable widget, for any page's script tag: the client library and the widget's UI on
+    it (``widget_bundle``), minified (cached: the sources only change with an upgrade)."""
+    found, client = widget_file("widget.js"), client_file("livechat-client.js")
+    if found is None or client is None:
         raise NotFound("The widget is not bundled with this installation.", code="widget_missing")
-    body = minified(found.read_bytes())
+    body = minified(widget_bundle(found.read_bytes(), client.read_bytes()))
     return web.Response(body=body, headers={"Content-Type": "application/javascript; charset=utf-8",
                                             "Cache-Control": "public, max-age=300",
                                             "ETag": '"' + hashlib.sha256(body).hexdigest()[:32] + '"'})

@@ -8,9 +8,15 @@ savepoint, and every caller is answered only after its transaction's COMMIT. Wit
 and one fsync serves many webhooks under load. Reads use a second connection (WAL lets readers
 run beside the writer) so they never queue behind an fsync.
 
+An append arriving while the writer is idle (no transaction open, nothing queued: the usual
+case, one operator reply at a time) runs its statements at once on the event loop's thread — a
+few indexed statements, no disk wait before the COMMIT in WAL mode — and only its COMMIT goes to
+the writer thread: its seq, and its early publication, cost no thread hop (two fewer wake-ups on
+the path of a live message). Anything arriving meanwhile queues for the next transaction as usual.
+
 Publishing before the commit (store/base.py): an append given ``early`` hands its event to
-``early.seq`` from the writer thread (``call_soon_threadsafe``) once its statements ran, then
-COMMIT's fsync runs while the event loop writes the frames; only the first event of a
+``early.seq`` once its statements ran (from the writer thread with ``call_soon_threadsafe``, or
+directly when they ran on the loop), then COMMIT's fsync runs while the event loop writes the frames; only the first event of a
 conversation in a transaction goes out this way, so one conversation never has more than one
 event out before its commit. The crash window: ``meta.open`` is 1 while a process has the file,
 0 after a clean close; a start that finds 1 counts one more ``epoch`` (so does a failed commit
@@ -75,6 +81,7 @@ MIGRATIONS = (("conversations", "upstream", "ALTER TABLE conversations ADD COLUM
 # tests only: the writer thread stops before the COMMIT of a transaction that published an event
 # whose message text is this value (a kill -9 inside the window between publishing and durability)
 HOLD_COMMIT = os.environ.get("RELAY_TEST_HOLD_COMMIT") or None
+BUSY_WAIT = 5.0   # seconds the writer thread waits for a write lock another process holds
 
 
 def _conv(row: tuple | None) -> Conversation | None:
@@ -103,11 +110,13 @@ class SQLiteStore:
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # writer thread only: the epoch (module docstring), and the open transaction's state
+        # the writer thread's, or the loop thread's while the writer is idle (_begin_here): the
+        # epoch (module docstring), and the open transaction's state
         self._epoch = self._epoch_saved = 0
         self._touched: set[str] = set()                  # conversations appended to in it
         self._announce: tuple | None = None              # (early, conversation id, event) of the running call
         self._announced: list[tuple[Any, str]] = []      # (early, conversation id) handed out before COMMIT
+        self._hold = False                               # tests: that transaction's COMMIT is held (HOLD_COMMIT)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -139,21 +148,36 @@ class SQLiteStore:
                 raise StoreError(f"sqlite: {exc}") from exc
         return await asyncio.get_running_loop().run_in_executor(self._reader, call)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run ``fn`` in the next group transaction; return once that transaction is committed."""
+    async def _write(self, fn: Callable[[sqlite3.Connection], Any], here: bool = False) -> Any:
+        """Run ``fn`` in the next group transaction; return once that transaction is committed.
+        ``here`` (appends: a few indexed statements): when the writer is idle, ``fn`` runs at once
+        on the event loop's thread and only the COMMIT goes to the writer thread (``_begin_here``)."""
         future = asyncio.get_running_loop().create_future()
+        if here and self._flusher is None and not self._pending and self._wdb is not None:
+            results = self._begin_here(fn)
+            if results is not None:
+                self._flusher = asyncio.ensure_future(self._flush((results, future)))
+                return await future
         self._pending.append((fn, future))
         if self._flusher is None:
             self._flusher = asyncio.ensure_future(self._flush())
         return await future
 
-    async def _flush(self) -> None:
+    async def _flush(self, opened: tuple[list[Any], asyncio.Future] | None = None) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while self._pending:
-                batch, self._pending = self._pending, []
+            batches: list = []
+            if opened is not None:           # a transaction _begin_here left open: its COMMIT
+                results, future = opened
+                batches.append((self._commit_open, results, [(None, future)]))
+            while batches or self._pending:
+                if batches:
+                    job, arg, batch = batches.pop()
+                else:
+                    batch, self._pending = self._pending, []
+                    job, arg = self._apply, [fn for fn, _ in batch]
                 try:
-                    results = await loop.run_in_executor(self._writer, self._apply, [fn for fn, _ in batch])
+                    results = await loop.run_in_executor(self._writer, job, arg)
                 except Exception as exc:   # the pool is gone (closing): fail the batch, never hang it
                     results = [StoreError(f"sqlite: {exc}")] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):
@@ -166,34 +190,56 @@ class SQLiteStore:
         finally:
             self._flusher = None
 
+    def _item(self, db: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any], results: list[Any]) -> tuple | None:
+        """One call in its own savepoint; answers what it asks to publish before the COMMIT, if anything."""
+        db.execute("SAVEPOINT item")
+        self._announce = None
+        try:
+            results.append(fn(db))
+        except Exception as exc:   # also OverflowError & co. from a value SQLite cannot take
+            db.execute("ROLLBACK TO item")
+            results.append(exc if isinstance(exc, StoreError) else StoreError(f"sqlite: {exc}"))
+            self._announce = None
+        db.execute("RELEASE item")
+        announce, self._announce = self._announce, None
+        return announce
+
+    def _begin(self, db: sqlite3.Connection, wait: bool = True) -> None:
+        """BEGIN IMMEDIATE; with ``wait`` (the writer thread) up to BUSY_WAIT seconds while another
+        process holds the write lock, as ``sqlite3.connect(timeout=)`` would."""
+        self._touched, self._announced, self._hold = set(), [], False
+        deadline = time.monotonic() + BUSY_WAIT
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if not wait or time.monotonic() > deadline or "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                time.sleep(0.005)
+        if self._epoch != self._epoch_saved:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (str(self._epoch),))
+
+    def _held(self, event: dict) -> bool:
+        return HOLD_COMMIT is not None and (event.get("message") or {}).get("text") == HOLD_COMMIT
+
     def _apply(self, fns: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
         """On the writer thread: one transaction, one savepoint per call, one COMMIT. An append
         with ``early`` is handed out right after its savepoint, before the COMMIT."""
-        db = self._wdb
-        if db is None:
+        db, loop = self._wdb, self._loop
+        if db is None or loop is None:     # (both set by open)
             return [StoreError("store is closed")] * len(fns)
         results: list[Any] = []
-        self._touched, self._announced = set(), []
         durable = False
         try:
-            db.execute("BEGIN IMMEDIATE")
-            if self._epoch != self._epoch_saved:
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?)", (str(self._epoch),))
+            self._begin(db)
             for fn in fns:
-                db.execute("SAVEPOINT item")
-                self._announce = None
-                try:
-                    results.append(fn(db))
-                except Exception as exc:   # also OverflowError & co. from a value SQLite cannot take
-                    db.execute("ROLLBACK TO item")
-                    results.append(exc if isinstance(exc, StoreError) else StoreError(f"sqlite: {exc}"))
-                    self._announce = None
-                db.execute("RELEASE item")
-                if self._announce is not None:
-                    early, conversation_id, event = self._announce
-                    self._loop.call_soon_threadsafe(early.seq, conversation_id, event)
+                announce = self._item(db, fn, results)
+                if announce is not None:
+                    early, conversation_id, event = announce
+                    loop.call_soon_threadsafe(early.seq, conversation_id, event)
                     self._announced.append((early, conversation_id))
-                    if HOLD_COMMIT is not None and (event.get("message") or {}).get("text") == HOLD_COMMIT:
+                    if self._held(event):
                         while True:        # tests: held here until the process is killed
                             time.sleep(1)
             db.execute("COMMIT")
@@ -205,15 +251,71 @@ class SQLiteStore:
                     db.execute("ROLLBACK")
             results = [StoreError(f"sqlite: {exc}")] * len(fns)
         finally:
-            if self._announced:
-                if not durable:            # shown but not kept: their seqs will be taken by other events
-                    self._epoch += 1
-                assert self._loop is not None   # announced: the store is open
-                for early, conversation_id in self._announced:
-                    with contextlib.suppress(RuntimeError):   # the loop is closed: nobody to tell
-                        self._loop.call_soon_threadsafe(early.settled, conversation_id, durable)
-                self._announced = []
+            self._settle(durable)
         return results
+
+    def _begin_here(self, fn: Callable[[sqlite3.Connection], Any]) -> list[Any] | None:
+        """On the event loop's thread, the writer being idle (no transaction, nothing queued): open
+        the transaction and run ``fn`` now; an event it publishes early goes to ``early.seq`` at
+        once, with no thread hop either way. The transaction stays open for ``_commit_open`` on the
+        writer thread (the fsync never blocks the loop). The statements write no file before the
+        COMMIT (WAL), and the lock is taken without waiting (the writer connection's busy timeout
+        is 0; ``_begin`` waits on the writer thread): when another process holds it, or ``fn``
+        fails, everything is rolled back before anything was handed out and ``fn`` takes the
+        queued way (where a failure is answered as usual). No savepoint: ``fn`` is alone here."""
+        db = self._wdb
+        if db is None:                     # closed meanwhile: the queued way answers that
+            return None
+        results: list[Any] = []
+        try:
+            self._begin(db, wait=False)
+            self._announce = None
+            results.append(fn(db))
+        except Exception:
+            if db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            self._touched, self._announced, self._announce = set(), [], None
+            return None
+        announce, self._announce = self._announce, None
+        if announce is not None:
+            early, conversation_id, event = announce
+            self._announced.append((early, conversation_id))
+            self._hold = self._held(event)
+            early.seq(conversation_id, event)
+        return results
+
+    def _commit_open(self, results: list[Any]) -> list[Any]:
+        """On the writer thread: the COMMIT of the transaction ``_begin_here`` opened."""
+        db = self._wdb
+        durable = False
+        try:
+            if db is None:
+                raise StoreError("store is closed")
+            if self._hold:
+                while True:                # tests: held here until the process is killed
+                    time.sleep(1)
+            db.execute("COMMIT")
+            durable = True
+            self._epoch_saved = self._epoch
+        except Exception as exc:
+            if db is not None and db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+            results = [exc if isinstance(exc, StoreError) else StoreError(f"sqlite: {exc}")] * len(results)
+        finally:
+            self._settle(durable)
+        return results
+
+    def _settle(self, durable: bool) -> None:
+        if self._announced:
+            assert self._loop is not None  # announced: the store is open
+            if not durable:                # shown but not kept: their seqs will be taken by other events
+                self._epoch += 1
+            for early, conversation_id in self._announced:
+                with contextlib.suppress(RuntimeError):   # the loop is closed: nobody to tell
+                    self._loop.call_soon_threadsafe(early.settled, conversation_id, durable)
+            self._announced = []
 
     async def open(self) -> None:
         def connect() -> None:
@@ -230,6 +332,7 @@ class SQLiteStore:
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?), ('open', '1')", (str(epoch),))
                 db.execute("COMMIT")
                 self._epoch = self._epoch_saved = epoch
+                db.execute("PRAGMA busy_timeout = 0")   # never wait on the loop's thread (_begin_here, _begin)
                 self._wdb = db
                 self._rdb = self._connect()
                 self._rdb.execute("PRAGMA query_only=ON")
@@ -247,7 +350,7 @@ class SQLiteStore:
             if self._wdb is not None:
                 db = self._wdb
                 try:   # a clean stop: nothing is out before its commit; the epoch is kept with it
-                    db.execute("BEGIN IMMEDIATE")
+                    self._begin(db)
                     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?), ('open', '0')",
                                (str(self._epoch),))
                     db.execute("COMMIT")
@@ -322,7 +425,7 @@ class SQLiteStore:
     async def append(self, conversation_id: str, event: dict, *, dedupe_key: str | None = None,
                      webhook_id: str | None = None, closes: bool = False, early=None) -> Appended:
         return await self._write(lambda db: self._append(db, conversation_id, event, dedupe_key, webhook_id,
-                                                         closes, early))
+                                                         closes, early), here=True)
 
     async def append_bound(self, database: str, channel_id: int, event: dict, *, dedupe_key: str | None = None,
                            webhook_id: str | None = None, closes: bool = False,
@@ -332,11 +435,11 @@ class SQLiteStore:
             if row is None:
                 return None, Appended(None, False)
             return row[0], self._append(db, row[0], event, dedupe_key, webhook_id, closes, early)
-        return await self._write(op)
+        return await self._write(op, here=True)
 
     def _append(self, db: sqlite3.Connection, conversation_id: str, event: dict, dedupe_key: str | None,
                 webhook_id: str | None, closes: bool, early) -> Appended:
-        """On the writer thread, inside ``_apply``'s transaction."""
+        """Inside ``_apply``'s transaction (writer thread) or ``_begin_here``'s (loop thread)."""
         now = time.time()
         if webhook_id is not None:
             cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, now))

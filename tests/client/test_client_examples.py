@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.relayproc import RelayProcess, free_port
-from tests.widget.conftest import browser  # noqa: F401  (the Chromium fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 

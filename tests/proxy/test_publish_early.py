@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 
 import aiohttp
@@ -319,10 +320,76 @@ async def test_sqlite_only_the_first_event_of_a_conversation_in_a_transaction_go
         for cid in ("a", "b"):
             await store.create_conversation(conversation(cid))
         early = Recorder()
-        results = await asyncio.gather(*(store.append(cid, {"type": "status"}, early=early)
-                                         for cid in ("a", "a", "b", "a")))   # one transaction
+        # a plain write first, so the writer is busy and the four appends share the next transaction
+        # (an append finding the writer idle runs in its own: test_sqlite_an_append_on_an_idle_writer…)
+        _, *results = await asyncio.gather(store.seen_webhook("w1"), *(
+            store.append(cid, {"type": "status"}, early=early) for cid in ("a", "a", "b", "a")))
         assert [(r.event["seq"], r.published) for r in results] == [(1, True), (2, False), (1, True), (3, False)]
         await asyncio.sleep(0)
         assert early.calls == [("seq", "a", 1), ("seq", "b", 1), ("settled", "a", True), ("settled", "b", True)]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_an_append_on_an_idle_writer_gets_its_seq_on_the_loop_and_commits_on_the_writer(tmp_path):
+    """The usual case (one reply at a time): the append's statements run on the event loop's
+    thread and the event is handed out before the COMMIT, which runs on the writer thread; an
+    append arriving meanwhile waits for the next transaction and goes out only after that COMMIT."""
+    path = str(tmp_path / "relay.db")
+    store = SQLiteStore(path)
+    await store.open()
+    gate, committers = threading.Event(), []
+    commit_open = store._commit_open
+
+    def held_commit(results):
+        committers.append(threading.current_thread().name)
+        gate.wait(10)
+        return commit_open(results)
+    store._commit_open = held_commit
+    try:
+        await store.create_conversation(conversation("a"))
+        early = Recorder()
+        first = asyncio.create_task(store.append("a", {"type": "status"}, early=early))
+        await asyncio.sleep(0)                   # its statements ran, on this thread: out already
+        assert early.calls == [("seq", "a", 1)]
+        second = asyncio.create_task(store.append("a", {"type": "status"}, early=early))
+        await asyncio.sleep(0.1)                 # the COMMIT is held: nothing settled, the second waits
+        assert early.calls == [("seq", "a", 1)] and not first.done() and not second.done()
+        db = sqlite3.connect(path)
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0   # not committed yet
+        gate.set()
+        r1, r2 = await first, await second
+        assert (r1.event["seq"], r1.published, r2.event["seq"], r2.published) == (1, True, 2, True)
+        await asyncio.sleep(0.01)
+        assert early.calls == [("seq", "a", 1), ("settled", "a", True), ("seq", "a", 2), ("settled", "a", True)]
+        assert committers == ["sqlite-w_0"]
+        assert db.execute("SELECT seq FROM events ORDER BY seq").fetchall() == [(1,), (2,)]
+        db.close()
+    finally:
+        gate.set()
+        await store.close()
+
+
+async def test_sqlite_an_append_waits_for_another_process_holding_the_lock_on_the_writer_thread(tmp_path):
+    """Another connection holds the write lock: the append does not block the event loop on it
+    (no wait on the loop's thread), it takes the queued way and lands once the lock is free."""
+    path = str(tmp_path / "relay.db")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        await store.create_conversation(conversation("a"))
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        early = Recorder()
+        task = asyncio.create_task(store.append("a", {"type": "status"}, early=early))
+        ticks = 0
+        for _ in range(20):                       # the loop keeps turning while the lock is held
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not task.done() and early.calls == []
+        other.execute("ROLLBACK")
+        other.close()
+        result = await asyncio.wait_for(task, 10)
+        assert result.event["seq"] == 1 and result.published
     finally:
         await store.close()

@@ -17,26 +17,10 @@ import pytest
 
 from tests.relayproc import RelayProcess, free_port
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.conftest import CHROMIUM  # noqa: F401 (the browser fixture is in tests/conftest.py: one Chromium per session)
 SHOP_PORT = free_port()
 SHOP = f"http://127.0.0.1:{SHOP_PORT}"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 class ShopHandler(http.server.BaseHTTPRequestHandler):

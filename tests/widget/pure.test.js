@@ -1,92 +1,9 @@
-// node --test: the widget's pure parts (backoff, fallback decisions, send queue, seq dedupe, strings).
+// node --test: the widget's pure parts (strings, bot statuses). Transport, queue and order are the
+// client library's (client/livechat-client.mjs), tested in tests/client/pure.test.mjs and against real relays.
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert");
 const w = require("../../widget/widget.js");
-
-test("backoff: full jitter between 0.5 s and a cap that doubles up to 30 s", () => {
-  assert.strictEqual(w.backoff(0, 0), 500);
-  assert.strictEqual(w.backoff(0, 0.999), 500);                      // cap 500 ms: never below 0.5 s
-  assert.strictEqual(w.backoff(3, 0.5), 2000);                       // cap 4 s, half of it
-  assert.strictEqual(w.backoff(20, 0.999999), 29999);                // capped at 30 s
-  for (let a = 0; a < 30; a++) {
-    const d = w.backoff(a);
-    assert.ok(d >= 500 && d <= 30000, `attempt ${a}: ${d}`);
-  }
-  const spread = new Set(Array.from({ length: 50 }, () => w.backoff(6)));
-  assert.ok(spread.size > 10, "jitter spreads reconnects");
-});
-
-test("fallback: 3 failed WebSocket attempts in a row while HTTP works, then long polling", () => {
-  const f = new w.Fallback("auto");
-  assert.strictEqual(f.mode, "ws");
-  assert.strictEqual(f.wsFailed(true), false);
-  assert.strictEqual(f.wsFailed(true), false);
-  f.wsConnected();                                   // a success resets the count
-  assert.strictEqual(f.wsFailed(true), false);
-  assert.strictEqual(f.wsFailed(true), false);
-  assert.strictEqual(f.wsFailed(true), true);
-  assert.strictEqual(f.mode, "longpoll");
-  assert.ok(f.canUpgrade());
-});
-
-test("fallback: a relay that is down (HTTP fails too) never pushes the widget off the WebSocket", () => {
-  const f = new w.Fallback("auto");
-  for (let i = 0; i < 50; i++) assert.strictEqual(f.wsFailed(false), false);
-  assert.strictEqual(f.mode, "ws");
-  assert.strictEqual(f.wsFailed(true), false);        // and those did not count towards the three
-  assert.strictEqual(f.mode, "ws");
-});
-
-test("fallback: long polling cut twice in a row goes to 3 s polling; a relay down does not", () => {
-  const f = new w.Fallback("auto");
-  f.wsFailed(true); f.wsFailed(true); f.wsFailed(true);
-  assert.strictEqual(f.mode, "longpoll");
-  for (let i = 0; i < 20; i++) assert.strictEqual(f.httpFailed(false), false);   // refused: the relay is down
-  assert.strictEqual(f.mode, "longpoll");
-  assert.strictEqual(f.httpFailed(true), false);
-  f.httpOk();
-  assert.strictEqual(f.httpFailed(true), false);
-  assert.strictEqual(f.httpFailed(true), true);
-  assert.strictEqual(f.mode, "poll");
-  f.wsConnected();
-  assert.strictEqual(f.mode, "ws");
-});
-
-test("fallback: every page load starts from the preferred transport", () => {
-  assert.strictEqual(new w.Fallback("auto", "poll").mode, "ws");   // nothing remembered any more
-});
-
-test("fallback: a configured transport is kept and never upgraded", () => {
-  const f = new w.Fallback("poll");
-  assert.strictEqual(f.mode, "poll");
-  assert.strictEqual(f.canUpgrade(), false);
-  const g = new w.Fallback("longpoll");
-  assert.strictEqual(g.mode, "longpoll");
-  assert.strictEqual(g.canUpgrade(), false);
-});
-
-test("send queue keeps order, survives a reload through save, never doubles", () => {
-  let saved = null;
-  const q = new w.SendQueue([], (items) => { saved = JSON.parse(JSON.stringify(items)); });
-  q.push("a", "one"); q.push("b", "two"); q.push("c", "three");
-  assert.deepStrictEqual(q.head(), { client_id: "a", text: "one" });
-  const reloaded = new w.SendQueue(saved);
-  assert.deepStrictEqual(reloaded.items.map((m) => m.client_id), ["a", "b", "c"]);
-  assert.strictEqual(q.done("a"), true);
-  assert.strictEqual(q.done("a"), false);           // an ack twice removes nothing more
-  assert.deepStrictEqual(q.head(), { client_id: "b", text: "two" });
-  assert.deepStrictEqual(saved.map((m) => m.client_id), ["b", "c"]);
-});
-
-test("seq tracker: each stored event once, in order; typing always passes", () => {
-  const t = new w.SeqTracker(2);
-  assert.strictEqual(t.accept({ seq: 2 }), false);
-  assert.strictEqual(t.accept({ seq: 3 }), true);
-  assert.strictEqual(t.accept({ seq: 3 }), false);
-  assert.strictEqual(t.accept({ seq: null, type: "typing" }), true);
-  assert.strictEqual(t.last, 3);
-});
 
 const fs = require("node:fs");
 const path = require("node:path");
@@ -114,11 +31,6 @@ test("every language has every key of English, with the same placeholders, and n
   }
 });
 
-test("client ids are unique", () => {
-  const ids = new Set(Array.from({ length: 1000 }, () => w.newClientId()));
-  assert.strictEqual(ids.size, 1000);
-});
-
 test("bot statuses: the 'Talk to a person' control is offered while the bot has the conversation", () => {
   assert.strictEqual(w.offersPerson("bot", false), true);
   assert.strictEqual(w.offersPerson("no_operator", false), true);              // no one came: ask again later
@@ -132,4 +44,12 @@ test("bot statuses: the 'Talk to a person' control is offered while the bot has 
     const key = w.BOT_STATUS[code][0];
     if (key) { assert.notStrictEqual(en(key), key); assert.notStrictEqual(fr(key), en(key), key); }
   }
+});
+
+test("the widget is UI only: no transport, no conversation storage of its own", () => {
+  const source = fs.readFileSync(path.join(__dirname, "../../widget/widget.js"), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+  for (const word of ["WebSocket", "XMLHttpRequest", "fetch(", "EventSource", "localStorage", "Authorization", "/v1/conversations"]) {
+    assert.ok(!source.includes(word), "widget.js uses " + word + ": that is the client's part");
+  }
+  assert.ok(source.includes("new Client("), "the widget runs on the client library");
 });

@@ -13,7 +13,7 @@ import pytest
 from tests.odoo.conftest import odoo   # noqa: F401 (fixture)
 from tests.odoo.test_addon_live import relay_for_addon
 from tests.odoo.test_odoo_chatbot_live import script_and_channel
-from tests.widget.conftest import SHOP, Shop, browser, context, shop_server   # noqa: F401 (fixtures)
+from tests.widget.conftest import SHOP, Shop
 
 pytestmark = [pytest.mark.odoo, pytest.mark.skipif(
     not os.environ.get("ODOO_URL"), reason="ODOO_URL not set: no real Odoo to test against (see README)")]
