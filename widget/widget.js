@@ -648,6 +648,7 @@
    *  text as the visitor's message, which the relay matches to the answer. */
   Widget.prototype.showChoices = function (choices) {
     var self = this;
+    this.choices = choices;
     this.choicesBar.textContent = "";
     this.choicesBar.hidden = !(choices && choices.length);
     (choices || []).forEach(function (c) {
@@ -793,7 +794,10 @@
           when.toLocaleTimeString(this.opts.lang, { hour: "2-digit", minute: "2-digit" })));
         if (!inPlace) this.appendBeforePending(li);
         if (!restoring && m.author.kind !== "visitor") this.notifyNew();
-        if (m.author.kind !== "visitor") this.showTyping(null); else this.showChoices(null);
+        // the script's answer buttons go once one of them is the visitor's answer (a message typed
+        // before them, stored after them, leaves them: Odoo still waits for a choice)
+        if (m.author.kind !== "visitor") this.showTyping(null);
+        else if ((this.choices || []).some(function (c) { return String(c.label || "") === m.text; })) this.showChoices(null);
         if (m.author.kind !== "visitor" && event.seq) { this.seenWanted = Math.max(this.seenWanted || 0, event.seq); this.markSeen(); }
         break;
       case "message_updated":

@@ -95,8 +95,10 @@ async def config(request: web.Request) -> web.Response:
         raise BadRequest("page_url: an http(s) URL of at most 2048 characters", code="invalid_query")
     lang = language(request.query.get("lang"), "invalid_query")
     answer = await app[keys.RELAY].config(channel, page_url, lang)
-    # "bot": a bot of the relay's answers first, whoever is online (no leave-a-message form then)
-    resp = json_response({**answer, "languages": list(widget_languages()), "bot": app[keys.RELAY].bot is not None})
+    # "bot": a bot answers first, whoever is online (no leave-a-message form then): the relay's own
+    # (RELAY_BOT_URL) or Odoo's chatbot script the relay starts every session with
+    bot = app[keys.RELAY].bot is not None or app[keys.SETTINGS].odoo_chatbot_script_id is not None
+    resp = json_response({**answer, "languages": list(widget_languages()), "bot": bot})
     resp.headers["Cache-Control"] = "private, max-age=30"
     return resp
 

@@ -97,3 +97,17 @@ async def test_with_an_operator_online_leave_message_is_an_ordinary_conversation
             assert status == 201
             assert statuses((await client.events(conv))["events"]) == ["waiting_operator"]
             assert await client.channel_of(conv["conversation_id"]) is not None
+
+
+async def test_the_config_says_whether_a_bot_answers_first(tmp_path):
+    """The widget offers the leave-a-message form only where no bot answers first (the relay's own
+    or the Odoo chatbot script it starts every session with: tests/widget/test_widget_odoo_chatbot_live)."""
+    from tests.botserver import BOT_SECRET
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "bot").mkdir()
+    with relay_on("sqlite", tmp_path / "plain", FAST) as plain, \
+            relay_on("sqlite", tmp_path / "bot", {**FAST, "RELAY_BOT_URL": "http://127.0.0.1:9/", "RELAY_BOT_SECRET": BOT_SECRET}) as with_bot:
+        async with aiohttp.ClientSession() as http:
+            for relay, expected in ((plain, False), (with_bot, True)):
+                status, body, _ = await Client(relay, http).call("GET", "/v1/config")
+                assert status == 200 and body["bot"] is expected, body
