@@ -92,8 +92,7 @@ def _now() -> int:
 def install(arm: str) -> None:
     """Timing wrappers around each stage (module attributes, looked up at call time)."""
     from proxy import events, hub, signing
-    from proxy.api import webhooks
-    from proxy.api import ws as wsmod
+    from proxy.api import webhooks, wsframe
     from proxy.conversations import Relay
     from proxy.store import sqlite as sqlitemod
     from proxy.store.redis import RedisStore
@@ -234,19 +233,19 @@ def install(arm: str) -> None:
     stamp_publish("publish")
     stamp_publish("publish_early")
 
-    flush = wsmod._flush
+    flush = wsframe.flush
 
-    def timed_flush(cursor, transport):
-        frames = cursor.outbox or []
+    def timed_flush(writer):
+        frames = writer.pending or []
         t = _now()
-        flush(cursor, transport)
+        flush(writer)
         t1 = _now()
         for frame in frames:
             m = _MID.search(frame)
             rec = REC.get(m.group(1).decode()) if m else None
             if rec is not None and "write0" not in rec:
                 rec["write0"], rec["write1"] = t, t1
-    wsmod._flush = timed_flush
+    wsframe.flush = timed_flush
     install_bus()
 
 

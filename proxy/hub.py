@@ -176,12 +176,12 @@ class Cursor:
     already covered by the read are recognised by their ``seq`` and skipped.
     """
 
-    __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq", "outbox",
-                 "durable")
+    __slots__ = ("hub", "store", "conversation_id", "last", "sub", "_need_store", "reset", "last_seq", "durable",
+                 "_write")
 
     def __init__(self, hub: Hub, store: Store, conversation_id: str, after: int):
         self.hub, self.store, self.conversation_id = hub, store, conversation_id
-        self.outbox: list[bytes] | None = None   # frames written by a fast path, waiting for their turn
+        self._write: Callable[[Item], bool] | None = None   # the fast path's writer (``write_directly``)
         self.last = after
         self.sub = hub.subscribe(conversation_id)
         self._need_store = True
@@ -191,6 +191,33 @@ class Cursor:
 
     def close(self) -> None:
         self.hub.unsubscribe(self.sub)
+        self.sub.direct = self._write = None
+
+    def take_reset(self) -> bool:
+        """Whether the reader must start over (the store has not what it was handed); said once."""
+        reset, self.reset = self.reset, False
+        return reset
+
+    def write_directly(self, write: Callable[[Item], bool]) -> None:
+        """Fast path (api/ws.py): while this reader is parked in ``next`` with nothing queued, a
+        live event that comes next in order (or a typing event) goes to ``write`` at once instead
+        of the queue; ``write`` answers False when it cannot take it now (the event is then queued
+        as usual). The cursor moves past what ``write`` took: ``next`` never returns it again."""
+        self._write = write
+        self.sub.direct = self._direct
+
+    def _direct(self, item: Item) -> bool:
+        seq = item[0].get("seq")
+        if seq is not None and seq != self.last + 1:   # a gap or a duplicate: the queue and the store
+            return False
+        write = self._write
+        if write is None or not write(item):
+            return False
+        if seq is not None:
+            self.last = seq
+            if seq > self.last_seq:
+                self.last_seq = seq
+        return True
 
     async def _from_store(self) -> list[Item]:
         after = min(self.last, self.durable)    # live events past ``durable`` may not be stored yet

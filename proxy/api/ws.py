@@ -3,25 +3,29 @@
 Per connection: the handler's loop receives, one task sends (cursor → frames). One app-wide task
 pings every connection each ``ping_interval`` and closes with 4408 those silent since the last
 ping, so an idle socket costs no timer of its own. Frames are written without a lock: aiohttp
-writes each frame with one transport write, so concurrent sends never interleave.
+writes each frame with one transport write, so concurrent sends never interleave; the fan-out
+fast path writes its frames beside aiohttp's through api/wsframe.py, which says why that is safe.
+The cursor is hub.py's: this module never moves it (``Cursor.write_directly``, ``take_reset``).
 """
 from __future__ import annotations
 
 import asyncio
 import collections
 import contextlib
-import functools
 import logging
 import time
+from collections.abc import Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from proxy import jsonsafe, keys, tokens
+from proxy.api import wsframe
 from proxy.api.common import int_param, limit
 from proxy.api.middlewares import origin_allowed
 from proxy.errors import ApiError, Forbidden, NotFound, StoreError, Unauthorized
 from proxy.events import dumps
-from proxy.hub import event_frame
+from proxy.hub import Cursor, Item, event_frame
+from proxy.metrics import Metrics
 
 log = logging.getLogger("relay.ws")
 MAX_FRAME = 16 * 1024
@@ -97,7 +101,8 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, after: int) ->
     metrics.connections.labels("ws").inc()
     interval = app[keys.SETTINGS].ping_interval
     cursor = relay.cursor(conv.id, after)
-    cursor.sub.direct = _direct_writer(request, ws, cursor, metrics)
+    if request.transport is not None:
+        cursor.write_directly(_direct_writer(request.app, request.transport, ws, metrics))
     pump = None
     # the token is checked for as long as the socket lives: at its expiry the socket closes with 4401
     expiry = asyncio.get_running_loop().call_later(
@@ -110,9 +115,8 @@ async def _serve(request: web.Request, ws: web.WebSocketResponse, after: int) ->
             return
         hello = {"type": "hello", "last_seq": conv.last_seq,
                  "ping_interval": int(interval) if interval == int(interval) else interval}
-        if cursor.reset:   # after=N is ahead of the store, purged, or a seq shown for a lost event
+        if cursor.take_reset():   # after=N is ahead of the store, purged, or a seq shown for a lost event
             hello["reset"] = True
-            cursor.reset = False
         await conn.send(hello)
         pump = asyncio.create_task(_pump(conn, cursor, metrics, first))
         async for msg in ws:
@@ -151,55 +155,22 @@ def flush_metrics(app: web.Application) -> None:
         observed[1] = 0
 
 
-def text_frame(payload: bytes) -> bytes:
-    """An unmasked, unfragmented RFC 6455 text frame (server → client)."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
-
-
-@functools.lru_cache(maxsize=256)   # the same event goes to every socket of its conversation
-def _encoded(frame: str) -> bytes:
-    return text_frame(frame.encode())
-
-
-def _flush(cursor, transport) -> None:
-    data, cursor.outbox = b"".join(cursor.outbox), None
-    if not transport.is_closing():
-        transport.write(data)
-
-
-def _direct_writer(request: web.Request, ws: web.WebSocketResponse, cursor, metrics):
-    """Fan-out fast path: when this socket's pump is parked with nothing queued and the event is
-    the next one in order, write its frame straight to the transport (no task switch; the frames
-    of one loop turn go out in one ``write`` per socket). Anything else — a gap, a busy or slow socket,
-    a closing one — falls back to the queue and the pump, which keep every guarantee."""
-    transport = request.transport
+def _direct_writer(app: web.Application, transport: asyncio.Transport, ws: web.WebSocketResponse,
+                   metrics: Metrics) -> Callable[[Item], bool]:
+    """Fan-out fast path (``Cursor.write_directly``): when this socket's pump is parked with
+    nothing queued and the event is the next one in order, its frame goes straight to the
+    transport (no task switch; the frames of one loop turn in one ``write`` per socket, wsframe.py).
+    Anything else — a gap, a busy or slow socket, a closing one — falls back to the queue and the
+    pump, which keep every guarantee."""
+    writer = wsframe.DirectWriter(transport, asyncio.get_running_loop())
     out = metrics.events_out.labels("ws")
     latency = metrics.latency.labels("ws")
-    observed = request.app[LAST_OBSERVED]
-    loop = asyncio.get_running_loop()   # frames of one loop turn wait in cursor.outbox: one write per socket
+    observed = app[LAST_OBSERVED]
 
-    def deliver(item) -> bool:
+    def deliver(item: Item) -> bool:
         event, t0, frame = item
-        if frame is None or ws.closed or transport is None or transport.is_closing():
+        if frame is None or ws.closed or not writer.write(frame):
             return False
-        if transport.get_write_buffer_size() > 64 * 1024:
-            return False
-        seq = event.get("seq")
-        if seq is not None:
-            if seq != cursor.last + 1:
-                return False
-            cursor.last = seq
-            cursor.last_seq = max(cursor.last_seq, seq)
-        if cursor.outbox is None:
-            cursor.outbox = [_encoded(frame)]
-            loop.call_soon(_flush, cursor, transport)
-        else:
-            cursor.outbox.append(_encoded(frame))
         if observed[0] is not frame:          # a new event: count the last one's frames at once, and
             if observed[1]:                   # take one latency sample per event, not per socket (the
                 out.inc(observed[1])          # sockets of one event are written in the same turn)
@@ -222,7 +193,7 @@ async def _send_items(conn: Connection, items, metrics) -> None:
     metrics.events_out.labels("ws").inc(len(items))
 
 
-async def _pump(conn: Connection, cursor, metrics, items: list) -> None:
+async def _pump(conn: Connection, cursor: Cursor, metrics: Metrics, items: list) -> None:
     try:
         while True:
             await _send_items(conn, items, metrics)

@@ -261,13 +261,10 @@ async def test_direct_delivery_only_while_the_reader_is_parked(store, hub):
     delivered: list = []
 
     def direct(item) -> bool:
-        if item[0].get("seq") != cursor.last + 1:
-            return False
-        cursor.last = item[0]["seq"]
         delivered.append(item[0]["seq"])
         return True
 
-    cursor.sub.direct = direct
+    cursor.write_directly(direct)
     try:
         await append_and_publish(store, hub, "m0")          # reader not parked: queued
         assert delivered == [] and seqs(await cursor.next(timeout=1)) == [1]
@@ -276,6 +273,7 @@ async def test_direct_delivery_only_while_the_reader_is_parked(store, hub):
         assert cursor.sub.parked
         await append_and_publish(store, hub, "m1")
         assert delivered == [2]                               # written at once, not queued
+        assert (cursor.last, cursor.last_seq) == (2, 2)       # the cursor moved past it
         assert await waiting == []                            # the pump gets nothing twice
         ev3 = {"seq": 4, "type": "message"}                   # a gap: never delivered directly
         waiting = asyncio.ensure_future(cursor.next(timeout=0.5))
@@ -283,6 +281,45 @@ async def test_direct_delivery_only_while_the_reader_is_parked(store, hub):
         hub.publish(CID, ev3)
         assert delivered == [2]
         await waiting
+    finally:
+        cursor.close()
+
+
+async def test_a_direct_write_refused_leaves_the_event_to_the_queue(store, hub):
+    """The fast path's writer may refuse (a slow or closing socket): the cursor does not move
+    and ``next`` returns the event; a typing event (no seq) goes direct without moving it."""
+    cursor = Cursor(hub, store, CID, after=0)
+    offered: list = []
+
+    def refuse(item) -> bool:
+        offered.append(item[0].get("seq"))
+        return False
+
+    cursor.write_directly(refuse)
+    try:
+        waiting = asyncio.ensure_future(cursor.next(timeout=1))
+        await asyncio.sleep(0.05)
+        await append_and_publish(store, hub, "m0")
+        assert offered == [1] and cursor.last == 0
+        assert seqs(await waiting) == [1] and cursor.last == 1
+        took: list = []
+        cursor.write_directly(lambda item: took.append(item[0]["type"]) or True)
+        waiting = asyncio.ensure_future(cursor.next(timeout=0.3))
+        await asyncio.sleep(0.05)
+        hub.publish(CID, typing())
+        assert took == ["typing"] and cursor.last == 1
+        assert await waiting == []
+    finally:
+        cursor.close()
+    assert cursor.sub.direct is None                          # closed: nothing writes any more
+
+
+async def test_take_reset_says_it_once(store, hub):
+    await store_only(store, 2)
+    cursor = Cursor(hub, store, CID, after=9)                 # ahead of the store
+    try:
+        await cursor.next(timeout=0)
+        assert cursor.take_reset() is True and cursor.take_reset() is False
     finally:
         cursor.close()
 

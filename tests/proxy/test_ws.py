@@ -174,7 +174,7 @@ def test_websocket_client_library_interoperates(relay):
 
 
 def test_text_frame_encoding_matches_rfc6455():
-    from proxy.api.ws import text_frame
+    from proxy.api.wsframe import text_frame
     for size, header in ((0, b"\x81\x00"), (125, b"\x81\x7d"), (126, b"\x81\x7e\x00\x7e"),
                          (65535, b"\x81\x7e\xff\xff"), (65536, b"\x81\x7f" + (65536).to_bytes(8, "big"))):
         frame = text_frame(b"a" * size)
