@@ -217,8 +217,7 @@ class Relay:
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
         if kept:
             conv.upstream = {**kept, **(conv.upstream or {})}
-        opening = getattr(self.upstream, "opening_events", None)
-        first = opening(conv) if opening else [ev.status("waiting_operator", "Waiting for an operator…")]
+        first = self.upstream.opening_events(conv)
         chatbot = bool((conv.upstream or {}).get("chatbot")) and self.followers is not None
         if chatbot and self.followers is not None:
             # Odoo's chatbot script spoke in get_session, before any webhook could find this
@@ -488,12 +487,11 @@ class Relay:
         while len(self._history_at) > BOUND_CACHE:
             self._history_at.pop(next(iter(self._history_at)))
         conv = await self.store.get_conversation(conversation_id)
-        answer = getattr(self.upstream, "page_history", None)
-        if conv is None or conv.odoo_channel_id is None or answer is None:
+        if conv is None or conv.odoo_channel_id is None:
             return False
         urls = [p["url"] for p in ((conv.upstream or {}).get("pages") or []) if isinstance(p, dict) and p.get("url")]
         try:
-            await answer(conv, urls, partner_id)
+            await self.upstream.page_history(conv, urls, partner_id)
         except UpstreamDown as exc:
             log.warning("page history not sent", extra={"conversation": conv.id, "reason": str(exc)[:200]})
             return False

@@ -45,11 +45,11 @@ async def healthz(request: web.Request) -> web.Response:
         body["odoo"] = odoo
         if followers.capped:   # past RELAY_ODOO_BUS_MAX: followed by polling until a socket is free
             odoo["polled_past_bus_max"] = len(followers.capped)
-        if getattr(followers, "addon_protocol", None):   # auto mode: the addon's protocol (§1)
+        if followers.addon_protocol:   # auto mode: the addon's protocol (§1)
             odoo["addon_protocol"] = followers.addon_protocol
         if followers.batch is not None:
             odoo["batch_queries"] = followers.batch.api.queries
-        features = relay_features(app)
+        features = app[keys.RELAY].upstream.features()
         if features is not None:   # feature → whether this Odoo offers it (the capability check)
             odoo["features"] = features
         if followers.shared is not None:   # shared_bus: "connected" only open and subscribed
@@ -57,12 +57,6 @@ async def healthz(request: web.Request) -> web.Response:
     if problems:
         body["problems"] = problems
     return json_response(body, status=200 if not problems else 503)
-
-
-def relay_features(app: web.Application) -> dict[str, bool] | None:
-    upstream = getattr(app[keys.RELAY], "upstream", None)
-    features = getattr(upstream, "features", None)
-    return features() if callable(features) else None
 
 
 async def metrics(request: web.Request) -> web.Response:

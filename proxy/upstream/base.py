@@ -2,13 +2,18 @@
 
 Operator replies never come through here: they arrive as webhooks (or, with the Odoo client, from
 the bus or polling) and are appended to the store like any other event.
+
+``Upstream`` is the whole of it: every operation the relay (conversations.py, handoff.py, api/,
+app.py) calls on its upstream is a member here, and each implementation (upstream/demo.py,
+odoo/upstream.py) defines every member itself, a no-op where it has nothing to do; nobody probes
+an upstream for an optional method (tests/proxy/test_upstream_protocol.py).
 """
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from proxy.store.base import Conversation
 
@@ -57,12 +62,17 @@ class UpstreamFile:
 MAX_AVATAR_BYTES = 1 << 20   # a picture larger than this is no avatar: refused
 
 
+@runtime_checkable
 class Upstream(Protocol):
     name: str
     notify: Notify | None   # set by the core: appends a relay event to a conversation
 
     async def open_session(self, conv: Conversation) -> tuple[str, int]:
         """Open the operator-side session; return ``(database, channel id)`` to bind to."""
+
+    def opening_events(self, conv: Conversation) -> list[dict]:
+        """The first events of a conversation just bound by ``open_session`` (status events:
+        waiting for an operator, or the operator side's own chatbot talking)."""
 
     async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
         """A conversation that was with the bot was just bound to a new session: show the operator
@@ -103,3 +113,13 @@ class Upstream(Protocol):
     async def avatar(self, conv: Conversation, partner_id: int) -> tuple[str, bytes]:
         """(content type, bytes) of an operator's or bot's picture as this conversation's visitor
         may see it; FileNotFound, UpstreamDown."""
+
+    async def page_history(self, conv: Conversation, urls: list[str], partner_id: int | None) -> None:
+        """An operator asked for the visitor's page history (a bound conversation): answer with
+        ``urls`` to ``partner_id`` (None: the session's operator); UpstreamDown."""
+
+    def features(self) -> dict[str, bool] | None:
+        """Feature → whether the operator side offers it, for /healthz; None: not known (yet)."""
+
+    async def close(self) -> None:
+        """The relay stops: end what the upstream runs in the background."""

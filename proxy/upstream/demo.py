@@ -11,6 +11,7 @@ import itertools
 import random
 from collections.abc import AsyncIterator
 
+from proxy import events as ev
 from proxy.store.base import Conversation
 from proxy.upstream.base import FileNotFound, NoOperatorAvailable, Notify, NotOffered, UpstreamFile
 
@@ -103,6 +104,17 @@ class DemoUpstream:
         if not self.operator_online:
             raise NoOperatorAvailable()
         return DEMO_DATABASE, next(self._ids)
+
+    def opening_events(self, conv: Conversation) -> list[dict]:
+        """The console's operator answers from the console: the visitor waits for them."""
+        return [ev.status("waiting_operator", "Waiting for an operator…")]
+
+    def features(self) -> dict[str, bool] | None:
+        """No capability check: the console is no Odoo."""
+        return None
+
+    async def close(self) -> None:
+        """Nothing runs in the background."""
 
     async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
         """The console shows the whole conversation, bot part included, from the store."""
