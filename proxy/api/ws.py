@@ -3,7 +3,7 @@
 Per connection: the handler's loop receives, one task sends (cursor → frames). One app-wide task
 pings every connection each ``ping_interval`` and closes with 4408 those silent since the last
 ping, so an idle socket costs no timer of its own. Frames are written without a lock: aiohttp
-writes each frame with one transport write, so concurrent sends never interleave; the fan-out
+writes each frame with no await in the middle of it, so concurrent sends never interleave; the fan-out
 fast path writes its frames beside aiohttp's through api/wsframe.py, which says why that is safe.
 The cursor is hub.py's: this module never moves it (``Cursor.write_directly``, ``take_reset``).
 """

@@ -2,8 +2,9 @@
 
 The one place that builds RFC 6455 frames and writes them to a socket's transport. What makes it
 safe: aiohttp writes every frame it sends (``send_str``: hello, acks, pings, the pump's frames)
-with one ``transport.write`` and no await in between, so a frame written here between two of its
-calls never lands inside one of its frames, and no lock is needed. tests/proxy/test_wsframe.py
+in one go — one ``transport.write``, or header and payload in two writes for a large payload, with
+no await in between — so a frame written here between two of its sends never lands inside one of
+its frames, and no lock is needed. tests/proxy/test_wsframe.py
 checks that on the aiohttp installed (each write of its writer holds whole frames, and frames sent
 concurrently from both sides arrive whole and in order) and fails if it stops being so.
 
