@@ -97,6 +97,13 @@ class Session:
         return cls(up.get("guest_token"), up.get("uuid"), _opt_int(up.get("operator_id")), up.get("operator_name"),
                    _opt_int(up.get("previous_operator_id")), Chatbot.of(up.get("chatbot")))
 
+    @property
+    def token(self) -> str:
+        """The guest token of a session opened (KeyError without one)."""
+        if self.guest_token is None:
+            raise KeyError("guest_token")
+        return self.guest_token
+
     @staticmethod
     def opened(guest_token: str, uuid: str | None = None, operator: tuple[int, str | None] | None = None,
                chatbot_script: int | None = None, step: dict | None = None) -> dict:
@@ -317,6 +324,6 @@ def apply(conv: Conversation, patch: dict) -> None:
 
 
 async def write(store: Store, conv: Conversation, patch: dict) -> None:
-    """The patch to the store (atomically merged) and to this in-memory copy."""
-    await store.merge_upstream(conv.id, patch)
+    """The patch to this in-memory copy, then to the store (atomically merged)."""
     apply(conv, patch)
+    await store.merge_upstream(conv.id, patch)
