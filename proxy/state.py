@@ -13,7 +13,8 @@ Phases (``phase_of``)::
     create ─┬─ bot configured ──────────────► BOT ──(bot / visitor / bot failed)──► HANDOFF_PENDING
             ├─ nobody online + contact ─────► LEAVE_MESSAGE ◄──(no operator, "message")──┤
             └─ session opened ──────────────► WITH_OPERATOR ◄──(session opened)──────────┘
-    HANDOFF_PENDING ──(no operator, "stay")──► BOT      LEAVE_MESSAGE ──(operator available)──► HANDOFF_PENDING
+    HANDOFF_PENDING ──(no operator, "stay")──► BOT
+    LEAVE_MESSAGE ──(an operator available, or a new visitor message: the handoff)──► WITH_OPERATOR
     any ──(closed event)──► CLOSED
 
 A handoff retried from a left message keeps ``waiting`` beside ``handoff``: that is still
@@ -310,8 +311,8 @@ def visitor_of(conv: Conversation | None) -> VisitorRecord:
     return VisitorRecord.of(_up(conv))
 
 
-def has_session(conv: Conversation) -> bool:
-    """Whether the relay holds an operator-side session's keys for this conversation."""
+def has_state(conv: Conversation) -> bool:
+    """Whether anything is kept for this conversation (bound to an Odoo session: its keys at least)."""
     return bool(conv.upstream)
 
 

@@ -99,7 +99,7 @@ class LeasedPoster:
         try:
             while True:
                 conv = await self.store.get_conversation(conversation_id)
-                if conv is None or not st.has_session(conv):
+                if conv is None or not st.has_state(conv):
                     return
                 pending = await self.upstream.unposted(conv)
                 if not pending:

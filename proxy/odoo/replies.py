@@ -163,7 +163,7 @@ class Replies:
         await self.bus_http.close()
 
     def follow(self, conv: Conversation) -> None:
-        if self.mode == "webhook" or conv.id in self.tasks or not st.has_session(conv):
+        if self.mode == "webhook" or conv.id in self.tasks or not st.has_state(conv):
             return
         if self.shared is not None:              # shared_bus: one socket follows them all
             self.shared.add(conv)

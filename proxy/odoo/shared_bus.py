@@ -233,7 +233,7 @@ class SharedBus:
             if conversation_id not in still_open:
                 self.remove(conversation_id)
         for conv in open_bound:
-            if st.has_session(conv):
+            if st.has_state(conv):
                 self.add(conv)
 
     async def _flush(self) -> None:
@@ -324,7 +324,7 @@ class SharedBus:
             self.ws, self.connected_at = ws, asyncio.get_running_loop().time()
             self.connections += 1
             if self.last == 0:   # a restart: resume from the conversations' bus ids (Odoo replays the rest)
-                known = [st.follow_of(c).bus_last for c in self.convs.values() if st.has_session(c)]
+                known = [st.follow_of(c).bus_last for c in self.convs.values() if st.has_state(c)]
                 self.last = min((k for k in known if k > 0), default=0)
             resubscriber = asyncio.create_task(self._resubscriber(ws), name="odoo-shared-bus-subscribe")
             closing = ""

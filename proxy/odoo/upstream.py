@@ -475,7 +475,7 @@ class OdooUpstream:
         log.info(what, extra={"conversation": conv.id, "odoo_message": message_id, "seq": event["seq"]})
 
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None:
-        if not st.has_session(conv):
+        if not st.has_state(conv):
             return
         channel_id, up = _bound(conv)
         token = up.token
@@ -488,7 +488,7 @@ class OdooUpstream:
     async def visitor_left(self, conv: Conversation) -> None:
         try:
             adapter = await self.version()
-            if st.has_session(conv):
+            if st.has_state(conv):
                 channel_id, up = _bound(conv)
                 await self.rpc.call("/im_livechat/cors/visitor_leave_session", adapter.leave_params(
                     up.token, channel_id, up.uuid))
