@@ -23,8 +23,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from proxy import decisions as dc
 from proxy import events as ev
 from proxy import files, handoff, tokens
+from proxy import state as st
 from proxy.config import Settings
 from proxy.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized, Unavailable
 from proxy.hub import Cursor, Hub
@@ -59,6 +61,14 @@ MAX_PAGES = 15             # the visitor's page history kept with a conversation
 MAX_PAGE_URL = 2048        # longer page URLs are dropped (docs/protocol.md §6)
 MAX_PAGE_TITLE = 200       # longer page titles are dropped with their page
 HISTORY_AGAIN = 5.0        # seconds in which a second history request of one conversation is the same one
+
+
+_REFUSED = {   # Relay.create's refusals (decisions.create_choice)
+    "no_operator_available": lambda: Unavailable("No operator is available right now.", code="no_operator_available"),
+    "odoo_unavailable": lambda: Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
+                                            code="odoo_unavailable", retry_after=5),
+    "not_offered": lambda: Conflict("This Odoo offers no livechat session route the relay knows.", code="not_offered"),
+}
 
 
 class _Early:
@@ -114,8 +124,8 @@ class Relay:
             return {}
         if previous is None:
             return {}
-        up = previous.upstream or {}
-        operator = up.get("operator_id") or up.get("previous_operator_id")   # Odoo's pick, or the one before
+        session = st.session_of(previous)
+        operator = session.operator_id or session.previous_operator_id   # Odoo's pick, or the one before
         for event in await self.all_events(previous.id):   # the last person (not a bot) there
             who = (event.get("message") or {}).get("author") if event["type"] == "message" else \
                 event.get("member") if event["type"] == "member_joined" else None
@@ -192,33 +202,45 @@ class Relay:
         # or at the bot's handoff), and it passes on to the visitor's next conversation
         kept = {"previous_operator_id": before["previous_operator_id"]} if before.get("previous_operator_id") else {}
         conv.upstream = dict(kept) or None
-        if self.bot is not None:         # with the bot first; the operator-side session opens at handoff
-            conv.upstream = {**kept, "bot": {"answered_seq": 0}}
+        choice = dc.create_choice(self.bot is not None)
+        if choice.where == "bot":        # with the bot first; the operator-side session opens at handoff
+            for effect in choice.effects:
+                if isinstance(effect, dc.Patch):
+                    st.apply(conv, effect.changes)
             await self.store.create_conversation(conv)
-            await self.append(conv.id, ev.status("bot", handoff.WELCOME), source="relay")
+            for effect in choice.effects:
+                if isinstance(effect, dc.Announce):
+                    await self.append(conv.id, effect.event, source="relay")
             token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
             log.info("conversation created", extra={"conversation": conv.id, "with": "bot"})
             conv.last_seq = 1
             return conv, token, expires_at
+        outcome: dc.Outcome
         try:
             database, channel_id = await self.upstream.open_session(conv)
+            outcome = dc.Opened(database, channel_id, conv.upstream or {})
         except NoOperatorAvailable:
-            if leave_message is None:
-                raise Unavailable("No operator is available right now.", code="no_operator_available") from None
-            await self.handoffs.leave_message(conv, leave_message)
-            token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
-            conv.last_seq = 1
-            return conv, token, expires_at
+            outcome = dc.NoOperator()
         except UpstreamDown:
-            raise Unavailable("The operator's side (Odoo) is not answering; try again shortly.",
-                              code="odoo_unavailable", retry_after=5) from None
+            outcome = dc.Down()
         except NotOffered:
-            raise Conflict("This Odoo offers no livechat session route the relay knows.", code="not_offered") from None
+            outcome = dc.Down(offered=False)
+        choice = dc.create_choice(False, outcome, leave_message)
+        for effect in choice.effects:
+            if isinstance(effect, dc.Refuse):
+                raise _REFUSED[effect.code]() from None
+            if isinstance(effect, dc.LeaveMessage):
+                await self.handoffs.leave_message(conv, effect.contact)
+                token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
+                conv.last_seq = 1
+                return conv, token, expires_at
+        assert isinstance(outcome, dc.Opened)   # neither refused nor left
+        database, channel_id = outcome.database, outcome.channel_id
         conv.odoo_database, conv.odoo_channel_id = database, channel_id
         if kept:
             conv.upstream = {**kept, **(conv.upstream or {})}
         first = self.upstream.opening_events(conv)
-        chatbot = bool((conv.upstream or {}).get("chatbot")) and self.followers is not None
+        chatbot = st.session_of(conv).chatbot is not None and self.followers is not None
         if chatbot and self.followers is not None:
             # Odoo's chatbot script spoke in get_session, before any webhook could find this
             # conversation: read those messages once, unbound (so a webhook of the same cannot
@@ -234,12 +256,16 @@ class Relay:
             for event in first:
                 await self.append(conv.id, event, source="relay")
         token, expires_at = tokens.issue(self.token_key, conv.id, self.settings.token_ttl)
-        if self.followers is not None:
-            self.followers.follow(conv)
+        self.follow(conv)
         log.info("conversation created", extra={"conversation": conv.id, "odoo_channel": channel_id})
         stored = await self.store.get_conversation(conv.id) if chatbot else None
         conv.last_seq = stored.last_seq if stored is not None else len(first)
         return conv, token, expires_at
+
+    def follow(self, conv: Conversation) -> None:
+        """Follow the operator side's replies of a conversation bound now (Odoo mode)."""
+        if self.followers is not None:
+            self.followers.follow(conv)
 
     async def authorize(self, conversation_id: str, token: str | None) -> Conversation:
         """The conversation ``token`` opens; Unauthorized (401) or NotFound (404) otherwise."""
@@ -318,15 +344,14 @@ class Relay:
                 and all(isinstance(i, int) and not isinstance(i, bool) for i in attachment_ids)):
             raise BadRequest(f"attachment_ids: a list of at most {MAX_FILES_PER_MESSAGE} attachment ids",
                              code="invalid_attachments")
-        uploads = (conv.upstream or {}).get("uploads") or {}
+        uploads = st.visitor_of(conv).uploads
         out = []
         for aid in dict.fromkeys(attachment_ids):
             known = uploads.get(str(aid))
-            if not isinstance(known, dict):     # another conversation's file, or none at all
+            if known is None:     # another conversation's file, or none at all
                 raise BadRequest(f"attachment_ids: {aid} is not a file of this conversation",
                                  code="unknown_attachment")
-            out.append({"id": aid, "name": known.get("name", ""), "mimetype": known.get("mimetype"),
-                        "size": known.get("size")})
+            out.append({"id": aid, "name": known.name, "mimetype": known.mimetype, "size": known.size})
         return out
 
     async def upload(self, conv: Conversation, name: str, mimetype: str, chunks: AsyncIterator[bytes],
@@ -337,8 +362,7 @@ class Relay:
             raise Conflict("This conversation is closed.", code="conversation_closed")
         if conv.odoo_channel_id is None:
             raise Conflict("Files can be sent once a person has the conversation.", code="not_with_operator")
-        uploads = (conv.upstream or {}).get("uploads") or {}
-        if len(uploads) >= MAX_UPLOADS:
+        if len(st.visitor_of(conv).uploads) >= MAX_UPLOADS:
             raise Conflict(f"At most {MAX_UPLOADS} files per conversation.", code="too_many_files")
         try:
             attachment_id, token = await self.upstream.upload_file(conv, name, mimetype, chunks)
@@ -349,8 +373,8 @@ class Relay:
             raise Conflict(str(exc), code=exc.code) from None
         size = size_of()
         # a merge patch adds this one upload beside the others (RFC 7396): no read, no lock
-        await self.store.merge_upstream(conv.id, {"uploads": {str(attachment_id): {
-            "token": token, "name": name, "mimetype": mimetype, "size": size}}})
+        await self.store.merge_upstream(conv.id, st.VisitorRecord.patch(
+            upload=(attachment_id, st.Upload(token, name, mimetype, size))))
         log.info("visitor file uploaded", extra={"conversation": conv.id, "size": size, "mimetype": mimetype})
         return {"id": attachment_id, "name": name, "mimetype": mimetype, "size": size}
 
@@ -369,7 +393,7 @@ class Relay:
             mid = str((event.get("message") or {}).get("id") or "")
             if event["seq"] <= seq and event["type"] == "message" and mid.startswith("odoo:") and mid[5:].isdigit():
                 newest = int(mid[5:])
-        marked = int((conv.upstream or {}).get("seen_odoo_id", 0))
+        marked = st.visitor_of(conv).seen_odoo_id
         if newest is None or newest <= marked:
             return
         try:
@@ -379,7 +403,7 @@ class Relay:
                               retry_after=5) from None
         except NotOffered:
             raise Conflict("This Odoo offers no route to mark a conversation seen.", code="not_offered") from None
-        await self.store.merge_upstream(conv.id, {"seen_odoo_id": newest})
+        await self.store.merge_upstream(conv.id, st.VisitorRecord.patch(seen_odoo_id=newest))
 
     async def rate(self, conv: Conversation, rating: object, comment: object) -> dict:
         """The visitor's rating (5, 3 or 1, and an optional comment), once a person has had the
@@ -413,18 +437,18 @@ class Relay:
             raise BadRequest("email: an email address", code="invalid_email")
         if conv.odoo_channel_id is None:
             raise Conflict("The transcript can be mailed once a person has the conversation.", code="no_operator_yet")
-        mailed = int((conv.upstream or {}).get("mailed", 0))
+        mailed = st.visitor_of(conv).mailed
         if mailed >= MAX_TRANSCRIPT_MAILS:
             raise TooManyRequests(f"At most {MAX_TRANSCRIPT_MAILS} transcripts are mailed per conversation.",
                           code="rate_limited", retry_after=3600)
-        await self.store.merge_upstream(conv.id, {"mailed": mailed + 1})   # counted before: no burst passes
+        await self.store.merge_upstream(conv.id, st.VisitorRecord.patch(mailed=mailed + 1))   # counted before: no burst passes
         try:
             await self.upstream.email_transcript(conv, email.strip())
         except NotOffered:
-            await self.store.merge_upstream(conv.id, {"mailed": mailed})
+            await self.store.merge_upstream(conv.id, st.VisitorRecord.patch(mailed=mailed))
             raise Conflict("Odoo does not mail transcripts to visitors on this version.", code="not_offered") from None
         except UpstreamDown:
-            await self.store.merge_upstream(conv.id, {"mailed": mailed})
+            await self.store.merge_upstream(conv.id, st.VisitorRecord.patch(mailed=mailed))
             raise Unavailable("The transcript cannot be sent right now; try again shortly.", code="odoo_unavailable",
                               retry_after=5) from None
         log.info("transcript mailed", extra={"conversation": conv.id})
@@ -466,13 +490,13 @@ class Relay:
             lock = self._page_locks[conv.id] = asyncio.Lock()
         async with lock:   # read, add, write: two pages at once lose neither (on this node)
             fresh = await self.store.get_conversation(conv.id) or conv
-            kept = [p for p in ((fresh.upstream or {}).get("pages") or []) if isinstance(p, dict)]
+            kept = list(st.visitor_of(fresh).pages)
             for page in pages:
                 if kept and kept[-1].get("url") == page["url"]:
                     kept[-1] = page
                 else:
                     kept.append(page)
-            await self.store.merge_upstream(conv.id, {"pages": kept[-MAX_PAGES:]})
+            await self.store.merge_upstream(conv.id, st.VisitorRecord.patch(pages=kept[-MAX_PAGES:]))
         return len(pages)
 
     async def history_requested(self, conversation_id: str, partner_id: int | None = None) -> bool:
@@ -489,7 +513,7 @@ class Relay:
         conv = await self.store.get_conversation(conversation_id)
         if conv is None or conv.odoo_channel_id is None:
             return False
-        urls = [p["url"] for p in ((conv.upstream or {}).get("pages") or []) if isinstance(p, dict) and p.get("url")]
+        urls = [p["url"] for p in st.visitor_of(conv).pages if p.get("url")]
         try:
             await self.upstream.page_history(conv, urls, partner_id)
         except UpstreamDown as exc:

@@ -1,8 +1,8 @@
 """The way to a person: the bot phase, leaving a message while nobody is online, and the handoff.
 
 A conversation that no person has yet is not bound to an Odoo session. It is in one of these
-phases, kept with the conversation (``upstream.pending`` — ``upstream.bot`` in conversations stored
-before 1.1, still read):
+phases (``state.Phase``; ``state.BotState`` is the record this module owns, stored as
+``upstream.pending`` — ``upstream.bot`` in conversations stored before 1.1, still read):
 
 - **with the bot** (``RELAY_BOT_URL``): each visitor message is stored first (the core does that),
   then sent to the bot, one at a time per conversation, in order (``BotPhase``); the bot's answer
@@ -24,73 +24,70 @@ opens the operator-side session, binds the conversation to it and gives the upst
 before, as one message: the bot part (the operator sees who said what), or what the visitor left,
 headed by their contact.
 One node at a time does it (a lease per conversation, in-process on one node).
+
+What to do is decided by the pure functions of proxy/decisions.py; the classes here run their
+effects. They reach the core through a narrow interface (``Core``, ``HandoffCore``; ``Relay`` is one).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import weakref
+from typing import TYPE_CHECKING, Protocol
 
 from proxy import bot as botlib
+from proxy import decisions as dc
 from proxy import events as ev
-from proxy import sanitize
+from proxy import state as st
 from proxy.upstream.base import NoOperatorAvailable, NotOffered, UpstreamDown
 
 if TYPE_CHECKING:
     from proxy.cluster.base import Leases
-    from proxy.conversations import Relay
-    from proxy.store.base import Conversation
+    from proxy.store.base import Appended, Conversation, Store
+    from proxy.upstream.base import Upstream
 
 log = logging.getLogger("relay.bot")
 
-WHY = {
-    "visitor": "Connecting you to a person…",
-    "bot": "Connecting you to a person…",
-    "bot_failed": "Our assistant cannot answer right now. Connecting you to a person…",
-}
-WELCOME = "You are chatting with our virtual assistant. You can ask for a person at any time."
-NO_OPERATOR = "No one is available right now; the assistant is still here to help. You can ask for a person again later."
-LEAVE_MESSAGE = ("No one is available right now. Leave your message here (with how to reach you): "
-                 "the first person available will read it.")
-LEFT_MESSAGE = ("No one is available right now. Your messages are kept: the first person available will "
-                "read them here and can reach you at {contact}.")
+
+class Core(Protocol):
+    """What the bot phase needs of the core: the store (to read the conversation and its events,
+    and to patch the bot's record), and appending an event (stored, then published)."""
+
+    store: Store
+
+    async def append(self, conversation_id: str, event: dict, *, source: str,
+                     dedupe_key: str | None = None) -> Appended: ...
 
 
-def phase(conv: Conversation | None) -> dict:
-    """The conversation's pre-operator state: ``handoff`` (cause), ``waiting`` (a left message),
-    ``handed_off`` (cause), ``contact``; conversations stored before 1.1 kept it under ``bot``."""
-    up = (conv.upstream or {}) if conv is not None else {}
-    old = up.get("bot") or {}
-    return {**{k: old[k] for k in ("handoff", "waiting", "handed_off") if k in old}, **(up.get("pending") or {})}
+class HandoffCore(Core, Protocol):
+    """What the handoff needs besides: the upstream, every event of a conversation, and following
+    the operator side's replies of a conversation bound now."""
 
+    upstream: Upstream
 
-def bot_message(visitor_event: dict, answer: botlib.BotAnswer) -> dict:
-    return ev.new_event("message", message={
-        "id": f"bot:{visitor_event['seq']}", "author": {"kind": "bot", "name": answer.name},
-        "text": answer.reply, "html": answer.html or sanitize.text_to_html(answer.reply or ""),
-        "attachments": [], "client_id": None})
-
-
-def left_message_heading(contact: str) -> str:
-    """The first line the operator reads of a message left while nobody was online."""
-    return f"Left while no one was online (contact: {contact}):"
+    async def all_events(self, conversation_id: str) -> list[dict]: ...
+    def follow(self, conv: Conversation) -> None: ...
 
 
 class Handoff:
     """Unbound conversations to a person: the handoff, the no-operator rule, left messages."""
 
-    def __init__(self, relay: Relay, leases: Leases, no_operator: str = "stay", retry_every: float = 10.0):
-        self.relay, self.leases, self.no_operator, self.retry_every = relay, leases, no_operator, retry_every
-        self._locks: dict[str, asyncio.Lock] = {}
+    def __init__(self, core: HandoffCore, leases: Leases, no_operator: str = "stay", retry_every: float = 10.0):
+        self.core, self.leases, self.no_operator, self.retry_every = core, leases, no_operator, retry_every
+        # held by whoever runs under it: gone once nobody does (a conversation bound or closed keeps none)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task] = set()
         self._retry: asyncio.Task | None = None
 
     @property
-    def store(self):
-        return self.relay.store
+    def store(self) -> Store:
+        return self.core.store
 
     def lock(self, conversation_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(conversation_id, asyncio.Lock())
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
 
     def spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -102,8 +99,8 @@ class Handoff:
     async def start(self) -> None:
         """After a restart: finish interrupted handoffs; look for operators for left messages."""
         for conv in await self.store.open_unbound():
-            if phase(conv).get("handoff"):
-                self.spawn(self.handoff(conv.id, phase(conv)["handoff"], quiet=True))
+            if cause := st.bot_of(conv).handoff:
+                self.spawn(self.handoff(conv.id, cause, quiet=True))
         self._retry = asyncio.create_task(self._retry_loop(), name="handoff-retry")
 
     async def stop(self) -> None:
@@ -125,22 +122,22 @@ class Handoff:
         an operator available now (asked once per channel; nobody asked for a session before)."""
         available: dict[int | None, bool] = {}
         for conv in await self.store.open_unbound():
-            state = phase(conv)
-            if state.get("waiting"):
+            state = st.bot_of(conv)
+            if state.waiting:
                 channel = conv.livechat_channel_id
                 if channel not in available:
                     available[channel] = await self._available(conv)
                 if not available[channel]:
                     continue
-            elif not state.get("handoff"):
+            elif not state.handoff:
                 continue
-            where = await self.handoff(conv.id, state.get("handoff") or "visitor", quiet=True)
+            where = await self.handoff(conv.id, state.handoff or "visitor", quiet=True)
             if where == "message":        # taken by someone else meanwhile: ask again next round
                 available[conv.livechat_channel_id] = False
 
     async def _available(self, conv: Conversation) -> bool:
         try:
-            answer = await self.relay.upstream.config(conv.livechat_channel_id, conv.page_url, conv.lang)
+            answer = await self.core.upstream.config(conv.livechat_channel_id, conv.page_url, conv.lang)
         except Exception as exc:   # Odoo down or the channel gone: not now
             log.info("availability unknown", extra={"conversation": conv.id, "reason": repr(exc)[:200]})
             return False
@@ -150,10 +147,10 @@ class Handoff:
 
     async def leave_message(self, conv: Conversation, contact: str) -> None:
         """A new conversation with nobody online (no bot): it waits with the visitor's messages."""
-        conv.upstream = {**(conv.upstream or {}), "pending": {"waiting": True, "contact": contact}}
+        st.apply(conv, st.BotState.patch(waiting=True, contact=contact))
         await self.store.create_conversation(conv)
-        await self.relay.append(conv.id, ev.new_event("status", status="leave_message", contact=contact,
-                                                      text=LEFT_MESSAGE.format(contact=contact)), source="relay")
+        await self.core.append(conv.id, ev.new_event("status", status="leave_message", contact=contact,
+                                                        text=dc.LEFT_MESSAGE.format(contact=contact)), source="relay")
         log.info("conversation created", extra={"conversation": conv.id, "with": "left message"})
 
     async def visitor_message(self, conv: Conversation, event: dict, to_bot=None) -> None:
@@ -164,17 +161,17 @@ class Handoff:
             fresh = await self.store.get_conversation(conv.id)
             if fresh is None:
                 return
-            if fresh.odoo_channel_id is not None:   # bound meanwhile: unless the handoff's transcript has it
-                up = fresh.upstream or {}
-                if event["seq"] > max(int((up.get("transcript") or {}).get("seq", 0)), int(up.get("posted_seq", 0))):
-                    await self.relay.upstream.visitor_message(fresh, event)
+            state = st.bot_of(fresh)
+            route = dc.visitor_message_route(fresh.odoo_channel_id is not None, state, to_bot is not None)
+            if route == "upstream":   # bound meanwhile: unless the handoff's transcript has it
+                if event["seq"] > st.posting_of(fresh).done_seq:
+                    await self.core.upstream.visitor_message(fresh, event)
                 return
-            state = phase(fresh)
-        if state.get("waiting"):
+        if route == "retry":
             self.spawn(self.handoff(conv.id, "visitor", quiet=True))
-        elif to_bot is not None:
+        elif route == "bot" and to_bot is not None:
             to_bot(conv.id, event)
-        elif not state.get("handoff"):   # left with a bot that is configured no more: to a person, with it all
+        elif route == "handoff":   # left with a bot that is configured no more: to a person, with it all
             await self.handoff(conv.id, "bot_failed")
 
     # ------------------------------------------------------------------ handoff
@@ -203,82 +200,69 @@ class Handoff:
 
     async def _handoff(self, conversation_id: str, cause: str, reason: str | None, quiet: bool) -> str:
         conv = await self.store.get_conversation(conversation_id)
-        if conv is None or conv.closed:
-            return "closed"
-        if conv.odoo_channel_id is not None:
-            return "operator"
-        state = phase(conv)
-        if not state.get("waiting") and (not quiet or not state.get("handoff")):
-            await self.relay.append(conv.id, ev.status("handoff", WHY.get(cause, WHY["visitor"])), source="relay")
-        await self.store.merge_upstream(conv.id, {"pending": {"handoff": cause}})
+        state = st.bot_of(conv)
+        begin = dc.handoff_begin(st.phase_of(conv), state, cause, quiet)
+        if begin.where is not None:
+            return begin.where
+        assert conv is not None   # neither closed nor gone
+        await self._run(conv, begin.effects)
         log.info("handoff", extra={"conversation": conv.id, "cause": cause, "reason": reason})
+        outcome: dc.Outcome
+        kept = conv.upstream
         try:
-            database, channel_id = await self.relay.upstream.open_session(conv)
+            database, channel_id = await self.core.upstream.open_session(conv)
+            outcome = dc.Opened(database, channel_id, conv.upstream or {})   # what the upstream keeps of it
         except NoOperatorAvailable:
-            return await self._no_operator(conv, bool(state.get("waiting")))
+            outcome = dc.NoOperator()
         except (UpstreamDown, NotOffered):      # NotOffered: this Odoo has no session route (yet)
-            if not quiet:
-                await self.relay.append(conv.id, ev.status(
-                    "upstream_unavailable", "The operator's side is not answering; trying again shortly."),
-                    source="relay")
-            return "retrying"
-        replay = await self.relay.all_events(conv.id)
-        contact = state.get("contact")
-        if contact and "bot" not in (conv.upstream or {}):     # a message left while nobody was online
-            heading = left_message_heading(contact)
-            text: str | None = botlib.transcript(replay, heading) or heading
-        else:                                                  # the bot part (None: the bot said nothing)
-            text = botlib.transcript(replay)
-        seq = max((e["seq"] for e in replay), default=0)
-        operator = (conv.upstream or {}).pop("operator_name", None) if conv.upstream else None
-        conv.odoo_database, conv.odoo_channel_id = database, channel_id
-        done = {"pending": {"handoff": None, "waiting": None, "handed_off": cause}}
-        if "bot" in (conv.upstream or {}):   # as stored before 1.1
-            done["bot"] = {"handoff": None, "waiting": None, "handed_off": None}
-        await self.store.merge_upstream(conv.id, {**(conv.upstream or {}), **done})
-        await self.store.bind(conv.id, database, channel_id)
-        await self.relay.upstream.handoff(conv, text, seq)
-        if operator:
-            await self.relay.append(conv.id, ev.new_event("status", status="operator_joined", name=operator,
-                                                          text=f"{operator} joined the conversation."), source="relay")
-        else:
-            await self.relay.append(conv.id, ev.status("waiting_operator", "Waiting for an operator…"), source="relay")
-        if self.relay.followers is not None:
-            self.relay.followers.follow(conv)
-        log.info("handed off", extra={"conversation": conv.id, "odoo_channel": channel_id, "cause": cause})
-        return "operator"
+            outcome = dc.Down()
+        conv.upstream = kept
+        events = await self.core.all_events(conv.id) if isinstance(outcome, dc.Opened) else None
+        decision = dc.handoff_outcome(state, cause, outcome, self.no_operator, quiet, events)
+        await self._run(conv, decision.effects)
+        if decision.phase is st.Phase.WITH_OPERATOR:
+            log.info("handed off", extra={"conversation": conv.id, "odoo_channel": conv.odoo_channel_id,
+                                          "cause": cause})
+        assert decision.where is not None
+        return decision.where
 
-    async def _no_operator(self, conv: Conversation, already_waiting: bool) -> str:
-        if already_waiting or self.no_operator == "message":
-            await self.store.merge_upstream(conv.id, {"pending": {"handoff": None, "waiting": True}})
-            if not already_waiting:
-                await self.relay.append(conv.id, ev.status("leave_message", LEAVE_MESSAGE), source="relay")
-            return "message"
-        await self.store.merge_upstream(conv.id, {"pending": {"handoff": None}})
-        await self.relay.append(conv.id, ev.status("no_operator", NO_OPERATOR), source="relay")
-        return "bot"
+    async def _run(self, conv: Conversation, effects: tuple[dc.Effect, ...]) -> None:
+        """Perform a decision's effects, in order."""
+        for effect in effects:
+            if isinstance(effect, dc.Announce):
+                await self.core.append(conv.id, effect.event, source="relay")
+            elif isinstance(effect, dc.Patch):
+                await st.write(self.store, conv, effect.changes)
+            elif isinstance(effect, dc.Bind):
+                conv.odoo_database, conv.odoo_channel_id = effect.database, effect.channel_id
+                await self.store.bind(conv.id, effect.database, effect.channel_id)
+            elif isinstance(effect, dc.PostTranscript):
+                await self.core.upstream.handoff(conv, effect.text, effect.seq)
+            elif isinstance(effect, dc.Follow):
+                self.core.follow(conv)
+            else:   # not a handoff's effect
+                raise AssertionError(f"unexpected effect {effect!r}")
 
 
 class BotPhase:
     """The bot before the operators: its answers, one visitor message at a time, in order."""
 
-    def __init__(self, relay: Relay, client: botlib.BotClient, handoffs: Handoff):
-        self.relay, self.client, self.handoffs = relay, client, handoffs
+    def __init__(self, core: Core, client: botlib.BotClient, handoffs: Handoff):
+        self.core, self.client, self.handoffs = core, client, handoffs
         self._queues: dict[str, asyncio.Queue] = {}
         self._workers: dict[str, asyncio.Task] = {}
 
     @property
-    def store(self):
-        return self.relay.store
+    def store(self) -> Store:
+        return self.core.store
 
     async def start(self) -> None:
         """After a restart: send the bot what it had not answered."""
         for conv in await self.store.open_unbound():
-            state = phase(conv)
-            if state.get("handoff") or state.get("waiting") or "bot" not in (conv.upstream or {}):
+            state = st.bot_of(conv)
+            if st.phase_of(conv) is not st.Phase.BOT or not state.with_bot:
                 continue
-            done = int((conv.upstream or {})["bot"].get("answered_seq", 0))
-            replay = await self.store.events_after(conv.id, done)
+            replay = await self.store.events_after(conv.id, state.answered_seq)
             for event in replay.events:
                 if event["type"] == "message" and event["message"]["author"]["kind"] == "visitor":
                     self.enqueue(conv.id, event)
@@ -310,39 +294,34 @@ class BotPhase:
                 except Exception as exc:   # the store failing, say: hand off rather than strand the visitor
                     log.warning("bot turn failed", extra={"conversation": conversation_id, "reason": repr(exc)})
                     await self.handoffs.handoff(conversation_id, "bot_failed")
-        finally:
-            self._queues.pop(conversation_id, None)
+        finally:   # nothing kept for a conversation whose queue is drained (bound, closed or answered)
+            if self._queues.get(conversation_id) is queue:
+                del self._queues[conversation_id]
             if self._workers.get(conversation_id) is asyncio.current_task():
                 del self._workers[conversation_id]
 
-    @staticmethod
-    def _still_with_bot(conv: Conversation | None) -> bool:
-        if conv is None or conv.closed or conv.odoo_channel_id is not None:
-            return False
-        state = phase(conv)
-        return not state.get("waiting") and not state.get("handoff")
-
     async def _answer(self, conversation_id: str, event: dict) -> None:
         conv = await self.store.get_conversation(conversation_id)
-        if not self._still_with_bot(conv):
-            return
-        state = (conv.upstream or {}).get("bot") or {}
-        if event["seq"] <= int(state.get("answered_seq", 0)) \
+        if not dc.bot_should_ask(st.phase_of(conv), st.bot_of(conv), event["seq"], False) \
                 or await self.store.find_event(conversation_id, f"bot:{event['seq']}") is not None:
-            return                                  # answered before a restart
+            return                                  # a person has it, or answered before a restart
         replay = await self.store.events_after(conversation_id, max(0, event["seq"] - 200))
+        answer: botlib.BotAnswer | botlib.BotFailed
         try:
             answer = await self.client.ask(conv, event, botlib.history_of(replay.events, event["seq"]))
         except botlib.BotFailed as exc:
             log.warning("bot failed", extra={"conversation": conversation_id, "reason": exc.reason})
-            await self.handoffs.handoff(conversation_id, "bot_failed", reason=exc.reason)
-            return
+            answer = exc
+        handoff: dc.StartHandoff | None = None
         async with self.handoffs.lock(conversation_id):
-            if not self._still_with_bot(await self.store.get_conversation(conversation_id)):
-                return                              # a person has it now: a late answer is dropped
-            if answer.reply:
-                await self.relay.append(conversation_id, bot_message(event, answer), source="bot",
-                                        dedupe_key=f"bot:{event['seq']}")
-            await self.store.merge_upstream(conversation_id, {"bot": {"answered_seq": event["seq"]}})
-        if answer.handoff:
-            await self.handoffs.handoff(conversation_id, "bot", reason=answer.reason)
+            fresh = await self.store.get_conversation(conversation_id)
+            decision = dc.bot_turn(st.phase_of(fresh), event, answer)
+            for effect in decision.effects:     # a person has it now: a late answer is dropped (none)
+                if isinstance(effect, dc.AppendBotAnswer):
+                    await self.core.append(conversation_id, effect.event, source="bot", dedupe_key=effect.dedupe_key)
+                elif isinstance(effect, dc.Patch):
+                    await self.store.merge_upstream(conversation_id, effect.changes)
+                elif isinstance(effect, dc.StartHandoff):
+                    handoff = effect           # after the lock: the handoff takes it
+        if handoff is not None:
+            await self.handoffs.handoff(conversation_id, handoff.cause, reason=handoff.reason)

@@ -40,6 +40,7 @@ import aiohttp
 
 from proxy import events as ev
 from proxy import sanitize
+from proxy import state as st
 from proxy.odoo import payloads
 from proxy.odoo.payloads.attachments import attachment
 from proxy.odoo.payloads.authors import partner_name
@@ -226,12 +227,12 @@ class BatchPoller:
         ids = sorted(convs)
         base: list = [["model", "=", "discuss.channel"], ["message_type", "in", ["comment", "notification"]]]
         if self.cursor is None:                       # start: from the lowest position of all, once
-            self.cursor = min(int((c.upstream or {}).get("poll_last", 0)) for c in convs.values())
+            self.cursor = min(st.follow_of(c).poll_last for c in convs.values())
             self.fresh.clear()
         advanced: dict[str, int] = {}
         # sessions added behind the cursor: each read once from its own position up to the cursor
         for channel_id in sorted(self.fresh & set(ids)):
-            own = int((convs[channel_id].upstream or {}).get("poll_last", 0))
+            own = st.follow_of(convs[channel_id]).poll_last
             if own < self.cursor:
                 await self._pages(adapter.major, base + [["res_id", "=", channel_id], ["id", "<=", self.cursor]],
                                   own, convs, advanced)
@@ -248,10 +249,8 @@ class BatchPoller:
         top = await self._pages(adapter.major, domain, after, convs, advanced, max_pages=MAX_PAGES)
         self.cursor = max(self.cursor, top)
         for conv in convs.values():
-            if conv.id in advanced and advanced[conv.id] > int((conv.upstream or {}).get("poll_last", 0)):
-                conv.upstream = conv.upstream or {}
-                conv.upstream["poll_last"] = advanced[conv.id]
-                await self.replies.relay.store.merge_upstream(conv.id, {"poll_last": advanced[conv.id]})
+            if conv.id in advanced and advanced[conv.id] > st.follow_of(conv).poll_last:
+                await st.write(self.replies.relay.store, conv, st.FollowCursor.patch(poll_last=advanced[conv.id]))
         ended = "livechat_end_dt" if adapter.major >= 19 else "livechat_active"
         channels = await self.api.search_read(adapter.major, "discuss.channel", [["id", "in", ids]], ["id", ended])
         for channel in channels:
@@ -320,7 +319,7 @@ class BatchPoller:
         mid, body = int(row["id"]), html(row.get("body"))
         assert conv.odoo_channel_id is not None   # (from self.convs: bound)
         seen = self.bodies.setdefault(conv.odoo_channel_id, {})
-        last = int((conv.upstream or {}).get("poll_last", 0))
+        last = st.follow_of(conv).poll_last
         digest = _hash(body)
         previous = seen.get(mid)
         if previous is not None or (mid <= last and row.get("message_type") != "comment"):

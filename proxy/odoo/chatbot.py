@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from proxy import state
+
 
 @dataclasses.dataclass(frozen=True)
 class Step:
@@ -154,3 +156,27 @@ def messages_step(result) -> Step | None:
 def route_params(major: int, channel_id: int, channel_uuid: str | None, **extra) -> dict:
     """17 names the session by uuid, 18/19 by id."""
     return {**({"channel_uuid": channel_uuid} if major < 18 else {"channel_id": channel_id}), **extra}
+
+
+# ---------------------------------------------------------------------- the visitor's turn (pure)
+
+
+def visitor_turn(running: state.Chatbot | None, closed: bool, text: str) -> tuple[str, Step | None, int | None]:
+    """What a visitor message posted to a session does to the script running there: ``none`` (no
+    script, or over, or the conversation closed), ``ask_again`` (a question with answer buttons and
+    not one of them: Odoo's widget would not let it through; offer them again), or ``move`` (save the
+    answer chosen, if any, then trigger the next steps). With the current step and the answer's id."""
+    if running is None or running.done or closed:
+        return "none", None, None
+    step = Step.from_dict(running.step)
+    answer = step.answer_for(text) if step and step.answers else None
+    if step and step.type == "question_selection" and step.answers and answer is None:
+        return "ask_again", step, None
+    return "move", step, answer
+
+
+def turn_over(step: Step | None) -> tuple[dict, bool]:
+    """Where the script stopped after a turn: the patch of the session's record (the step, and
+    whether the script is over), and whether answer buttons are to be offered."""
+    done = step is None or step.operator_found or (step.type == "text" and step.is_last)
+    return state.Session.patch(step=step.as_dict() if step else None, chatbot_done=done), bool(step and step.answers)

@@ -19,6 +19,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from proxy import state as st
+
 if TYPE_CHECKING:
     from proxy.cluster.base import Leases
     from proxy.odoo.upstream import OdooUpstream
@@ -47,7 +49,7 @@ class LeasedPoster:
         scan (which finds it should this node die before it is posted)."""
         self.kick(conv.id)
         try:
-            await self.store.merge_upstream(conv.id, {"visitor_seq": event["seq"]})
+            await self.store.merge_upstream(conv.id, st.PostingCursor.patch(visitor_seq=event["seq"]))
         except Exception as exc:   # the worker posts it all the same; only the scan would miss it
             log.warning("visitor messages: not noted for the scan", extra={"conversation": conv.id,
                                                                            "reason": repr(exc)[:200]})
@@ -97,13 +99,13 @@ class LeasedPoster:
         try:
             while True:
                 conv = await self.store.get_conversation(conversation_id)
-                if conv is None or not conv.upstream:
+                if conv is None or not st.has_state(conv):
                     return
                 pending = await self.upstream.unposted(conv)
                 if not pending:
                     return
                 posted_id = self.upstream._posted_id
-                posted_id[conv.id] = max(posted_id.get(conv.id, 0), int(conv.upstream.get("posted_odoo_id", 0)))
+                posted_id[conv.id] = max(posted_id.get(conv.id, 0), st.posting_of(conv).posted_odoo_id)
                 verify = True
                 for event in pending:
                     verify = await self.upstream._post_with_retry(conv, event, verify)
@@ -131,8 +133,8 @@ class LeasedPoster:
             await asyncio.sleep(self.leases.ttl)
             try:
                 for conv in await self.store.open_bound():
-                    up = conv.upstream or {}
-                    if int(up.get("visitor_seq", 0)) > int(up.get("posted_seq", 0)):
+                    cursor = st.posting_of(conv)
+                    if cursor.visitor_seq > cursor.posted_seq:
                         self.kick(conv.id)
             except Exception as exc:
                 log.warning("visitor messages: scan failed", extra={"reason": repr(exc)[:200]})

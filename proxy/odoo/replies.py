@@ -27,6 +27,7 @@ import aiohttp
 
 from proxy import PROTOCOL_MAJORS, sanitize
 from proxy import events as ev
+from proxy import state as st
 from proxy.events import protocol_major
 from proxy.odoo import payloads
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, bounded
@@ -162,7 +163,7 @@ class Replies:
         await self.bus_http.close()
 
     def follow(self, conv: Conversation) -> None:
-        if self.mode == "webhook" or conv.id in self.tasks or not conv.upstream:
+        if self.mode == "webhook" or conv.id in self.tasks or not st.has_state(conv):
             return
         if self.shared is not None:              # shared_bus: one socket follows them all
             self.shared.add(conv)
@@ -332,11 +333,10 @@ class Replies:
 
     async def _peek_once(self, conv: Conversation) -> bool:
         assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
-        upstream = conv.upstream
         try:
             # is_first_poll every time: it (re)marks the relay's one cookie session as a bus session
             result = await self.peek.call("/websocket/peek_notifications", {
-                "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0)),
+                "channels": [f"mail.guest_{st.session_of(conv).token}"], "last": st.follow_of(conv).bus_last,
                 "is_first_poll": True}, jar=self.jars.setdefault(conv.id, {}))
             notifications = result.get("notifications") if isinstance(result, dict) else None
             if not isinstance(notifications, list):
@@ -348,19 +348,17 @@ class Replies:
         for item in items:
             await self._bus_item(conv, item)
         last = payloads.last_bus_id(notifications)
-        if last and last > int(upstream.get("bus_last", 0)):
-            upstream["bus_last"] = last
-            await self.relay.store.merge_upstream(conv.id, {"bus_last": last})
+        if last and last > st.follow_of(conv).bus_last:
+            await st.write(self.relay.store, conv, st.FollowCursor.patch(bus_last=last))
         return True
 
     async def _poll_once(self, conv: Conversation) -> None:
         assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
-        upstream = conv.upstream
-        after = int(upstream.get("poll_last", 0))
+        after = st.follow_of(conv).poll_last
         try:
             adapter = await self.upstream.version()    # not known yet after a restart while Odoo is down
             result = await self.upstream.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
-                adapter.major, upstream["guest_token"], conv.odoo_channel_id, after))
+                adapter.major, st.session_of(conv).token, conv.odoo_channel_id, after))
         except OdooError as exc:
             if exc.code == 404:
                 raise _Closed() from None         # the session (or the guest) is gone
@@ -378,8 +376,7 @@ class Replies:
         for msg in messages:
             await self._message(conv, msg)
         if messages and messages[-1].id > after:
-            upstream["poll_last"] = messages[-1].id
-            await self.relay.store.merge_upstream(conv.id, {"poll_last": messages[-1].id})
+            await st.write(self.relay.store, conv, st.FollowCursor.patch(poll_last=messages[-1].id))
 
     async def _message(self, conv: Conversation, msg: payloads.OdooMessage) -> None:
         if msg.is_note or msg.author_kind == "visitor":
@@ -404,7 +401,6 @@ class Replies:
 
     async def _bus(self, conv: Conversation) -> None:
         assert conv.upstream is not None and conv.odoo_channel_id is not None   # followed: bound to a session
-        upstream = conv.upstream
         url = await self._bus_url()
         # Origin is required (Odoo's bus refuses a WebSocket without one); this conversation's own
         # Odoo session cookie, if it has one
@@ -419,7 +415,7 @@ class Replies:
             self.connected_at[conv.id] = asyncio.get_running_loop().time()
             self.via[conv.id] = "bus"
             await ws.send_str(json.dumps({"event_name": "subscribe", "data": {
-                "channels": [f"mail.guest_{upstream['guest_token']}"], "last": int(upstream.get("bus_last", 0))}}))
+                "channels": [f"mail.guest_{st.session_of(conv).token}"], "last": st.follow_of(conv).bus_last}}))
             await self._poll_once(conv)            # anything between the last poll and the subscription
             closing = ""
             while True:
@@ -433,9 +429,8 @@ class Replies:
                                                self.upstream.rpc.base_url):
                     await self._bus_item(conv, item)
                 last = payloads.last_bus_id(notifications)
-                if last and last > int(upstream.get("bus_last", 0)):
-                    upstream["bus_last"] = last
-                    await self.relay.store.merge_upstream(conv.id, {"bus_last": last})
+                if last and last > st.follow_of(conv).bus_last:
+                    await st.write(self.relay.store, conv, st.FollowCursor.patch(bus_last=last))
             if ws.close_code == 1000 and "OUTDATED_VERSION" in closing:
                 self.worker_version = None         # read it again next time
             raise OdooUnavailable(f"bus closed ({ws.close_code}, {closing!r})")

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from proxy import state as st
 from proxy.odoo import payloads
 from proxy.odoo.payloads.values import dicts, int_id, ref_id
 from proxy.odoo.replies import HANDSHAKE_TIMEOUT, _Closed
@@ -232,7 +233,7 @@ class SharedBus:
             if conversation_id not in still_open:
                 self.remove(conversation_id)
         for conv in open_bound:
-            if conv.upstream:
+            if st.has_state(conv):
                 self.add(conv)
 
     async def _flush(self) -> None:
@@ -241,9 +242,8 @@ class SharedBus:
         last = self.last
         for cid in list(self.sent):
             conv = self.convs.get(cid)
-            if conv is not None and conv.upstream is not None and int(conv.upstream.get("bus_last", 0)) < last:
-                conv.upstream["bus_last"] = last
-                await self.replies.relay.store.merge_upstream(conv.id, {"bus_last": last})
+            if conv is not None and conv.upstream is not None and st.follow_of(conv).bus_last < last:
+                await st.write(self.replies.relay.store, conv, st.FollowCursor.patch(bus_last=last))
 
     # ------------------------------------------------------------------ the socket
 
@@ -324,7 +324,7 @@ class SharedBus:
             self.ws, self.connected_at = ws, asyncio.get_running_loop().time()
             self.connections += 1
             if self.last == 0:   # a restart: resume from the conversations' bus ids (Odoo replays the rest)
-                known = [int(c.upstream.get("bus_last", 0)) for c in self.convs.values() if c.upstream]
+                known = [st.follow_of(c).bus_last for c in self.convs.values() if st.has_state(c)]
                 self.last = min((k for k in known if k > 0), default=0)
             resubscriber = asyncio.create_task(self._resubscriber(ws), name="odoo-shared-bus-subscribe")
             closing = ""
@@ -446,14 +446,12 @@ class SharedBus:
                 except _Closed:
                     closed = True
                     break
-            upstream, changes = conv.upstream or {}, {}
-            if last > int(upstream.get("bus_last", 0)):
-                changes["bus_last"] = last
-            if newest > int(upstream.get("poll_last", 0)):
-                changes["poll_last"] = newest        # what the catch-up or a later poll need not read again
+            cursor = st.follow_of(conv)
+            changes = st.FollowCursor.patch(
+                bus_last=last if last > cursor.bus_last else st.UNSET,
+                poll_last=newest if newest > cursor.poll_last else st.UNSET)  # what a later poll need not read again
             if changes:
-                upstream.update(changes)
-                await self.replies.relay.store.merge_upstream(conv.id, changes)
+                await st.write(self.replies.relay.store, conv, changes)
             if closed:
                 log.info("odoo session closed", extra={"conversation": conv.id})
                 self.replies.unfollow(conv.id)

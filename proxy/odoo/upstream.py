@@ -20,6 +20,7 @@ import aiohttp
 
 from proxy import events as ev
 from proxy import sanitize
+from proxy import state as st
 from proxy.odoo import capabilities, chatbot, payloads
 from proxy.odoo.adapters import Adapter, ShapeError, parse_loader
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, RouteMissing, bounded
@@ -54,15 +55,15 @@ def choices_event(step: chatbot.Step) -> dict:
 
 def _uploads(conv: Conversation, event: dict) -> list[tuple[int, str]]:
     """The visitor's files of ``event``, with the token each upload answered with."""
-    uploads = (conv.upstream or {}).get("uploads") or {}
-    return [(a["id"], uploads[str(a["id"])]["token"]) for a in event["message"].get("attachments") or []
-            if isinstance(a, dict) and isinstance(uploads.get(str(a.get("id"))), dict)]
+    uploads = st.visitor_of(conv).uploads
+    return [(a["id"], uploads[str(a["id"])].token) for a in event["message"].get("attachments") or []
+            if isinstance(a, dict) and str(a.get("id")) in uploads]
 
 
-def _bound(conv: Conversation) -> tuple[int, dict]:
+def _bound(conv: Conversation) -> tuple[int, st.Session]:
     """(Odoo session id, what the relay keeps of it) of a conversation bound to an Odoo session."""
     assert conv.odoo_channel_id is not None and conv.upstream is not None, "not bound to an Odoo session"
-    return conv.odoo_channel_id, conv.upstream
+    return conv.odoo_channel_id, st.session_of(conv)
 
 
 def _transcript_event(seq: int, text: str) -> dict:
@@ -217,7 +218,7 @@ class OdooUpstream:
                 raise NotOffered()
             channel = conv.livechat_channel_id or self.livechat_channel_id
             params = adapter.session_params(channel, conv.visitor_name,
-                                            (conv.upstream or {}).get("previous_operator_id"))
+                                            st.session_of(conv).previous_operator_id)
             if self.chatbot_script_id:
                 params["chatbot_script_id"] = self.chatbot_script_id
             cookies, headers = adapter.session_language(odoo_lang(conv.lang) if conv.lang else None)
@@ -247,26 +248,19 @@ class OdooUpstream:
                 await self.rpc.call("/mail/guest/update_name", name, cookies={"dgid": guest_token})
             except (OdooUnavailable, OdooError) as exc:   # the session is open all the same
                 log.warning("odoo guest name not set", extra={"reason": str(exc)[:200]})
-        conv.upstream = {"guest_token": guest_token}
-        if uuid := adapter.session_uuid(result):
-            conv.upstream["uuid"] = uuid
-        if operator := adapter.session_operator(result):
-            # the operator's partner: the visitor's previous operator next time (Relay.returning)
-            conv.upstream["operator_id"] = operator[0]
-            if operator[1]:
-                conv.upstream["operator_name"] = operator[1]
-        if self.chatbot_script_id:
-            conv.upstream["chatbot"] = {"script": self.chatbot_script_id, "step": step.as_dict() if step else None}
+        # the operator's partner: the visitor's previous operator next time (Relay.returning)
+        conv.upstream = st.Session.opened(guest_token, adapter.session_uuid(result), adapter.session_operator(result),
+                                          self.chatbot_script_id, step.as_dict() if step else None)
         return self.database, channel_id
 
     def opening_events(self, conv: Conversation) -> list[dict]:
         """The first events of a new conversation: waiting for an operator, or Odoo's chatbot
         script talking (and its first question's answer buttons)."""
-        state = (conv.upstream or {}).get("chatbot")
-        if not state:
+        state = st.session_of(conv).chatbot
+        if state is None:
             return [ev.status("waiting_operator", "Waiting for an operator…")]
         events = [ev.status("chatbot", "You are chatting with our virtual assistant.")]
-        if (step := chatbot.Step.from_dict(state.get("step"))) and step.answers:
+        if (step := chatbot.Step.from_dict(state.step)) and step.answers:
             events.append(choices_event(step))
         return events
 
@@ -287,34 +281,33 @@ class OdooUpstream:
         conv = await self.store.get_conversation(conversation_id)
         if conv is None:
             return
-        state = (conv.upstream or {}).get("chatbot") or {}
-        if not state or state.get("done") or conv.closed:
+        running = st.session_of(conv).chatbot
+        what, step, answer = chatbot.visitor_turn(running, conv.closed, text)
+        if what == "none" or running is None:
+            return
+        if what == "ask_again":
+            if self.notify and step is not None:   # not one of the answers: ask again
+                await self.notify(conversation_id, choices_event(step))
             return
         adapter = await self.version()
         channel_id, up = _bound(conv)
         major = adapter.major
-        cookies = {"dgid": up["guest_token"]} if major >= 18 else None   # 18/19: cookie routes
+        cookies = {"dgid": up.token} if major >= 18 else None   # 18/19: cookie routes
 
         def params(**extra) -> dict:
-            return chatbot.route_params(major, channel_id, up.get("uuid"), **extra)
-        step = chatbot.Step.from_dict(state.get("step"))
-        answer = step.answer_for(text) if step and step.answers else None
-        if step and step.type == "question_selection" and step.answers and answer is None:
-            if self.notify:          # not one of the answers (Odoo's widget would not let it through): ask again
-                await self.notify(conversation_id, choices_event(step))
-            return
+            return chatbot.route_params(major, channel_id, up.uuid, **extra)
         try:
             if step is not None and answer is not None and step.message_id:
                 await self.rpc.call("/chatbot/answer/save", params(message_id=step.message_id,
                                                                     selected_answer_id=answer), cookies)
             for _ in range(20):
                 before = step
-                result = await self.rpc.call("/chatbot/step/trigger", params(chatbot_script_id=state["script"]), cookies)
+                result = await self.rpc.call("/chatbot/step/trigger", params(chatbot_script_id=running.script), cookies)
                 if major >= 19:      # the step went to the guest's bus only: read it there (with its
                     # answers), or, failing that, its type from the session's messages
-                    step = await self._bus_step(up["guest_token"], channel_id)
+                    step = await self._bus_step(up.token, channel_id)
                     if step is None:
-                        recent = payloads.poll_params(major, up["guest_token"], channel_id, 0)
+                        recent = payloads.poll_params(major, up.token, channel_id, 0)
                         step = chatbot.messages_step(await self.rpc.call("/im_livechat/cors/channel/messages", recent))
                     if step and before and step.message_id == before.message_id:
                         step = None  # nothing new: the script is over
@@ -325,18 +318,17 @@ class OdooUpstream:
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo chatbot step failed", extra={"conversation": conversation_id, "reason": str(exc)})
             return
-        done = step is None or step.operator_found or (step.type == "text" and step.is_last)
-        await self.store.merge_upstream(conversation_id, {"chatbot": {"step": step.as_dict() if step else None,
-                                                                      "done": done}})
-        if step and step.answers and self.notify:
+        patch, offer = chatbot.turn_over(step)
+        await self.store.merge_upstream(conversation_id, patch)
+        if offer and step is not None and self.notify:
             await self.notify(conversation_id, choices_event(step))
     async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
         """Post the bot part of the conversation as one guest message, ahead of anything the visitor
         sends next; kept with the conversation until posted, so a restart posts it (once) too."""
         if transcript is None:
-            await self.store.merge_upstream(conv.id, {"posted_seq": seq})
+            await self.store.merge_upstream(conv.id, st.PostingCursor.patch(posted_seq=seq))
             return
-        await self.store.merge_upstream(conv.id, {"transcript": {"seq": seq, "text": transcript}})
+        await self.store.merge_upstream(conv.id, st.PostingCursor.patch(transcript=st.Transcript(seq, transcript)))
         await self.visitor_message(conv, _transcript_event(seq, transcript))
 
     # ------------------------------------------------------------------ visitor → Odoo
@@ -359,13 +351,13 @@ class OdooUpstream:
     async def unposted(self, conv: Conversation) -> list[dict]:
         """What is still to go to Odoo for this conversation, in order: a bot transcript not posted
         yet (a handoff), then the stored visitor messages above ``posted_seq``."""
-        up = conv.upstream or {}
-        done = int(up.get("posted_seq", 0))
+        cursor = st.posting_of(conv)
+        done = cursor.posted_seq
         pending = []
-        transcript = up.get("transcript")
-        if transcript and done < int(transcript["seq"]):   # handed off by the bot, not posted yet
-            pending.append(_transcript_event(int(transcript["seq"]), transcript["text"]))
-            done = int(transcript["seq"])
+        transcript = cursor.transcript
+        if transcript and done < transcript.seq:   # handed off by the bot, not posted yet
+            pending.append(_transcript_event(transcript.seq, transcript.text))
+            done = transcript.seq
         after = done
         while True:
             replay = await self.store.events_after(conv.id, after)
@@ -379,7 +371,7 @@ class OdooUpstream:
         """After a restart: queue every stored visitor message not yet known to be in Odoo."""
         queued = 0
         for conv in await self.store.open_bound():
-            self._posted_id[conv.id] = int((conv.upstream or {}).get("posted_odoo_id", 0))
+            self._posted_id[conv.id] = st.posting_of(conv).posted_odoo_id
             for n, event in enumerate(await self.unposted(conv)):
                 # the first may have reached Odoo just before the relay stopped; each one found
                 # there makes the relay look for the next one too (see _drain)
@@ -413,7 +405,7 @@ class OdooUpstream:
                 found = await self._find_posted(adapter, conv, event) if verify else None
                 if found is None:
                     channel_id, up = _bound(conv)
-                    request = adapter.post_request(up["guest_token"], channel_id,
+                    request = adapter.post_request(up.token, channel_id,
                                                    event["message"]["text"], _uploads(conv, event))
                     if request is None:       # no posting route on this Odoo (yet): kept, tried again
                         raise OdooUnavailable("no route to post visitor messages on this Odoo")
@@ -463,9 +455,9 @@ class OdooUpstream:
         """The id of the guest's first message in the session above the last one recorded, when its
         text is this event's (messages are posted one at a time, so no other can be there)."""
         channel_id, up = _bound(conv)
-        after = self._posted_id.get(conv.id, int(up.get("posted_odoo_id", 0)))
+        after = self._posted_id.get(conv.id, st.posting_of(conv).posted_odoo_id)
         result = await self.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
-            adapter.major, up["guest_token"], channel_id, after))
+            adapter.major, up.token, channel_id, after))
         for msg in payloads.poll_messages(result, channel_id, self.rpc.base_url):
             if msg.author_kind == "visitor" and not msg.is_note and msg.id > after:
                 same = _words(sanitize.html_to_text(msg.body_html)) == _words(event["message"]["text"])
@@ -473,20 +465,20 @@ class OdooUpstream:
         return None
 
     async def _posted(self, conv: Conversation, event: dict, message_id: int | None, what: str) -> None:
-        changes: dict = {"posted_seq": event["seq"]}
+        changes = st.PostingCursor.patch(posted_seq=event["seq"])
         if message_id is not None:
             self._posted_id[conv.id] = max(message_id, self._posted_id.get(conv.id, 0))
-            changes["posted_odoo_id"] = self._posted_id[conv.id]
-            if client_id := event["message"].get("client_id"):
-                changes["sent"] = {client_id: message_id}
+            client_id = event["message"].get("client_id")
+            changes = st.PostingCursor.patch(posted_seq=event["seq"], posted_odoo_id=self._posted_id[conv.id],
+                                             sent={client_id: message_id} if client_id else st.UNSET)
         await self.store.merge_upstream(conv.id, changes)
         log.info(what, extra={"conversation": conv.id, "odoo_message": message_id, "seq": event["seq"]})
 
     async def visitor_typing(self, conv: Conversation, typing: bool) -> None:
-        if not conv.upstream:
+        if not st.has_state(conv):
             return
         channel_id, up = _bound(conv)
-        token = up["guest_token"]
+        token = up.token
         try:
             await self._feature_call("typing", lambda a: (a.typing_route(), a.typing_params(
                 token, channel_id, typing), a.typing_cookies(token)) if a.typing_route() else None)
@@ -496,10 +488,10 @@ class OdooUpstream:
     async def visitor_left(self, conv: Conversation) -> None:
         try:
             adapter = await self.version()
-            if conv.upstream:
+            if st.has_state(conv):
                 channel_id, up = _bound(conv)
                 await self.rpc.call("/im_livechat/cors/visitor_leave_session", adapter.leave_params(
-                    up["guest_token"], channel_id, up.get("uuid")))
+                    up.token, channel_id, up.uuid))
         except (OdooUnavailable, OdooError, ShapeError) as exc:
             log.warning("odoo leave failed", extra={"conversation": conv.id, "reason": str(exc)})
 
@@ -536,13 +528,13 @@ class OdooUpstream:
 
     async def email_transcript(self, conv: Conversation, email: str) -> None:
         """Odoo mails the session's transcript (its own template) where it offers that to visitors."""
-        up = conv.upstream or {}
+        up = st.session_of(conv)
         channel_id = conv.odoo_channel_id
         if channel_id is None:
             raise NotOffered()
         try:
             await self._feature_call("transcript_mail", lambda a: a.transcript_email(
-                up.get("guest_token", ""), channel_id, up.get("uuid"), email))
+                up.guest_token or "", channel_id, up.uuid, email))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:
@@ -556,8 +548,8 @@ class OdooUpstream:
             adapter = await self.version()
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
-        up = conv.upstream or {}
-        request = adapter.transcript_pdf(up.get("guest_token", ""), conv.odoo_channel_id) if conv.odoo_channel_id else None
+        up = st.session_of(conv)
+        request = adapter.transcript_pdf(up.guest_token or "", conv.odoo_channel_id) if conv.odoo_channel_id else None
         if request is None:
             raise NotOffered()
         async with self._stream(*request) as found:
@@ -592,8 +584,8 @@ class OdooUpstream:
     async def open_file(self, conv: Conversation, attachment_id: int, thumbnail: bool = False) -> AsyncIterator[UpstreamFile]:
         """One file of the session, as its guest reads it (the route Odoo's own widget uses, the
         same on 17, 18 and 19): whoever uploaded it, operator or visitor, if it is on this session."""
-        up = conv.upstream or {}
-        if conv.odoo_channel_id is None or not up.get("guest_token"):
+        up = st.session_of(conv)
+        if conv.odoo_channel_id is None or not up.guest_token:
             raise FileNotFound()
         try:
             adapter = await self.version()
@@ -613,20 +605,20 @@ class OdooUpstream:
         else:
             kind = f"image/{attachment_id}/256x256" if thumbnail else f"attachment/{attachment_id}"
             path = f"/im_livechat/cors/channel/{conv.odoo_channel_id}/{kind}"
-            params = {"guest_token": up["guest_token"]}
+            params = {"guest_token": up.token}
         async with self._stream(path, params) as found:
             yield found
 
     async def avatar(self, conv: Conversation, partner_id: int) -> tuple[str, bytes]:
         """A partner's picture as the session's guest sees it (Adapter.avatar_request)."""
-        up = conv.upstream or {}
-        if conv.odoo_channel_id is None or not up.get("guest_token"):
+        up = st.session_of(conv)
+        if conv.odoo_channel_id is None or not up.guest_token:
             raise FileNotFound()
         try:
             adapter = await self.version()
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
-        request = adapter.avatar_request(up["guest_token"], conv.odoo_channel_id, partner_id)
+        request = adapter.avatar_request(up.token, conv.odoo_channel_id, partner_id)
         if request is None:
             raise NotOffered()
         path, params, cookies = request
@@ -651,7 +643,7 @@ class OdooUpstream:
         """The visitor has seen the session up to Odoo message ``message_id``."""
         channel_id, up = _bound(conv)
         try:
-            await self._feature_call("seen", lambda a: a.seen_request(up["guest_token"], channel_id, message_id))
+            await self._feature_call("seen", lambda a: a.seen_request(up.token, channel_id, message_id))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:     # the session is gone: nothing to mark
@@ -664,13 +656,13 @@ class OdooUpstream:
         answers to that one too)."""
         adapter = await self.version()
         channel_id, up = _bound(conv)   # (Relay.history_requested: bound conversations only)
-        pid = partner_id or up.get("operator_id")
+        pid = partner_id or up.operator_id
         if not isinstance(pid, int) or isinstance(pid, bool):
             log.info("page history: no operator to answer", extra={"conversation": conv.id})
             return
         try:
-            await self.rpc.call(*adapter.history_request(up.get("guest_token", ""), channel_id,
-                                                         up.get("uuid"), pid, urls))
+            await self.rpc.call(*adapter.history_request(up.guest_token or "", channel_id,
+                                                         up.uuid, pid, urls))
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
         except OdooError as exc:   # the session is gone, or that partner is no member of it
@@ -682,7 +674,7 @@ class OdooUpstream:
         channel_id, up = _bound(conv)
         try:
             await self._feature_call("rating", lambda a: (a.rating_route(), a.rating_params(
-                up["guest_token"], channel_id, up.get("uuid"), rating, comment))
+                up.token, channel_id, up.uuid, rating, comment))
                 if a.rating_route() else None)
         except OdooUnavailable as exc:
             raise UpstreamDown(str(exc)) from None
@@ -702,7 +694,7 @@ class OdooUpstream:
             raise UploadRefused("not_offered", "Files cannot be sent in this chat.")
         form = aiohttp.FormData()
         channel_id, up = _bound(conv)
-        for key, value in adapter.upload_fields(up["guest_token"], channel_id).items():
+        for key, value in adapter.upload_fields(up.token, channel_id).items():
             form.add_field(key, value)
         form.add_field("ufile", aiohttp.AsyncIterablePayload(chunks), filename=name, content_type=mimetype)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
@@ -746,7 +738,7 @@ class OdooUpstream:
                 params["before"] = before
             try:
                 result = await self.rpc.call("/discuss/channel/attachments", params,
-                                             cookies={"dgid": _bound(conv)[1]["guest_token"]})
+                                             cookies={"dgid": _bound(conv)[1].token})
             except OdooUnavailable as exc:
                 raise UpstreamDown(str(exc)) from None
             except OdooError:

@@ -41,7 +41,7 @@ class Conversation:
     odoo_channel_id: int | None = None
     closed: bool = False
     last_seq: int = 0
-    upstream: dict | None = None    # what the upstream needs (Odoo: the guest token); never sent to widgets
+    upstream: dict | None = None    # the conversation's state (typed: proxy/state.py); never sent to widgets
 
 
 @dataclasses.dataclass
@@ -81,9 +81,9 @@ class Store(Protocol):
     async def find_bound(self, database: str, channel_id: int) -> str | None: ...
     async def set_closed(self, conversation_id: str) -> None: ...
     async def merge_upstream(self, conversation_id: str, changes: dict) -> None:
-        """Merge ``changes`` into what the upstream keeps for this conversation (guest token, bus and
-        poll cursors, what was posted to Odoo), atomically, JSON merge-patch style (RFC 7396: nested
-        objects merge, ``None`` deletes a key), so writers of different keys never undo each other."""
+        """Merge ``changes`` (a patch of proxy/state.py's records) into the conversation's state,
+        atomically, JSON merge-patch style (RFC 7396: nested objects merge, ``None`` deletes a key),
+        so writers of different keys never undo each other."""
 
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
         """Conversations bound to an operator-side session and not closed (to resume after a restart)."""

@@ -3,7 +3,7 @@
 Every write that must be atomic is one Lua script (run with EVALSHA, re-sent after a Redis restart
 emptied the script cache): an append checks the webhook id and the dedupe key, increments the
 conversation's ``last_seq``, stores the event and touches the conversation in one step, so ``seq``
-is gapless across nodes. ``merge_upstream`` merges in Python under WATCH (exact JSON, retried when
+is gapless across nodes. ``merge_upstream`` merges in Python under WATCH (``codec.merge_patch``) (exact JSON, retried when
 another writer got there first). Time for events and activity comes from Redis (``TIME``), so
 nodes with skewed clocks still purge consistently.
 
@@ -32,11 +32,10 @@ from redis.exceptions import RedisError, WatchError
 
 from proxy.errors import StoreError
 from proxy.events import dumps
+from proxy.store import codec
 from proxy.store.base import Appended, Conversation, Replay
 
 MAX_CONNECTIONS = 64
-_INT = ("livechat_channel_id", "odoo_channel_id", "last_seq")
-_FLOAT = ("created_at", "last_activity")
 
 # Shared Lua: KEYS are built from ARGV[1] (the prefix). Returns {status, cid, body}:
 # status 0 seen webhook, 1 created, 2 deduplicated.
@@ -165,52 +164,19 @@ return #old
 
 def _encode(conv: Conversation) -> list[str]:
     pairs: list[str] = []
-    for field in ("created_at", "last_activity", "visitor_name", "lang", "page_url", "livechat_channel_id",
-                  "odoo_database", "odoo_channel_id", "closed", "last_seq", "upstream"):
-        value = getattr(conv, field)
-        if value is None:
+    for field, value in codec.encode(conv).items():
+        if field == "id" or value is None:
             continue
         if field == "closed":
             value = "1" if value else "0"
-        elif field == "upstream":
-            value = dumps(value)
-        elif field in _FLOAT:
-            value = repr(float(value))
+        elif field in codec.FLOATS:
+            value = repr(float(value))  # type: ignore[arg-type]
         pairs += [field, str(value)]
     return pairs
 
 
 def _decode(cid: str, raw: dict) -> Conversation | None:
-    if not raw:
-        return None
-    values: dict = {"id": cid}
-    for key, value in raw.items():
-        if key in _INT:
-            values[key] = int(value)
-        elif key in _FLOAT:
-            values[key] = float(value)
-        elif key == "closed":
-            values[key] = value == "1"
-        elif key == "upstream":
-            values[key] = json.loads(value)
-        else:
-            values[key] = value
-    return Conversation(**values)
-
-
-def merge_patch(target: dict, patch: dict) -> dict:
-    """RFC 7396: nested objects merge, ``None`` deletes."""
-    out = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_patch(out[key], value)
-        elif isinstance(value, dict):
-            out[key] = merge_patch({}, value)
-        else:
-            out[key] = value
-    return out
+    return codec.decode({**raw, "id": cid}) if raw else None
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -317,7 +283,7 @@ class RedisStore:
             if not await pipe.exists(key):
                 return
             raw = await pipe.hget(key, "upstream")
-            merged = merge_patch(json.loads(raw) if raw else {}, changes)
+            merged = codec.merge_patch(json.loads(raw) if raw else {}, changes)
             pipe.multi()
             pipe.hset(key, "upstream", dumps(merged))
         try:

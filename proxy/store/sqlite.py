@@ -38,6 +38,7 @@ from typing import Any
 
 from proxy.errors import StoreError
 from proxy.events import dumps
+from proxy.store import codec
 from proxy.store.base import Appended, Conversation, Replay
 
 SCHEMA = """
@@ -74,8 +75,7 @@ CREATE TABLE IF NOT EXISTS unsure (
 ) WITHOUT ROWID;
 """
 
-_CONV_COLUMNS = ("id", "created_at", "last_activity", "visitor_name", "lang", "page_url",
-                 "livechat_channel_id", "odoo_database", "odoo_channel_id", "closed", "last_seq", "upstream")
+_CONV_COLUMNS = codec.FIELDS
 MIGRATIONS = (("conversations", "upstream", "ALTER TABLE conversations ADD COLUMN upstream TEXT"),
               ("conversations", "epoch", "ALTER TABLE conversations ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0"))
 # tests only: the writer thread stops before the COMMIT of a transaction that published an event
@@ -85,17 +85,12 @@ BUSY_WAIT = 5.0   # seconds the writer thread waits for a write lock another pro
 
 
 def _conv(row: tuple | None) -> Conversation | None:
-    if row is None:
-        return None
-    values = dict(zip(_CONV_COLUMNS, row, strict=True))
-    values["closed"] = bool(values["closed"])
-    values["upstream"] = json.loads(values["upstream"]) if values["upstream"] else None
-    return Conversation(**values)
+    return None if row is None else codec.decode(dict(zip(_CONV_COLUMNS, row, strict=True)))
 
 
 def _conv_row(conv: Conversation) -> tuple:
-    return tuple(dumps(conv.upstream) if c == "upstream" and conv.upstream is not None else getattr(conv, c)
-                 for c in _CONV_COLUMNS)
+    values = codec.encode(conv)
+    return tuple(values[c] for c in _CONV_COLUMNS)
 
 
 class SQLiteStore:
