@@ -668,8 +668,13 @@ async def test_a_post_odoo_committed_but_never_answered_is_not_posted_twice(odoo
     upstream = client.upstream_of(conv["conversation_id"])
     ids = [m["id"] for m in odoo.messages if m["author"]["type"] == "guest"]
     assert upstream["sent"] == {"c1": ids[0], "c2": ids[1]} and upstream["posted_odoo_id"] == ids[1]
-    statuses = [e["status"] for e in (await client.events(conv))["events"] if e["type"] == "status"]
-    assert "upstream_unavailable" in statuses and statuses[-1] == "delivered"
+    # the relay records what it posted, then says "delivered": read the events once that is said
+    for _ in range(100):
+        statuses = [e["status"] for e in (await client.events(conv))["events"] if e["type"] == "status"]
+        if statuses and statuses[-1] == "delivered":
+            break
+        await asyncio.sleep(0.1)
+    assert "upstream_unavailable" in statuses and statuses[-1] == "delivered", statuses
 
 
 async def test_visitor_messages_survive_a_relay_killed_while_odoo_is_down(tmp_path, odoo, http):
