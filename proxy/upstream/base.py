@@ -103,3 +103,6 @@ class Upstream(Protocol):
     async def avatar(self, conv: Conversation, partner_id: int) -> tuple[str, bytes]:
         """(content type, bytes) of an operator's or bot's picture as this conversation's visitor
         may see it; FileNotFound, UpstreamDown."""
+
+    async def close(self) -> None:
+        """The relay stops: end what the upstream runs in the background."""

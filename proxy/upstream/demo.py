@@ -104,6 +104,9 @@ class DemoUpstream:
             raise NoOperatorAvailable()
         return DEMO_DATABASE, next(self._ids)
 
+    async def close(self) -> None:
+        """Nothing runs in the background."""
+
     async def handoff(self, conv: Conversation, transcript: str | None, seq: int) -> None:
         """The console shows the whole conversation, bot part included, from the store."""
 
