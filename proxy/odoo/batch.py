@@ -166,8 +166,9 @@ class BatchPoller:
 
     def add(self, conv: Conversation) -> None:
         assert conv.odoo_channel_id is not None   # followed: bound to a session
-        self.convs[conv.odoo_channel_id] = conv
-        self.fresh.add(conv.odoo_channel_id)
+        if conv.odoo_channel_id not in self.convs:   # (the lease keeper's scans add them all again)
+            self.convs[conv.odoo_channel_id] = conv
+            self.fresh.add(conv.odoo_channel_id)
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="odoo-batch-poll")
 
