@@ -86,6 +86,7 @@ class Replies:
         self.watcher: asyncio.Task | None = None
         self.leases = leases
         self._keeper: asyncio.Task | None = None
+        self.ended: set[str] = set()              # followers stopped here as their Odoo session is gone
         self.addon_protocol: str | None = None   # what the addon's info route said (auto mode)
         self._edits = payloads.LastEdits()
         self._chores: set[asyncio.Task] = set()   # answers to history requests, off the bus reader
@@ -246,8 +247,10 @@ class Replies:
                 for cid in list(self.tasks):
                     if cid not in still_open:      # closed, perhaps through another node
                         self.unfollow(cid)
+                self.ended &= still_open
                 for conv in open_bound:
-                    self.follow(conv)
+                    if conv.id not in self.ended:   # not followed again every scan only to hear it is gone
+                        self.follow(conv)
             except Exception as exc:
                 log.warning("odoo follower leases not renewed", extra={"reason": repr(exc)[:200]})
                 if loop.time() - renewed > leases.ttl:   # they have expired: another node may follow
@@ -288,6 +291,7 @@ class Replies:
         except asyncio.CancelledError:
             raise
         except _Closed:
+            self.ended.add(conv.id)
             log.info("odoo session closed", extra={"conversation": conv.id})
         except Exception:
             log.exception("odoo follower stopped", extra={"conversation": conv.id})
