@@ -18,15 +18,12 @@ from proxy.api import conversations, demo, health, middlewares, openapi, webhook
 from proxy.api import files as files_api
 from proxy.api import uploads as uploads_api
 from proxy.bot import BotClient
-from proxy.cluster.local import LocalLeases
-from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.config import ConfigError, Settings
 from proxy.conversations import Relay
 from proxy.handoff import BotPhase, Handoff
 from proxy.hub import Hub
 from proxy.metrics import Metrics
 from proxy.odoo.batch import BatchPoller, ExternalAPI
-from proxy.odoo.posting import LeasedPoster
 from proxy.odoo.replies import Replies
 from proxy.odoo.rpc import OdooRPC
 from proxy.odoo.shared_bus import SharedBus
@@ -86,82 +83,111 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     app[keys.RATE_CONVERSATION] = RateLimiter(settings.rate_limit_messages)
     app[keys.DEMO] = DemoUpstream()
 
-    async def resources(app: web.Application):
+    # start-up, one cleanup context per resource, in order: when a step fails, aiohttp's cleanup
+    # (run by the runner after a failed start too) closes what the steps before it opened
+    async def store_ctx(app: web.Application):
         the_store = store or open_store(settings.store)
         await the_store.open()
-        app[keys.STORE] = the_store
-        token_secret = settings.secret or await the_store.meta_setdefault("token_secret", secrets.token_urlsafe(32))
-        hook_secrets = settings.webhook_secret or ()
-        if not hook_secrets and settings.demo:
-            hook_secrets = (await the_store.meta_setdefault("demo_webhook_secret", signing.new_secret()),)
-        app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
-        hub = Hub()
-        fanout = leases = None
-        if isinstance(the_store, RedisStore):    # several nodes may share it: fan out and lease through it
-            node = node_id()
-            fanout = RedisFanout(the_store.url, the_store.prefix, hub, node)
-            await fanout.start()
-            leases = RedisLeases(the_store.client, the_store.prefix, node, settings.lease_ttl)
-        app[keys.FANOUT] = fanout
+        try:
+            app[keys.STORE] = the_store
+            hook_secrets = settings.webhook_secret or ()
+            if not hook_secrets and settings.demo:
+                hook_secrets = (await the_store.meta_setdefault("demo_webhook_secret", signing.new_secret()),)
+            app[keys.WEBHOOK_SECRETS] = tuple(hook_secrets)
+            yield
+        finally:
+            await the_store.close()
+
+    async def http_ctx(app: web.Application):
         # no cookie jar: whatever Odoo sets for one guest must never go with another guest's
         # request (cookies a route needs are passed per request); no pool cap of aiohttp's own:
         # requests to Odoo are bounded by one semaphore (RELAY_ODOO_MAX_REQUESTS, rpc.py)
-        http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
-                                     connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
+        http = app[keys.HTTP] = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                                      connector=aiohttp.TCPConnector(limit=0, limit_per_host=0))
+        try:
+            yield
+        finally:
+            await http.close()
+
+    async def cluster_ctx(app: web.Application):
+        # the store says whether other nodes may share it: leases and fan-out through it, or in
+        # this process (proxy/cluster/)
+        hub = app[keys.HUB] = Hub()
+        cluster = await app[keys.STORE].cluster(hub, settings.lease_ttl)
+        app[keys.LEASES] = cluster.leases
+        fanout = app[keys.FANOUT] = cluster.fanout
+        try:
+            await fanout.start()
+            yield
+        finally:
+            await fanout.stop()
+
+    async def relay_ctx(app: web.Application):
+        """The upstream (Odoo, or the demo console), the relay, Odoo's followers, and the handoff
+        (started in handoff_ctx, after the bot)."""
+        the_store, http, leases = app[keys.STORE], app[keys.HTTP], app[keys.LEASES]
+        token_secret = settings.secret or await the_store.meta_setdefault("token_secret", secrets.token_urlsafe(32))
         odoo_limit = asyncio.Semaphore(settings.odoo_max_requests)
         odoo_url = settings.odoo_url
         odoo = None if not odoo_url else OdooUpstream(      # no URL: demo mode (settings.demo)
             OdooRPC(http, odoo_url, limit=odoo_limit), the_store, settings.odoo_db or "odoo",
-            settings.odoo_livechat_channel_id, chatbot_script_id=settings.odoo_chatbot_script_id)
+            settings.odoo_livechat_channel_id, leases, chatbot_script_id=settings.odoo_chatbot_script_id)
         upstream: Upstream = app[keys.DEMO] if odoo is None else odoo
-        relay = app[keys.RELAY] = Relay(settings, the_store, hub, upstream, app[keys.METRICS],
+        relay = app[keys.RELAY] = Relay(settings, the_store, app[keys.HUB], upstream, app[keys.METRICS],
                                         token_secret.encode())
-        if odoo is not None and odoo_url is not None:
-            followers = relay.followers = Replies(
-                relay, odoo, http, settings.odoo_replies, settings.odoo_poll_interval,
-                webhooks_configured=bool(settings.webhook_secret), auto_recheck=settings.odoo_auto_recheck,
-                leases=leases, bus_max=settings.odoo_bus_max)
-            if settings.odoo_replies == "poll" and (settings.odoo_password or settings.odoo_api_key):
-                followers.batch = BatchPoller(followers, ExternalAPI(
-                    http, odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
-                    settings.odoo_api_key, limit=odoo_limit), settings.odoo_poll_interval)
-            login, password, db = settings.odoo_login, settings.odoo_password, settings.odoo_db
-            if settings.odoo_replies == "shared_bus" and login and password and db:
-                # one socket as an Odoo user (Settings requires its login, password and database);
-                # batch polls while it is down
-                followers.shared = SharedBus(
-                    followers, login, password, db,
-                    poller_factory=lambda: BatchPoller(followers, ExternalAPI(
-                        http, odoo_url, db, login, password, None, limit=odoo_limit), settings.odoo_poll_interval))
-            if leases is not None:               # several nodes: one poster per conversation
-                odoo.poster = LeasedPoster(odoo, the_store, leases)
-                odoo.poster.start()
-            odoo.start_checks()                  # what this Odoo offers, logged (and in /healthz)
-            await followers.start()
-            await odoo.resume()
-        # unbound conversations to a person (bot handoffs, left messages); one node at a time each
-        relay.handoffs = Handoff(relay, leases if leases is not None else LocalLeases(settings.lease_ttl),
-                                 settings.bot_no_operator, settings.handoff_retry)
-        if settings.bot_url and settings.bot_secret:   # Settings requires the secret with the URL
-            relay.bot = BotPhase(relay, BotClient(http, settings.bot_url, settings.bot_secret, settings.bot_timeout),
-                                 relay.handoffs)
-            await relay.bot.start()
-        await relay.handoffs.start()
-        log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
-                                         "store": settings.store.split(":", 1)[0],
-                                         "webhooks": bool(hook_secrets), "bot": bool(settings.bot_url)})
-        yield
-        await relay.handoffs.stop()
-        if relay.bot is not None:
-            await relay.bot.stop()
-        if relay.followers is not None:
-            await relay.followers.stop()
-        if hasattr(upstream, "close"):
+        try:
+            if odoo is not None and odoo_url is not None:
+                followers = relay.followers = Replies(
+                    relay, odoo, http, settings.odoo_replies, settings.odoo_poll_interval,
+                    webhooks_configured=bool(settings.webhook_secret), auto_recheck=settings.odoo_auto_recheck,
+                    leases=leases, bus_max=settings.odoo_bus_max)
+                if settings.odoo_replies == "poll" and (settings.odoo_password or settings.odoo_api_key):
+                    followers.batch = BatchPoller(followers, ExternalAPI(
+                        http, odoo_url, settings.odoo_db, settings.odoo_login, settings.odoo_password,
+                        settings.odoo_api_key, limit=odoo_limit), settings.odoo_poll_interval)
+                login, password, db = settings.odoo_login, settings.odoo_password, settings.odoo_db
+                if settings.odoo_replies == "shared_bus" and login and password and db:
+                    # one socket as an Odoo user (Settings requires its login, password and database);
+                    # batch polls while it is down
+                    followers.shared = SharedBus(
+                        followers, login, password, db,
+                        poller_factory=lambda: BatchPoller(followers, ExternalAPI(
+                            http, odoo_url, db, login, password, None, limit=odoo_limit), settings.odoo_poll_interval))
+                odoo.poster.start()                  # one poster per conversation, on one node or many
+                odoo.start_checks()                  # what this Odoo offers, logged (and in /healthz)
+                await followers.start()
+                await odoo.resume()
+            # unbound conversations to a person (bot handoffs, left messages); one node at a time each
+            relay.handoffs = Handoff(relay, leases, settings.bot_no_operator, settings.handoff_retry)
+            yield
+        finally:
+            if relay.followers is not None:
+                await relay.followers.stop()
             await upstream.close()
-        await http.close()
-        if fanout is not None:
-            await fanout.stop()
-        await the_store.close()
+
+    async def bot_ctx(app: web.Application):
+        relay = app[keys.RELAY]
+        if settings.bot_url and settings.bot_secret:   # Settings requires the secret with the URL
+            relay.bot = BotPhase(relay, BotClient(app[keys.HTTP], settings.bot_url, settings.bot_secret,
+                                                  settings.bot_timeout), relay.handoffs)
+        try:
+            if relay.bot is not None:
+                await relay.bot.start()
+            yield
+        finally:
+            if relay.bot is not None:
+                await relay.bot.stop()
+
+    async def handoff_ctx(app: web.Application):
+        handoffs = app[keys.RELAY].handoffs
+        try:
+            await handoffs.start()
+            log.info("relay started", extra={"mode": "demo" if settings.demo else "odoo",
+                                             "store": settings.store.split(":", 1)[0],
+                                             "webhooks": bool(app[keys.WEBHOOK_SECRETS]), "bot": bool(settings.bot_url)})
+            yield
+        finally:
+            await handoffs.stop()
 
     async def purge_task(app: web.Application):
         async def loop() -> None:
@@ -185,7 +211,8 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         for conn in list(open_sockets):
             await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"relay shutting down")
 
-    app.cleanup_ctx.extend([resources, purge_task, ws.pinger])
+    app.cleanup_ctx.extend([store_ctx, http_ctx, cluster_ctx, relay_ctx, bot_ctx, handoff_ctx,
+                            purge_task, ws.pinger])
     app.on_shutdown.append(on_shutdown)
 
     r = app.router

@@ -5,6 +5,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING
 
+import aiohttp
 from aiohttp import web
 
 from proxy.config import Settings
@@ -15,7 +16,8 @@ from proxy.store.base import Store
 from proxy.upstream.demo import DemoUpstream
 
 if TYPE_CHECKING:
-    from proxy.cluster.redis import RedisFanout
+    from proxy.cluster.base import Fanout, Leases
+    from proxy.hub import Hub
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -30,5 +32,8 @@ RATE_CONVERSATION = web.AppKey("rate_conversation", RateLimiter)
 WEBHOOK_SECRETS = web.AppKey("webhook_secrets", tuple)
 WEBHOOK_INFLIGHT = web.AppKey("webhook_inflight", list)
 DEMO = web.AppKey("demo", DemoUpstream)
-FANOUT: web.AppKey[RedisFanout | None] = web.AppKey("fanout")   # None: one node
+FANOUT: web.AppKey[Fanout] = web.AppKey("fanout")   # to the other nodes (one node: in-process, no-op)
+LEASES: web.AppKey[Leases] = web.AppKey("leases")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+HTTP = web.AppKey("http", aiohttp.ClientSession)   # the relay's own requests (Odoo, the bot)
 STOPPING = web.AppKey("stopping", asyncio.Event)

@@ -89,9 +89,9 @@ def run(app: web.Application, host: str, port: int, *, header_timeout: float,
                            max_line_size=32768)
 
     async def main() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        try:
+        try:   # a failed start-up too: the cleanup contexts entered are exited (app.py)
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
             while True:
                 await asyncio.sleep(3600)
         finally:

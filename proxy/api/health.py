@@ -35,7 +35,7 @@ async def healthz(request: web.Request) -> web.Response:
         "webhooks": bool(app[keys.WEBHOOK_SECRETS]),
         "connections": {"ws": len(app[keys.WEBSOCKETS]), "longpoll": len(app[keys.LONGPOLLS])},
     }
-    if fanout is not None:
+    if fanout is not None and fanout.node is not None:   # several nodes may share the store
         body["node"] = fanout.node           # host:pid:random, the value of this node's leases in Redis
     followers = app[keys.RELAY].followers if keys.RELAY in app else None
     if followers is not None:

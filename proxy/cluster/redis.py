@@ -58,6 +58,7 @@ def backoff(failures: int, base: float = 0.1, cap: float = 5.0) -> float:
 
 class RedisFanout:
     def __init__(self, url: str, prefix: str, hub: Hub, node: str):
+        self.node: str | None
         self.url, self.channel, self.hub, self.node = url, f"{prefix}:fanout", hub, node
         self.client: aioredis.Redis | None = None
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -153,6 +154,8 @@ class RedisFanout:
 
 
 class RedisLeases:
+    shared = True     # every node sharing the Redis takes them
+
     def __init__(self, client: aioredis.Redis, prefix: str, node: str, ttl: float):
         self.client, self.prefix, self.node, self.ttl = client, prefix, node, ttl
         self._renew = client.register_script(RENEW)

@@ -21,8 +21,8 @@ path, so reading a row twice never shows it twice.
 Edits are told apart from other writes (pins, reactions) by the body: the poller remembers a hash
 of each body it has seen. An edit made while the relay was down is not replayed.
 
-With several relay nodes (``leases`` set) only one node polls: the holder of the ``odoo-batch``
-lease, renewed at every tick (so ``RELAY_ODOO_POLL_INTERVAL`` must stay well under
+Only one relay node polls: the holder of the ``odoo-batch`` lease (always this node when it is
+alone, cluster/local.py), renewed at every tick (so ``RELAY_ODOO_POLL_INTERVAL`` must stay well under
 ``RELAY_LEASE_TTL``); the others skip their ticks until it is free. One poller means one memory of
 bodies, so an edit becomes one ``message_updated`` event, not one per node.
 """
@@ -162,13 +162,14 @@ class BatchPoller:
         # livechat username when set, never the real name behind it
         self.names: dict[int, tuple[str, float]] = {}
         self.task: asyncio.Task | None = None
-        self.leases = replies.leases                        # several nodes: poll only while leader
+        self.leases = replies.leases                        # poll only while this node holds the lease
         self.leader = False
 
     def add(self, conv: Conversation) -> None:
         assert conv.odoo_channel_id is not None   # followed: bound to a session
-        self.convs[conv.odoo_channel_id] = conv
-        self.fresh.add(conv.odoo_channel_id)
+        if conv.odoo_channel_id not in self.convs:   # (the lease keeper's scans add them all again)
+            self.convs[conv.odoo_channel_id] = conv
+            self.fresh.add(conv.odoo_channel_id)
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name="odoo-batch-poll")
 
@@ -183,7 +184,7 @@ class BatchPoller:
         if self.task:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
-        if self.leader and self.leases is not None:   # let another node poll at once
+        if self.leader:                               # let another node poll at once
             self.leader = False
             try:
                 await self.leases.release(LEASE)
@@ -191,9 +192,7 @@ class BatchPoller:
                 pass
 
     async def lead(self) -> bool:
-        """Whether this node polls now (always, alone; with several nodes, while it holds the lease)."""
-        if self.leases is None:
-            return True
+        """Whether this node polls now: while it holds the lease."""
         try:
             if self.leader:
                 self.leader = bool(await self.leases.renew([LEASE]))

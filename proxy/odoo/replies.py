@@ -9,11 +9,11 @@ and restarts. Each follower keeps its cursor (last bus id, last message id) with
 so a restarted relay resumes where it stopped; polling once at start-up catches what was committed
 while it was down (the bus only replays 50 s).
 
-With several relay nodes (``leases`` set), a conversation is followed only by the node holding its
-lease. The holder renews its leases every third of their ttl and drops a follower whose lease it
-lost; every node scans the open bound conversations at the same pace and follows those whose lease
-is free (a new conversation, or one whose node died), so followers move to a live node within
-about one ttl.
+A conversation is followed only by the node holding its lease (on one node the leases are in this
+process and always its own: cluster/local.py). The holder renews its leases every third of their
+ttl and drops a follower whose lease it lost; every node scans the open bound conversations at the
+same pace and follows those whose lease is free (a new conversation, or one whose node died), so
+followers move to a live node within about one ttl.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def message_event(msg: payloads.OdooMessage, type_: str = "message") -> dict:
 class Replies:
     def __init__(self, relay: Relay, upstream: OdooUpstream, http: aiohttp.ClientSession, mode: str,
                  poll_interval: float = 3.0, webhooks_configured: bool = True, auto_recheck: float = 60.0,
-                 leases: Leases | None = None, bus_max: int = 200):
+                 *, leases: Leases, bus_max: int = 200):
         self.relay, self.upstream, self.http = relay, upstream, http
         self.mode, self.poll_interval = mode, poll_interval
         self.webhooks_configured = webhooks_configured
@@ -87,6 +87,7 @@ class Replies:
         self.watcher: asyncio.Task | None = None
         self.leases = leases
         self._keeper: asyncio.Task | None = None
+        self.ended: set[str] = set()              # followers stopped here as their Odoo session is gone
         self.addon_protocol: str | None = None   # what the addon's info route said (auto mode)
         self._edits = payloads.LastEdits()
         self._chores: set[asyncio.Task] = set()   # answers to history requests, off the bus reader
@@ -99,8 +100,8 @@ class Replies:
             self.mode = await self._auto_mode() or "bus"
             log.info("odoo replies", extra={"mode": self.mode, "auto": True})
             self.watcher = asyncio.create_task(self._watch_auto(), name="odoo-replies-auto")
-        if self.leases is not None:   # also in webhook mode: auto may switch to the bus later
-            self._keeper = asyncio.create_task(self._keep_leases(self.leases), name="odoo-replies-leases")
+        # also in webhook mode: auto may switch to the bus later
+        self._keeper = asyncio.create_task(self._keep_leases(self.leases), name="odoo-replies-leases")
         if self.mode == "webhook":
             return
         if self.shared is not None:
@@ -207,11 +208,9 @@ class Replies:
         except ValueError:
             return {}
 
-    # ------------------------------------------------------------------ leases (several nodes)
+    # ------------------------------------------------------------------ leases
 
     async def _leased(self, conv: Conversation) -> None:
-        if self.leases is None:
-            return await self._follow(conv)
         try:
             held = await self.leases.acquire(conv.id)
         except Exception as exc:   # the cluster is unreachable: the next scan tries again
@@ -249,8 +248,10 @@ class Replies:
                 for cid in list(self.tasks):
                     if cid not in still_open:      # closed, perhaps through another node
                         self.unfollow(cid)
+                self.ended &= still_open
                 for conv in open_bound:
-                    self.follow(conv)
+                    if conv.id not in self.ended:   # not followed again every scan only to hear it is gone
+                        self.follow(conv)
             except Exception as exc:
                 log.warning("odoo follower leases not renewed", extra={"reason": repr(exc)[:200]})
                 if loop.time() - renewed > leases.ttl:   # they have expired: another node may follow
@@ -291,6 +292,7 @@ class Replies:
         except asyncio.CancelledError:
             raise
         except _Closed:
+            self.ended.add(conv.id)
             log.info("odoo session closed", extra={"conversation": conv.id})
         except Exception:
             log.exception("odoo follower stopped", extra={"conversation": conv.id})

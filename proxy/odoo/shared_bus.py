@@ -22,8 +22,8 @@ seen is kept in the followed conversations' ``bus_last`` (every frame for the co
 concerns, every ``FLUSH_EVERY`` seconds for all), so a restarted relay subscribes with ``last`` and
 Odoo replays what it missed; while the socket is down the batch poller (batch.py, the same
 credentials) follows every session, until the socket is open and subscribed again. Session expiry
-(close code 4001) logs in again. With several relay nodes only the holder of the ``LEASE`` lease
-keeps the socket; the others wait for it to be free.
+(close code 4001) logs in again. Only the holder of the ``LEASE`` lease keeps the socket (alone,
+this node: cluster/local.py); other nodes wait for it to be free.
 
 The user must be able to read the sessions (admin; Live Chat Administrator on 17/18, Live Chat User
 on 19) and must NOT be a livechat operator: closing a user's socket marks that user offline on
@@ -74,7 +74,7 @@ class SharedBus:
         self.poller_factory = poller_factory
         self.poller: BatchPoller | None = None   # while the socket is down
         self.leases = replies.leases
-        self.leader = self.leases is None
+        self.leader = False                          # holds the LEASE lease (taken in _main)
         self.convs: dict[int, Conversation] = {}   # Odoo session id → conversation
         self.channel_of: dict[str, int] = {}         # conversation id → Odoo session id
         self.owner: dict[int, int] = {}              # Odoo message id → session id (edits name no channel)
@@ -120,7 +120,7 @@ class SharedBus:
                 await self._flush()                  # where a restart resumes
             except Exception as exc:
                 log.warning("odoo shared bus: bus id not saved", extra={"reason": repr(exc)[:200]})
-        if self.leader and self.leases is not None:   # let another node take the socket at once
+        if self.leader:                              # let another node take the socket at once
             self.leader = False
             try:
                 await self.leases.release(LEASE)
@@ -167,14 +167,12 @@ class SharedBus:
             out["error"] = self.last_error
         return out
 
-    # ------------------------------------------------------------------ leadership (several nodes)
+    # ------------------------------------------------------------------ leadership
 
     def _pace(self) -> float:
-        return min(self.leases.ttl / 3, FLUSH_EVERY) if self.leases is not None else FLUSH_EVERY
+        return min(self.leases.ttl / 3, FLUSH_EVERY)
 
     async def _lead(self) -> bool:
-        if self.leases is None:
-            return True
         try:
             if self.leader:
                 self.leader = bool(await self.leases.renew([LEASE]))
@@ -205,8 +203,7 @@ class SharedBus:
                     if not await self._lead():
                         break
                     try:
-                        if self.leases is not None:
-                            await self._resync()
+                        await self._resync()
                         await self._flush()
                     except Exception as exc:
                         log.warning("odoo shared bus upkeep failed", extra={"reason": repr(exc)[:200]})
@@ -226,7 +223,7 @@ class SharedBus:
             self.replies.via.pop(conv.id, None)
 
     async def _resync(self) -> None:
-        """Several nodes: sessions opened or closed through another node."""
+        """Sessions opened or closed through another node (or missed here)."""
         open_bound = await self.replies.relay.store.open_bound()
         still_open = {c.id for c in open_bound}
         for conversation_id in list(self.channel_of):

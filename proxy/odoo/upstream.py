@@ -23,6 +23,7 @@ from proxy import sanitize
 from proxy import state as st
 from proxy.odoo import capabilities, chatbot, payloads
 from proxy.odoo.adapters import Adapter, ShapeError, parse_loader
+from proxy.odoo.posting import Poster
 from proxy.odoo.rpc import OdooError, OdooRPC, OdooUnavailable, RouteMissing, bounded
 from proxy.store.base import Conversation, Store
 from proxy.upstream.base import (
@@ -38,7 +39,7 @@ from proxy.upstream.base import (
 )
 
 if TYPE_CHECKING:
-    from proxy.odoo.posting import LeasedPoster
+    from proxy.cluster.base import Leases
 
 log = logging.getLogger("relay.odoo")
 
@@ -91,17 +92,16 @@ class OdooUpstream:
     name = "odoo"
 
     def __init__(self, rpc: OdooRPC, store: Store, database: str, livechat_channel_id: int | None,
-                 max_backoff: float = 30.0, chatbot_script_id: int | None = None):
+                 leases: Leases, max_backoff: float = 30.0, chatbot_script_id: int | None = None):
         self.rpc, self.store, self.database, self.livechat_channel_id = rpc, store, database, livechat_channel_id
         self.chatbot_script_id = chatbot_script_id
         self.max_backoff = max_backoff
         self.adapter: Adapter | None = None
         self.notify: Notify | None = None          # set by the core: appends an event to a conversation
-        self._queues: dict[str, asyncio.Queue] = {}
-        self._workers: dict[str, asyncio.Task] = {}
-        self._posted_id: dict[str, int] = {}      # conversation → highest Odoo id of the guest's posts
+        # conversation → highest Odoo id of the guest's posts, while its poster runs (then forgotten)
+        self._posted_id: dict[str, int] = {}
         self._file_tokens: dict[tuple[str, int], str] = {}   # 19: (conversation, attachment) → raw access token
-        self.poster: LeasedPoster | None = None   # several relay nodes: posting.py does the posting
+        self.poster = Poster(self, store, leases)   # one posting loop per conversation (posting.py)
         self.caps: capabilities.Capabilities | None = None
         self._checking = asyncio.Lock()
         self._checked_at = 0.0
@@ -340,13 +340,8 @@ class OdooUpstream:
     # Odoo without the relay hearing back (a timeout, a dropped connection, a crash) the relay first
     # looks for it among the guest's messages in the session: found, it is recorded, not re-posted.
 
-    async def visitor_message(self, conv: Conversation, event: dict, verify: bool = False) -> None:
-        if self.poster is not None:
-            return await self.poster.message_stored(conv, event)
-        queue = self._queues.setdefault(conv.id, asyncio.Queue())
-        queue.put_nowait((conv, event, verify))
-        if conv.id not in self._workers or self._workers[conv.id].done():
-            self._workers[conv.id] = asyncio.create_task(self._drain(conv.id))
+    async def visitor_message(self, conv: Conversation, event: dict) -> None:
+        await self.poster.message_stored(conv, event)
 
     async def unposted(self, conv: Conversation) -> list[dict]:
         """What is still to go to Odoo for this conversation, in order: a bot transcript not posted
@@ -368,35 +363,19 @@ class OdooUpstream:
             after = replay.events[-1]["seq"]
 
     async def resume(self) -> int:
-        """After a restart: queue every stored visitor message not yet known to be in Odoo."""
-        queued = 0
-        for conv in await self.store.open_bound():
-            self._posted_id[conv.id] = st.posting_of(conv).posted_odoo_id
-            for n, event in enumerate(await self.unposted(conv)):
-                # the first may have reached Odoo just before the relay stopped; each one found
-                # there makes the relay look for the next one too (see _drain)
-                await self.visitor_message(conv, event, verify=n == 0)
-                queued += 1
-        if queued:
-            log.info("visitor messages resumed", extra={"messages": queued})
-        return queued
+        """After a restart: post every stored visitor message not yet known to be in Odoo."""
+        return await self.poster.resume()
 
-    async def _drain(self, conversation_id: str) -> None:
-        queue = self._queues[conversation_id]
-        verify = False
-        while not queue.empty():
-            conv, event, must_verify = queue.get_nowait()
-            # once one message is posted afresh, the ones queued after it cannot be in Odoo yet
-            verify = await self._post_with_retry(conv, event, verify or must_verify)
-            await self.after_post(conv, event)
-        self._queues.pop(conversation_id, None)
+    def forget(self, conversation_id: str) -> None:
+        """The conversation's poster has stopped: what it knew is in the store."""
+        self._posted_id.pop(conversation_id, None)
 
     async def after_post(self, conv: Conversation, event: dict) -> None:
         """A visitor message is in Odoo: where Odoo's chatbot script runs the session, its turn."""
         if self.chatbot_script_id and event["message"].get("client_id"):   # not a bot transcript
             await self._chatbot_turn(conv.id, event["message"]["text"])
 
-    async def _post_with_retry(self, conv: Conversation, event: dict, verify: bool) -> bool:
+    async def post(self, conv: Conversation, event: dict, verify: bool) -> bool:
         """Post ``event`` to Odoo exactly once; returns whether the next message must be verified."""
         attempt, warned = 0, False
         while True:
@@ -455,7 +434,7 @@ class OdooUpstream:
         """The id of the guest's first message in the session above the last one recorded, when its
         text is this event's (messages are posted one at a time, so no other can be there)."""
         channel_id, up = _bound(conv)
-        after = self._posted_id.get(conv.id, st.posting_of(conv).posted_odoo_id)
+        after = max(self._posted_id.get(conv.id, 0), st.posting_of(conv).posted_odoo_id)
         result = await self.rpc.call("/im_livechat/cors/channel/messages", payloads.poll_params(
             adapter.major, up.token, channel_id, after))
         for msg in payloads.poll_messages(result, channel_id, self.rpc.base_url):
@@ -467,7 +446,8 @@ class OdooUpstream:
     async def _posted(self, conv: Conversation, event: dict, message_id: int | None, what: str) -> None:
         changes = st.PostingCursor.patch(posted_seq=event["seq"])
         if message_id is not None:
-            self._posted_id[conv.id] = max(message_id, self._posted_id.get(conv.id, 0))
+            self._posted_id[conv.id] = max(message_id, self._posted_id.get(conv.id, 0),
+                                           st.posting_of(conv).posted_odoo_id)
             client_id = event["message"].get("client_id")
             changes = st.PostingCursor.patch(posted_seq=event["seq"], posted_odoo_id=self._posted_id[conv.id],
                                              sent={client_id: message_id} if client_id else st.UNSET)
@@ -759,8 +739,4 @@ class OdooUpstream:
         for task in [self._start_task, *self._background]:
             if task is not None:
                 task.cancel()
-        if self.poster is not None:
-            await self.poster.stop()
-        for task in self._workers.values():
-            task.cancel()
-        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        await self.poster.stop()

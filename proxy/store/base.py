@@ -25,7 +25,11 @@ one that took its place; the event that takes an unsure seq is never published b
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from proxy.cluster.base import Cluster
+    from proxy.hub import Hub
 
 
 @dataclasses.dataclass
@@ -70,6 +74,10 @@ class Store(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> None: ...
+
+    async def cluster(self, hub: Hub, lease_ttl: float) -> Cluster:
+        """The leases and fan-out (not started) of the relay nodes sharing this store: in this
+        process when no other node can share it (proxy/cluster/base.py)."""
 
     async def meta_setdefault(self, key: str, value: str) -> str:
         """Keep ``value`` under ``key`` unless one is there already; return the kept one."""

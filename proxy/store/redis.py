@@ -25,15 +25,21 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, WatchError
 
+from proxy.cluster.base import Cluster
+from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.errors import StoreError
 from proxy.events import dumps
 from proxy.store import codec
 from proxy.store.base import Appended, Conversation, Replay
+
+if TYPE_CHECKING:
+    from proxy.hub import Hub
 
 MAX_CONNECTIONS = 64
 
@@ -238,6 +244,11 @@ class RedisStore:
 
     async def ping(self) -> None:
         await self._run(self.client.ping())
+
+    async def cluster(self, hub: Hub, lease_ttl: float) -> Cluster:
+        """Several nodes may share this Redis: events fanned out and leases taken through it."""
+        node = node_id()
+        return Cluster(RedisFanout(self.url, self.prefix, hub, node), RedisLeases(self.client, self.prefix, node, lease_ttl))
 
     async def meta_setdefault(self, key: str, value: str) -> str:
         async def op():

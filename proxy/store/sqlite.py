@@ -34,12 +34,17 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from proxy.cluster.base import Cluster
+from proxy.cluster.local import LocalFanout, LocalLeases
 from proxy.errors import StoreError
 from proxy.events import dumps
 from proxy.store import codec
 from proxy.store.base import Appended, Conversation, Replay
+
+if TYPE_CHECKING:
+    from proxy.hub import Hub
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -364,6 +369,10 @@ class SQLiteStore:
         await loop.run_in_executor(self._writer, shut_writer)
         self._reader.shutdown(wait=True)
         self._writer.shutdown(wait=True)
+
+    async def cluster(self, hub: Hub, lease_ttl: float) -> Cluster:
+        """One file, one node: leases and fan-out in this process."""
+        return Cluster(LocalFanout(hub), LocalLeases(lease_ttl))
 
     async def ping(self) -> None:
         await self._read(lambda db: db.execute("SELECT 1").fetchone())

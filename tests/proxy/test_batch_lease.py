@@ -7,6 +7,7 @@ import types
 import pytest
 import redis.asyncio as aioredis
 
+from proxy.cluster.local import LocalLeases
 from proxy.cluster.redis import RedisLeases
 from proxy.odoo.batch import BatchPoller
 from tests import redisproc
@@ -39,6 +40,9 @@ async def test_one_batch_poller_at_a_time(client):
     assert await a.lead() is False
 
 
-async def test_one_node_polls_without_leases():
-    alone = BatchPoller(types.SimpleNamespace(leases=None), api=None, interval=1)
+async def test_one_node_polls_with_leases_in_process():
+    alone = BatchPoller(types.SimpleNamespace(leases=LocalLeases(ttl=5)), api=None, interval=1)
+    assert await alone.lead() is True
+    assert await alone.lead() is True             # renewed
+    await alone.stop()
     assert await alone.lead() is True
