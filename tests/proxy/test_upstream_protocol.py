@@ -13,6 +13,7 @@ import pathlib
 
 import pytest
 
+from proxy.cluster.local import LocalLeases
 from proxy.odoo.upstream import OdooUpstream
 from proxy.store.base import Conversation
 from proxy.upstream.base import Upstream
@@ -24,7 +25,8 @@ DATA = sorted(name for name in Upstream.__annotations__ if not name.startswith("
 
 
 def upstreams() -> list:
-    odoo = OdooUpstream(rpc=None, store=None, database="odoo", livechat_channel_id=1)   # type: ignore[arg-type]
+    odoo = OdooUpstream(rpc=None, store=None, database="odoo", livechat_channel_id=1,   # type: ignore[arg-type]
+                        leases=LocalLeases())
     return [DemoUpstream(), odoo]
 
 
