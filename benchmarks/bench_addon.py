@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import configparser
+import http.client
 import json
 import math
 import os
@@ -45,6 +46,8 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tools.measure import machine, pct
+from tools.odoo_client import Odoo, OdooError
+from tools.relayproc import free_port
 
 T0 = time.perf_counter()
 LIVECHAT_CHANNEL = 1
@@ -124,12 +127,6 @@ def project_state() -> dict:
         return r.stdout.strip() if r.returncode == 0 else None
     return {"commit": git("rev-parse", "--short", "HEAD"),
             "addon_dirty": bool(git("status", "--porcelain", "--", "odoo_addons/im_livechat_webhook"))}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- Odoo process discovery / log
@@ -245,83 +242,30 @@ class LogTail:
         self.fh.close()
 
 
-# ---------------------------------------------------------------- JSON-RPC client
+# ---------------------------------------------------------------- Odoo (tools' client)
 
 
-class RpcError(RuntimeError):
-    pass
+async def rpc(fn, *args):
+    """One call of tools' Odoo client (synchronous) in a thread: meanwhile the event loop goes on
+    receiving webhooks and bus frames, whose arrival times are taken there."""
+    return await asyncio.to_thread(fn, *args)
 
 
-class Odoo:
-    def __init__(self, base: str, db: str, login: str, password: str):
-        self.base, self.db, self.login_name, self.password = base.rstrip("/"), db, login, password
-        self.uid = None
-        self.web = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))   # admin web session
-        self.rpc_http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())     # /jsonrpc, timed calls
-        self.anon = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())         # visitor (cors)
-        self.info = None
-        self.major = None
+async def rpc_timed(fn, *args) -> tuple[object, float]:
+    """``rpc``, and the ``perf_counter`` time at which the call returned, taken in its thread (not
+    when the event loop gets round to resuming the caller)."""
+    def call():
+        result = fn(*args)
+        return result, time.perf_counter()
+    return await asyncio.to_thread(call)
 
-    async def close(self):
-        for s in (self.web, self.rpc_http, self.anon):
-            await s.close()
 
-    async def call(self, http, path, params, timeout=60):
-        body = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": params}
-        async with http.post(self.base + path, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
-            r.raise_for_status()
-            data = await r.json(content_type=None)
-        if "error" in data:
-            raise RpcError(f"{path}: {json.dumps(data['error'])[:800]}")
-        return data.get("result")
-
-    async def execute_kw(self, model, method, args, kw=None, timeout=60):
-        return await self.call(self.rpc_http, "/jsonrpc", {
-            "service": "object", "method": "execute_kw",
-            "args": [self.db, self.uid, self.password, model, method, args, kw or {}]}, timeout=timeout)
-
-    async def connect(self):
-        self.info = await self.call(self.anon, "/web/webclient/version_info", {})
-        serie = self.info["server_serie"]
-        self.major = int(serie.split(".")[0].split("~")[-1].replace("saas", "") or 0)
-        res = await self.call(self.web, "/web/session/authenticate",
-                              {"db": self.db, "login": self.login_name, "password": self.password})
-        self.uid = res["uid"]
-        if not self.uid:
-            raise RpcError("login failed")
-
-    async def operator_online(self, livechat_channel=LIVECHAT_CHANNEL):
-        ch = (await self.execute_kw("im_livechat.channel", "read", [[livechat_channel]],
-                                    {"fields": ["user_ids"]}))[0]
-        if self.uid not in ch["user_ids"]:
-            await self.execute_kw("im_livechat.channel", "action_join", [[livechat_channel]])
-        await self.call(self.web, "/websocket/peek_notifications",
-                        {"channels": [], "last": 0, "is_first_poll": True})
-        presence = {"inactivity_period": 0}
-        if self.major < 19:
-            presence["im_status_ids_by_model"] = {}
-        await self.call(self.web, "/websocket/update_bus_presence", presence)
-
-    async def visitor_session(self, livechat_channel=LIVECHAT_CHANNEL):
-        """(discuss.channel id, guest token, websocket worker version) of a new visitor session."""
-        await self.operator_online(livechat_channel)
-        li = await self.execute_kw("im_livechat.channel", "get_livechat_info", [[livechat_channel]])
-        params = {"channel_id": livechat_channel, "persisted": True, "previous_operator_id": None}
-        if self.major < 19:
-            params["anonymous_name"] = "Bench visitor"
-        res = await self.call(self.anon, "/im_livechat/cors/get_session", params)
-        if not res:
-            raise RpcError(f"get_session returned {res!r} (no operator online?)")
-        if "store_data" in res:          # 19
-            store, channel_id = res["store_data"], res["channel_id"]
-        else:                            # 17/18
-            store, channel_id = res, res["discuss.channel"][0]["id"]
-        return channel_id, store["Store"]["guest_token"], li.get("websocket_worker_version")
-
-    async def message_post(self, channel_id, body, timeout=60):
-        res = await self.execute_kw("discuss.channel", "message_post", [[channel_id]], {
-            "body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_comment"}, timeout=timeout)
-        return res[0] if isinstance(res, list) else res      # 19 answers [id], 18 id
+async def visitor_session(odoo: Odoo) -> tuple[int, str, str | None]:
+    """(discuss.channel id, guest token, websocket worker version) of a new visitor session."""
+    await rpc(odoo.operator_online)
+    li = await rpc(odoo.execute, "im_livechat.channel", "get_livechat_info", [[odoo.livechat_channel]])
+    channel_id, guest_token = await rpc(odoo.visitor_session, "Bench visitor")
+    return channel_id, guest_token, li.get("websocket_worker_version")
 
 
 # ---------------------------------------------------------------- arrivals, receiver, bus socket
@@ -405,9 +349,9 @@ def new_message_ids(payload):
 
 class BusSocket:
     def __init__(self, odoo: Odoo, guest_token: str, version: str | None):
-        parsed = urlparse(odoo.base)
+        parsed = urlparse(odoo.url)
         self.url = f"ws://{parsed.netloc}/websocket" + (f"?version={version}" if version else "")
-        self.origin = odoo.base
+        self.origin = odoo.url
         self.token = guest_token
         self.arrivals = Arrivals()
         self.session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
@@ -446,28 +390,28 @@ class BusSocket:
 
 
 async def endpoint_id(odoo: Odoo) -> int:
-    rows = await odoo.execute_kw("ir.model.data", "search_read",
-                                 [[["module", "=", ENDPOINT_XMLID[0]], ["name", "=", ENDPOINT_XMLID[1]]]],
-                                 {"fields": ["res_id"], "limit": 1})
+    rows = await rpc(odoo.execute, "ir.model.data", "search_read",
+                     [[["module", "=", ENDPOINT_XMLID[0]], ["name", "=", ENDPOINT_XMLID[1]]]],
+                     {"fields": ["res_id"], "limit": 1})
     if not rows:
-        raise RpcError("im_livechat_webhook.endpoint_default not found: is the addon installed?")
+        raise OdooError("im_livechat_webhook.endpoint_default not found: is the addon installed?")
     return rows[0]["res_id"]
 
 
 async def endpoint_read(odoo: Odoo, eid: int) -> dict:
-    return (await odoo.execute_kw("livechat.webhook.endpoint", "read", [[eid]],
-                                  {"fields": ["url", "enabled", "secret", "timeout", "send_messages"]}))[0]
+    return (await rpc(odoo.execute, "livechat.webhook.endpoint", "read", [[eid]],
+                      {"fields": ["url", "enabled", "secret", "timeout", "send_messages"]}))[0]
 
 
 async def endpoint_write(odoo: Odoo, eid: int, vals: dict):
-    await odoo.execute_kw("livechat.webhook.endpoint", "write", [[eid], vals])
+    await rpc(odoo.execute, "livechat.webhook.endpoint", "write", [[eid], vals])
 
 
 # ---------------------------------------------------------------- step 1: latency
 
 
 async def step_latency(odoo: Odoo, receiver: Receiver, n: int, gap: float, timeout: float) -> dict:
-    channel_id, token, wsver = await odoo.visitor_session()
+    channel_id, token, wsver = await visitor_session(odoo)
     say(f"latency: visitor session channel {channel_id}, bus {wsver}")
     bus = BusSocket(odoo, token, wsver)
     await bus.open()
@@ -475,8 +419,7 @@ async def step_latency(odoo: Odoo, receiver: Receiver, n: int, gap: float, timeo
     try:
         for i in range(n + 2):      # 2 warm-up replies, not counted
             t0 = time.perf_counter()
-            mid = await odoo.message_post(channel_id, f"<p>bench latency {i}</p>")
-            t_rpc = time.perf_counter()
+            mid, t_rpc = await rpc_timed(odoo.operator_reply, channel_id, f"<p>bench latency {i}</p>")
             t_hook, t_bus = await asyncio.gather(receiver.arrivals.wait(mid, timeout),
                                                  bus.arrivals.wait(mid, timeout))
             ms = lambda t: None if t is None else (t - t0) * 1000.0   # noqa: E731
@@ -579,19 +522,18 @@ class BaseServer:
                                      start_new_session=True, cwd=self.info.get("cwd"))
         base = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 180
-        async with aiohttp.ClientSession() as s:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"base server exited with {self.proc.returncode}; see {self.log}")
-                try:
-                    async with s.post(base + "/web/webclient/version_info",
-                                      json={"jsonrpc": "2.0", "method": "call", "id": 1, "params": {}},
-                                      timeout=aiohttp.ClientTimeout(total=5)) as r:
-                        if r.status == 200:
-                            return base
-                except (aiohttp.ClientError, asyncio.TimeoutError):
-                    pass
-                await asyncio.sleep(0.5)
+        probe = Odoo(base, None, "", "", None)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"base server exited with {self.proc.returncode}; see {self.log}")
+            try:
+                await rpc(probe.call, "/web/webclient/version_info", {})
+                return base
+            except OdooError:       # it answers (with an error): up
+                return base
+            except (OSError, ValueError, http.client.HTTPException):   # not listening yet, or not ready
+                pass
+            await asyncio.sleep(0.5)
         raise RuntimeError(f"base server did not answer within 180 s; see {self.log}")
 
     def stop(self):
@@ -640,8 +582,8 @@ async def step_cost(arms: dict, n: int, settle: float, receiver: Receiver, set_e
                 if a["log"]:
                     a["log"].drain()
             t0 = time.perf_counter()
-            mid = await arm["odoo"].message_post(arm["channel_id"], f"<p>bench cost {name} {r}</p>")
-            client_ms = (time.perf_counter() - t0) * 1000.0
+            mid, t_rpc = await rpc_timed(arm["odoo"].operator_reply, arm["channel_id"], f"<p>bench cost {name} {r}</p>")
+            client_ms = (t_rpc - t0) * 1000.0
             hook_ms = None
             if arm["enabled"]:                  # let the delivery thread finish before the next call
                 t_hook = await receiver.arrivals.wait(mid, timeout)
@@ -766,24 +708,24 @@ async def run(args) -> int:
     result = {"benchmark": "bench_addon", "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "machine": mach, "args": {k: v for k, v in vars(args).items()}, "notes": []}
     steps = set(args.only.split(","))
-    odoo = Odoo(args.odoo, args.db, args.login, args.password)
+    odoo = Odoo(args.odoo, args.db, args.login, args.password, LIVECHAT_CHANNEL)
     receiver = None
     base_server = None
     base_odoo = None
     tails = []
     eid = original = None
     try:
-        await odoo.connect()
+        await rpc(odoo.start)
         result["odoo"] = {"server_version": odoo.info["server_version"], "serie": odoo.info["server_serie"],
-                          "url": odoo.base, "db": odoo.db}
-        port = urlparse(odoo.base).port or 80
+                          "url": odoo.url, "db": odoo.db}
+        port = urlparse(odoo.url).port or 80
         proc = find_server_process(port)
         result["odoo"]["process"] = proc and {k: proc[k] for k in ("pid", "conf", "log")}
         opts = (proc or {}).get("options", {})
         result["odoo"]["workers"] = opts.get("workers")
         result["odoo"]["process_uptime_s"] = process_uptime(proc and proc["pid"])
         result["project"] = project_state()
-        say(f"Odoo {odoo.info['server_version']} at {odoo.base} db {odoo.db}; uid {odoo.uid}; "
+        say(f"Odoo {odoo.info['server_version']} at {odoo.url} db {odoo.db}; uid {odoo.uid}; "
             f"process {proc and proc['pid']} log {proc and proc['log']}")
 
         eid = await endpoint_id(odoo)
@@ -826,7 +768,7 @@ async def run(args) -> int:
                 tails.append(main_tail)
             else:
                 result["notes"].append("no Odoo log file found: server-side times missing, client times only")
-            channel_id, _tok, _v = await odoo.visitor_session()
+            channel_id, _tok, _v = await visitor_session(odoo)
             arms = {
                 "on": {"label": f"addon, endpoint enabled ({odoo.db})", "odoo": odoo, "channel_id": channel_id,
                        "log": main_tail, "enabled": True},
@@ -851,15 +793,15 @@ async def run(args) -> int:
             if base_server:
                 say(f"cost: cloning {base_server.template} -> {base_server.clone}, starting a second Odoo")
                 base_url = await base_server.start()
-                base_odoo = Odoo(base_url, base_server.clone, args.login, args.password)
-                await base_odoo.connect()
-                mods = await base_odoo.execute_kw("ir.module.module", "search_read",
-                                                  [[["name", "=", "im_livechat_webhook"]]], {"fields": ["state"]})
+                base_odoo = Odoo(base_url, base_server.clone, args.login, args.password, LIVECHAT_CHANNEL)
+                await rpc(base_odoo.start)
+                mods = await rpc(base_odoo.execute, "ir.module.module", "search_read",
+                                 [[["name", "=", "im_livechat_webhook"]]], {"fields": ["state"]})
                 if mods and mods[0]["state"] == "installed":
                     raise RuntimeError(f"{base_server.clone} has im_livechat_webhook installed")
                 base_tail = LogTail(base_server.log, base_server.clone)
                 tails.append(base_tail)
-                base_channel, _t, _v = await base_odoo.visitor_session()
+                base_channel, _t, _v = await visitor_session(base_odoo)
                 arms["none"] = {"label": f"no addon ({base_server.clone}, 2nd process)", "odoo": base_odoo,
                                 "channel_id": base_channel, "log": base_tail, "enabled": None}
                 result["cost_base_server"] = {"url": base_url, "template": base_server.template,
@@ -900,19 +842,16 @@ async def run(args) -> int:
             await receiver.stop()
         for t in tails:
             t.close()
-        if base_odoo:
-            await base_odoo.close()
         if base_server:
             notes = base_server.stop()
             result["notes"] += notes
             say(f"base server stopped, {base_server.clone} dropped" + (f" ({'; '.join(notes)})" if notes else ""))
-        await odoo.close()
 
     mach["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print()
     print(f"machine: {mach['cpu_model']}, {mach['cores']} cores ({mach['usable_cores']} usable), "
           f"{mach['mem_gib']} GiB, Python {mach['python']}, load {mach['loadavg_at_start']} -> {mach['loadavg_at_end']}")
-    print(f"odoo: {result['odoo']['server_version']} ({result['odoo']['serie']}) {odoo.base} db {odoo.db}, "
+    print(f"odoo: {result['odoo']['server_version']} ({result['odoo']['serie']}) {odoo.url} db {odoo.db}, "
           f"workers={result['odoo'].get('workers')}, server up {result['odoo'].get('process_uptime_s')} s; "
           f"project {result.get('project')}")
     if "cost" in result:

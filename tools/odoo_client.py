@@ -26,6 +26,7 @@ class Odoo:
         self.anon = urllib.request.build_opener()
         self.uid: int | None = None
         self.version: str | None = None
+        self.info: dict = {}    # /web/webclient/version_info's answer (server_version, server_serie, …)
         self.uuids: dict[int, str | None] = {}
 
     @classmethod
@@ -46,7 +47,7 @@ class Odoo:
         return data.get("result")
 
     def start(self) -> Odoo:
-        info = self.call("/web/webclient/version_info", {})
+        self.info = info = self.call("/web/webclient/version_info", {})
         self.version = info["server_serie"]
         if not self.db:
             raise OdooError("set ODOO_DB")

@@ -24,7 +24,6 @@ next call.
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -109,15 +108,6 @@ redis.call('HSET', ck, 'odoo_database', ARGV[3], 'odoo_channel_id', ARGV[4])
 redis.call('HSET', p .. ':bound', ARGV[3] .. '\\0' .. ARGV[4], cid)
 redis.call('SREM', p .. ':unbound', cid)
 if redis.call('HGET', ck, 'closed') ~= '1' then redis.call('SADD', p .. ':open', cid) end
-return 1
-"""
-
-CLOSE = """
-local ck = ARGV[1] .. ':conv:' .. ARGV[2]
-if redis.call('EXISTS', ck) == 0 then return 0 end
-redis.call('HSET', ck, 'closed', '1')
-redis.call('SREM', ARGV[1] .. ':open', ARGV[2])
-redis.call('SREM', ARGV[1] .. ':unbound', ARGV[2])
 return 1
 """
 
@@ -231,7 +221,7 @@ class RedisStore:
             socket_timeout=self.timeout, socket_connect_timeout=self.timeout, health_check_interval=15)
         self._client = c = aioredis.Redis(connection_pool=pool)
         self._append, self._append_bound = c.register_script(APPEND), c.register_script(APPEND_BOUND)
-        self._create, self._bind, self._close = c.register_script(CREATE), c.register_script(BIND), c.register_script(CLOSE)
+        self._create, self._bind = c.register_script(CREATE), c.register_script(BIND)
         self._events_after = c.register_script(EVENTS_AFTER)
         self._drop, self._purge_events = c.register_script(DROP_CONVERSATION), c.register_script(PURGE_EVENTS)
         await self.ping()
@@ -283,9 +273,6 @@ class RedisStore:
 
     async def find_bound(self, database: str, channel_id: int) -> str | None:
         return await self._run(self.client.hget(self._k("bound"), f"{database}\0{channel_id}"))
-
-    async def set_closed(self, conversation_id: str) -> None:
-        await self._script(self._close, conversation_id)
 
     async def merge_upstream(self, conversation_id: str, changes: dict) -> None:
         key = self._k("conv", conversation_id)
@@ -342,10 +329,6 @@ class RedisStore:
         if cid is None:
             return None, Appended(None, False)
         return cid, self._appended(status, body)
-
-    async def seen_webhook(self, webhook_id: str) -> bool:
-        added = await self._run(self.client.zadd(self._k("wh"), {webhook_id: time.time()}, nx=True))
-        return added == 0
 
     async def events_after(self, conversation_id: str, after: int, limit: int = 500) -> Replay:
         last, reset, events = await self._script(self._events_after, conversation_id, str(int(after)), str(int(limit)))

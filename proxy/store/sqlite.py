@@ -406,9 +406,6 @@ class SQLiteStore:
         row = await self._read(lambda db: db.execute(_BOUND_SQL, (database, channel_id)).fetchone())
         return row[0] if row else None
 
-    async def set_closed(self, conversation_id: str) -> None:
-        await self._write(lambda db: db.execute("UPDATE conversations SET closed = 1 WHERE id = ?", (conversation_id,)))
-
     async def merge_upstream(self, conversation_id: str, changes: dict) -> None:
         # json_patch (RFC 7396) merges in the writer: two writers of different keys lose nothing
         sql = "UPDATE conversations SET upstream = json_patch(COALESCE(upstream, '{}'), ?) WHERE id = ?"
@@ -473,12 +470,6 @@ class SQLiteStore:
         if published:
             self._announce = (early, conversation_id, stored)
         return Appended(stored, True, published)
-
-    async def seen_webhook(self, webhook_id: str) -> bool:
-        def op(db: sqlite3.Connection) -> bool:
-            cur = db.execute("INSERT OR IGNORE INTO webhook_ids (id, seen_at) VALUES (?, ?)", (webhook_id, time.time()))
-            return cur.rowcount == 0
-        return await self._write(op)
 
     async def events_after(self, conversation_id: str, after: int, limit: int = 500) -> Replay:
         def op(db: sqlite3.Connection) -> Replay:

@@ -15,7 +15,10 @@ import pytest
 from tests.conftest import Client
 from tests.odoo.test_addon_live import relay_for_addon
 
-pytestmark = pytest.mark.odoo
+# Past the suite's 120 s a test: opening 100 conversations and the tests' own deadlines (up to 120 s
+# for 300 messages to land in Odoo) take longer than that on a busy 2-core machine (the burst: 41 s
+# on 17.0, 113 s on 18.0 in the same live gate, with other work on the cores)
+pytestmark = [pytest.mark.odoo, pytest.mark.timeout(300)]
 
 
 async def open_many(client: Client, odoo, count: int, name: str, parallel: int = 8) -> list[dict]:

@@ -322,7 +322,7 @@ async def test_sqlite_only_the_first_event_of_a_conversation_in_a_transaction_go
         early = Recorder()
         # a plain write first, so the writer is busy and the four appends share the next transaction
         # (an append finding the writer idle runs in its own: test_sqlite_an_append_on_an_idle_writer…)
-        _, *results = await asyncio.gather(store.seen_webhook("w1"), *(
+        _, *results = await asyncio.gather(store.meta_setdefault("busy", "1"), *(
             store.append(cid, {"type": "status"}, early=early) for cid in ("a", "a", "b", "a")))
         assert [(r.event["seq"], r.published) for r in results] == [(1, True), (2, False), (1, True), (3, False)]
         await asyncio.sleep(0)

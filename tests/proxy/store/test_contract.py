@@ -7,7 +7,7 @@ deleted after the test; skipped without Redis, a failure in CI).
 
 Checked: gapless per-conversation ``seq`` (also under 200 concurrent appends and across a
 restart), webhook-id and dedupe-key idempotence, ``events_after`` ordering/filtering/``reset``,
-purge, binding, closing, ``meta_setdefault``, ``seen_webhook``, and ``StoreError`` for an unknown
+purge, binding, closing, ``meta_setdefault``, and ``StoreError`` for an unknown
 conversation with nothing half-written.
 """
 from __future__ import annotations
@@ -122,14 +122,6 @@ async def test_bind_and_find_bound(store):
     assert (got.odoo_database, got.odoo_channel_id) == ("prod", 42)
 
 
-async def test_set_closed(store):
-    await new_conv(store, "c1")
-    await new_conv(store, "c2")
-    await store.set_closed("c1")
-    assert (await store.get_conversation("c1")).closed is True
-    assert (await store.get_conversation("c2")).closed is False
-
-
 async def test_append_with_closes_closes_the_conversation(store):
     await new_conv(store, "c1")
     await store.append("c1", ev(1))
@@ -211,7 +203,8 @@ async def test_failed_append_writes_nothing(store):
     with pytest.raises(StoreError):
         await store.append("ghost", ev(1), webhook_id="wh-ghost", dedupe_key="msg:odoo:1")
     # the webhook id was not remembered: the sender's retry can still be stored
-    assert await store.seen_webhook("wh-ghost") is False
+    await new_conv(store, "c1")
+    assert (await store.append("c1", ev(1), webhook_id="wh-ghost")).created
     assert await store.get_conversation("ghost") is None
 
 
@@ -266,18 +259,14 @@ async def test_concurrent_duplicates_store_once(store):
     assert seqs((await store.events_after("c1", 0)).events) == [1]
 
 
-async def test_seen_webhook(store):
-    assert await store.seen_webhook("wh-a") is False
-    assert await store.seen_webhook("wh-a") is True
-    assert await store.seen_webhook("wh-b") is False
-
-
-async def test_seen_webhook_and_append_share_ids(store):
+async def test_webhook_ids_are_shared_by_append_and_append_bound(store):
     await new_conv(store, "c1")
-    await store.append("c1", ev(1), webhook_id="wh-1")
-    assert await store.seen_webhook("wh-1") is True
-    assert await store.seen_webhook("wh-2") is False
-    assert await store.append("c1", ev(2), webhook_id="wh-2") == Appended(None, False)
+    await store.bind("c1", "prod", 7)
+    assert (await store.append("c1", ev(1), webhook_id="wh-1")).created
+    assert await store.append_bound("prod", 7, ev(2), webhook_id="wh-1") == ("c1", Appended(None, False))
+    assert (await store.append_bound("prod", 7, ev(3), webhook_id="wh-2"))[1].created
+    assert await store.append("c1", ev(4), webhook_id="wh-2") == Appended(None, False)
+    assert seqs((await store.events_after("c1", 0)).events) == [1, 2]
 
 
 # ---------------------------------------------------------------- events_after
@@ -381,19 +370,21 @@ async def test_purge_everything_older_than_the_future(store):
     assert counts["conversations"] == 1
     assert await store.get_conversation("c1") is None
     assert await store.list_conversations() == []
-    assert await store.seen_webhook("wh-1") is True          # webhook ids have their own cutoff
+    await new_conv(store, "c2")                              # webhook ids have their own cutoff
+    assert await store.append("c2", ev(2), webhook_id="wh-1") == Appended(None, False)
 
 
 async def test_purge_forgets_old_webhook_ids(store):
-    assert await store.seen_webhook("wh-old") is False
+    await new_conv(store, "c1")
+    assert (await store.append("c1", ev(1), webhook_id="wh-old")).created
     await asyncio.sleep(0.02)
     cutoff = time.time()
     await asyncio.sleep(0.02)
-    assert await store.seen_webhook("wh-new") is False
+    assert (await store.append("c1", ev(2), webhook_id="wh-new")).created
     counts = await store.purge(events_before=0, webhooks_before=cutoff)
     assert counts["webhook_ids"] == 1
-    assert await store.seen_webhook("wh-old") is False        # forgotten
-    assert await store.seen_webhook("wh-new") is True         # kept
+    assert (await store.append("c1", ev(3), webhook_id="wh-old")).created                # forgotten
+    assert await store.append("c1", ev(4), webhook_id="wh-new") == Appended(None, False)  # kept
 
 
 async def test_purge_with_nothing_old_keeps_everything(store):
@@ -462,7 +453,7 @@ async def test_open_unbound_lists_open_conversations_not_yet_bound(store):
     await new_conv(store, "c3")
     await store.create_conversation(conv("c4", odoo_database="prod", odoo_channel_id=9))
     await store.bind("c2", "prod", 2)
-    await store.set_closed("c3")
+    await store.append("c3", ev(1, "closed"), closes=True)
     assert [c.id for c in await store.open_unbound()] == ["c1"]
     await store.append("c1", ev(1, "closed"), closes=True)
     assert await store.open_unbound() == []
@@ -474,7 +465,7 @@ async def test_upstream_data_and_open_bound(store):
     await new_conv(store, "c3")
     await store.bind("c1", "prod", 1)
     await store.bind("c2", "prod", 2)
-    await store.set_closed("c2")
+    await store.append("c2", ev(1, "closed"), closes=True)
     assert (await store.get_conversation("c1")).upstream == {"guest_token": "1|abc"}
     await store.merge_upstream("c1", {"bus_last": 42})
     await store.merge_upstream("c1", {"sent": {"a": 7}, "posted_seq": 3})
