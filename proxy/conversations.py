@@ -181,6 +181,7 @@ class Relay:
         """Every stored event of one conversation, oldest first (the store answers by pages)."""
         out: list[dict] = []
         after = 0
+        await self.hub.settled(conversation_id)   # what a reader was shown is in the store
         while True:
             replay = await self.store.events_after(conversation_id, after)
             out.extend(replay.events)
@@ -524,6 +525,7 @@ class Relay:
 
     async def _had_operator(self, conversation_id: str) -> bool:
         """Whether a person (not a bot) joined or wrote in the conversation."""
+        await self.hub.settled(conversation_id)   # the visitor may have seen it before its commit
         after = 0
         for _ in range(20):
             replay = await self.store.events_after(conversation_id, after, 500)

@@ -103,6 +103,7 @@ class Hub:
         # other nodes: called with every event published here (not with those delivered from there)
         self.forward: Callable[[str, dict], None] | None = None
         self._early: dict[str, Item] = {}   # per conversation, the event out before its commit
+        self._settling: dict[str, asyncio.Event] = {}   # set when that event is settled
 
     def subscribe(self, conversation_id: str) -> Subscription:
         sub = Subscription(conversation_id)
@@ -136,10 +137,25 @@ class Hub:
     def settle(self, conversation_id: str, durable: bool) -> None:
         """The commit of the event ``publish_early`` handed out is done (or failed: ``durable`` false)."""
         self._early.pop(conversation_id, None)
+        waiting = self._settling.pop(conversation_id, None)
+        if waiting is not None:
+            waiting.set()
         if not durable:
             for sub in self._subs.get(conversation_id, ()):
                 sub.retracted = True
                 sub.stale()
+
+    async def settled(self, conversation_id: str, timeout: float = 5.0) -> None:
+        """Returns once no event of this conversation is out before its commit (at most ``timeout``
+        s): a decision read from the store then sees every event a reader may have been shown (a
+        visitor who saw the operator's reply can rate at once)."""
+        if conversation_id not in self._early:
+            return
+        waiting = self._settling.setdefault(conversation_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(waiting.wait(), timeout)
+        except TimeoutError:
+            pass
 
     def early_seq(self, conversation_id: str) -> int | None:
         item = self._early.get(conversation_id)

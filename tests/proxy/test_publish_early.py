@@ -254,6 +254,31 @@ async def test_inside_a_slow_commit_readers_are_not_reset_and_new_ones_get_the_e
         assert await stored(client, conv) == [(1, "status"), (2, "one"), (3, "slow")]
 
 
+async def test_a_visitor_who_saw_the_operator_before_its_commit_can_rate_and_read_it_at_once(tmp_path):
+    """Decisions read from the store (may I rate? the transcript) wait for an event a reader was
+    shown before its commit: the visitor rates right after the operator's first reply arrives."""
+    async with InProcess(tmp_path) as relay, aiohttp.ClientSession() as http:
+        client = Client(relay, http)
+        conv = await client.create()
+        channel = (await relay.store.get_conversation(conv["conversation_id"])).odoo_channel_id
+        raw = webhook_body("livechat.message.created", channel, message=operator_message(1, "first reply"))
+        async with client.ws(conv, after=1) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            relay.faults.delay = 0.5
+            post = asyncio.create_task(client.webhook(raw))
+            frame = await ws.receive_json(timeout=5)
+            assert frame["event"]["message"]["text"] == "first reply" and not post.done()
+            path = f"/v1/conversations/{conv['conversation_id']}/rating"
+            status, body, _ = await client.call("POST", path, conv["token"], json={"rating": 5})
+            assert status == 204, body                      # not 409 no_operator_yet
+            assert post.done()                              # it waited for the commit
+            status, text, _ = await client.call("GET", f"/v1/conversations/{conv['conversation_id']}/transcript",
+                                                conv["token"])
+            assert status == 200 and "first reply" in str(text), text
+            assert (await post)[0] == 200
+        relay.faults.delay = 0.0
+
+
 # ---------------------------------------------------------------- the store's epochs
 
 
