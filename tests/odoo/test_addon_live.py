@@ -93,8 +93,10 @@ async def test_operator_reply_edit_and_close_reach_the_widget(odoo, wired):
             odoo.visitor_leave(channel_id, guest_token)
             closed = await next_event(ws, {"closed"})
             assert closed["by"] == "odoo"
-    rows = odoo.execute("livechat.webhook.outbox", "search_read", [[["session_key", "=", channel_id]]],
-                        {"fields": ["event_type", "state", "last_status_code"], "order": "id"})
+    # the widget sees an event as soon as it has its seq; the addon records the relay's 2xx a moment
+    # later, in its delivery thread's own transaction
+    rows = await wait_rows(odoo, channel_id, lambda rows: bool(rows) and all(
+        r["state"] == "sent" and r["last_status_code"] == 200 for r in rows), timeout=10)
     assert rows and all(r["state"] == "sent" and r["last_status_code"] == 200 for r in rows), rows
     types = [r["event_type"] for r in rows]
     for expected in ("livechat.message.created", "livechat.message.updated", "livechat.session.closed"):
