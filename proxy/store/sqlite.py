@@ -41,7 +41,7 @@ from proxy.cluster.local import LocalFanout, LocalLeases
 from proxy.errors import StoreError
 from proxy.events import dumps
 from proxy.store import codec
-from proxy.store.base import Appended, Conversation, Replay
+from proxy.store.base import Appended, Conversation, Replay, replay_reset
 
 if TYPE_CHECKING:
     from proxy.hub import Hub
@@ -479,14 +479,12 @@ class SQLiteStore:
                 last_seq = row[0] if row else 0
                 first = db.execute("SELECT MIN(seq) FROM events WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
                 first_kept = first if first is not None else last_seq + 1
-                reset = after > last_seq or (after + 1 < first_kept and after < last_seq)
-                start = 0 if reset else after
-                if not reset and after > 0:   # a seq another event may have been shown under (crash)
-                    reset = db.execute("SELECT 1 FROM unsure WHERE conversation_id = ? AND seq = ?",
-                                       (conversation_id, after)).fetchone() is not None
-                    start = 0 if reset else after
+                # a seq another event may have been shown under (crash)
+                unsure = after > 0 and db.execute("SELECT 1 FROM unsure WHERE conversation_id = ? AND seq = ?",
+                                                  (conversation_id, after)).fetchone() is not None
+                reset = replay_reset(after, last_seq, first_kept, unsure)
                 rows = db.execute("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                  (conversation_id, start, limit)).fetchall()
+                                  (conversation_id, 0 if reset else after, limit)).fetchall()
             finally:
                 db.execute("COMMIT")
             return Replay([json.loads(r[0]) for r in rows], last_seq, reset)
