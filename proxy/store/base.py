@@ -26,6 +26,7 @@ one that took its place; the event that takes an unsure seq is never published b
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -82,6 +83,16 @@ def replay_reset(after: int, last_seq: int, first_kept: int, unsure: bool = Fals
     if after + 1 < first_kept and after < last_seq:
         return True
     return unsure and after > 0
+
+
+def open_of(convs: Iterable[Conversation], bound: bool, limit: int) -> list[Conversation]:
+    """``Store.open_bound`` (``bound``) or ``open_unbound`` of a store's candidate conversations:
+    the ones not closed, bound to an operator-side session or not, most recently active first
+    (ties by id), at most ``limit``."""
+    kept = sorted((c for c in convs if not c.closed and (c.odoo_channel_id is not None) == bound),
+                  key=lambda c: c.id)
+    kept.sort(key=lambda c: c.last_activity, reverse=True)
+    return kept[:limit]
 
 
 @runtime_checkable

@@ -35,7 +35,7 @@ from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.errors import StoreError
 from proxy.events import dumps
 from proxy.store import codec
-from proxy.store.base import Appended, Conversation, Replay, replay_reset
+from proxy.store.base import Appended, Conversation, Replay, open_of, replay_reset
 
 if TYPE_CHECKING:
     from proxy.hub import Hub
@@ -289,16 +289,16 @@ class RedisStore:
             raise StoreError(f"redis: {exc}") from exc
 
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
-        ids = await self._run(self.client.smembers(self._k("open")))
-        convs = [c for c in await self._many(sorted(ids)) if not c.closed and c.odoo_channel_id is not None]
-        convs.sort(key=lambda c: c.last_activity, reverse=True)
-        return convs[:limit]
+        return await self._open(True, limit)
 
     async def open_unbound(self, limit: int = 100_000) -> list[Conversation]:
-        ids = await self._run(self.client.smembers(self._k("unbound")))
-        convs = [c for c in await self._many(sorted(ids)) if not c.closed and c.odoo_channel_id is None]
-        convs.sort(key=lambda c: c.last_activity, reverse=True)
-        return convs[:limit]
+        return await self._open(False, limit)
+
+    async def _open(self, bound: bool, limit: int) -> list[Conversation]:
+        """The ids the scripts keep in ``{p}:open`` or ``{p}:unbound``, checked, chosen and
+        ordered by ``base.open_of``."""
+        ids = await self._run(self.client.smembers(self._k("open" if bound else "unbound")))
+        return open_of(await self._many(sorted(ids)), bound, limit)
 
     # ------------------------------------------------------------------ events
 

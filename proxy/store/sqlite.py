@@ -41,7 +41,7 @@ from proxy.cluster.local import LocalFanout, LocalLeases
 from proxy.errors import StoreError
 from proxy.events import dumps
 from proxy.store import codec
-from proxy.store.base import Appended, Conversation, Replay, replay_reset
+from proxy.store.base import Appended, Conversation, Replay, open_of, replay_reset
 
 if TYPE_CHECKING:
     from proxy.hub import Hub
@@ -412,14 +412,16 @@ class SQLiteStore:
         await self._write(lambda db: db.execute(sql, (dumps(changes), conversation_id)))
 
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
-        sql = (f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0 "
-               "AND odoo_channel_id IS NOT NULL ORDER BY last_activity DESC LIMIT ?")
-        return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+        return await self._open(True, limit)
 
     async def open_unbound(self, limit: int = 100_000) -> list[Conversation]:
-        sql = (f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0 "
-               "AND odoo_channel_id IS NULL ORDER BY last_activity DESC LIMIT ?")
-        return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+        return await self._open(False, limit)
+
+    async def _open(self, bound: bool, limit: int) -> list[Conversation]:
+        """The open conversations, bound or not, chosen and ordered by ``base.open_of``."""
+        sql = f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0"
+        rows = await self._read(lambda db: [_conv(r) for r in db.execute(sql).fetchall()])
+        return open_of(rows, bound, limit)
 
     # ------------------------------------------------------------------ events
 

@@ -1,10 +1,11 @@
 """The rules both stores share (proxy/store/base.py), without a store: ``replay_reset`` (when a
-replay starts over). tests/proxy/store/test_contract.py checks them through each backend."""
+replay starts over) and ``open_of`` (which conversations ``open_bound``/``open_unbound`` answer,
+in which order). tests/proxy/store/test_contract.py checks them through each backend."""
 from __future__ import annotations
 
 import pytest
 
-from proxy.store.base import replay_reset
+from proxy.store.base import Conversation, open_of, replay_reset
 
 
 @pytest.mark.parametrize(("after", "last_seq", "first_kept", "unsure", "reset"), [
@@ -38,3 +39,27 @@ def test_replay_reset(after, last_seq, first_kept, unsure, reset):
 def test_replay_reset_unsure_defaults_to_false():
     assert replay_reset(3, 5, 1) is False
     assert replay_reset(3, 5, 1, True) is True
+
+
+def conv(cid: str, activity: float, *, channel: int | None = None, closed: bool = False) -> Conversation:
+    return Conversation(id=cid, created_at=0.0, last_activity=activity, odoo_database="prod" if channel else None,
+                        odoo_channel_id=channel, closed=closed)
+
+
+CONVS = [conv("a", 1.0), conv("b", 3.0, channel=2), conv("c", 2.0), conv("d", 5.0, closed=True),
+         conv("e", 4.0, channel=5, closed=True), conv("f", 6.0, channel=6), conv("g", 2.0)]
+
+
+def test_open_of_bound_and_unbound():
+    assert [c.id for c in open_of(CONVS, True, 100)] == ["f", "b"]
+    assert [c.id for c in open_of(CONVS, False, 100)] == ["c", "g", "a"]
+
+
+def test_open_of_orders_ties_by_id_whatever_the_input_order():
+    assert [c.id for c in open_of(reversed(CONVS), False, 100)] == ["c", "g", "a"]
+
+
+def test_open_of_limit():
+    assert [c.id for c in open_of(CONVS, False, 2)] == ["c", "g"]
+    assert open_of(CONVS, True, 0) == []
+    assert open_of([], True, 10) == []
