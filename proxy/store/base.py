@@ -8,7 +8,8 @@ Guarantees (tests/proxy/store/test_contract.py checks them on every backend):
   already present in that conversation it stores nothing and returns the first event.
 - ``events_after(after)`` returns the kept events with a larger ``seq`` in order; ``reset`` is
   true when some of the asked-for events were purged (or ``after`` is beyond ``last_seq``, or
-  ``after`` is a seq that a reader may have been shown for another event: below).
+  ``after`` is a seq that a reader may have been shown for another event: below); that rule is
+  ``replay_reset``, the one every backend applies.
 - Any backend failure surfaces as ``StoreError``, never as a half-written event.
 
 Publishing before the commit (``early``, the SQLite store; a store may ignore it): ``append``
@@ -25,6 +26,7 @@ one that took its place; the event that takes an unsure seq is never published b
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -67,6 +69,30 @@ class Replay:
     events: list[dict]
     last_seq: int
     reset: bool = False
+
+
+def replay_reset(after: int, last_seq: int, first_kept: int, unsure: bool = False) -> bool:
+    """Whether a replay from ``after`` must start over (from 0, ``Replay.reset``), one rule for
+    every store (module docstring): ``after`` is beyond ``last_seq`` (the reader knows a history
+    this conversation does not have), or some event the reader asks for (``after + 1`` up to
+    ``last_seq``) was purged (``first_kept``: the smallest kept seq, ``last_seq + 1`` when none is
+    kept), or ``after`` is an *unsure* seq (``unsure``: the reader may have been shown another
+    event under it; never for ``after`` 0, nothing was shown then)."""
+    if after > last_seq:
+        return True
+    if after + 1 < first_kept and after < last_seq:
+        return True
+    return unsure and after > 0
+
+
+def open_of(convs: Iterable[Conversation], bound: bool, limit: int) -> list[Conversation]:
+    """``Store.open_bound`` (``bound``) or ``open_unbound`` of a store's candidate conversations:
+    the ones not closed, bound to an operator-side session or not, most recently active first
+    (ties by id), at most ``limit``."""
+    kept = sorted((c for c in convs if not c.closed and (c.odoo_channel_id is not None) == bound),
+                  key=lambda c: c.id)
+    kept.sort(key=lambda c: c.last_activity, reverse=True)
+    return kept[:limit]
 
 
 @runtime_checkable

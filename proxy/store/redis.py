@@ -35,7 +35,7 @@ from proxy.cluster.redis import RedisFanout, RedisLeases, node_id
 from proxy.errors import StoreError
 from proxy.events import dumps
 from proxy.store import codec
-from proxy.store.base import Appended, Conversation, Replay
+from proxy.store.base import Appended, Conversation, Replay, open_of, replay_reset
 
 if TYPE_CHECKING:
     from proxy.hub import Hub
@@ -111,6 +111,7 @@ if redis.call('HGET', ck, 'closed') ~= '1' then redis.call('SADD', p .. ':open',
 return 1
 """
 
+# the events after ARGV[3] with what ``base.replay_reset`` decides on, read in one step
 EVENTS_AFTER = """
 local p, cid, after, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local last = tonumber(redis.call('HGET', p .. ':conv:' .. cid, 'last_seq') or '0')
@@ -118,10 +119,8 @@ local ek = p .. ':ev:' .. cid
 local first = redis.call('ZRANGE', ek, 0, 0, 'WITHSCORES')
 local first_kept = last + 1
 if first[2] then first_kept = tonumber(first[2]) end
-local reset = 0
-if after > last or (after + 1 < first_kept and after < last) then reset = 1; after = 0 end
 local events = redis.call('ZRANGE', ek, '(' .. after, '+inf', 'BYSCORE', 'LIMIT', 0, limit)
-return {last, reset, events}
+return {last, first_kept, events}
 """
 
 # delete one idle conversation (checked again here: it may have become active meanwhile)
@@ -290,16 +289,16 @@ class RedisStore:
             raise StoreError(f"redis: {exc}") from exc
 
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
-        ids = await self._run(self.client.smembers(self._k("open")))
-        convs = [c for c in await self._many(sorted(ids)) if not c.closed and c.odoo_channel_id is not None]
-        convs.sort(key=lambda c: c.last_activity, reverse=True)
-        return convs[:limit]
+        return await self._open(True, limit)
 
     async def open_unbound(self, limit: int = 100_000) -> list[Conversation]:
-        ids = await self._run(self.client.smembers(self._k("unbound")))
-        convs = [c for c in await self._many(sorted(ids)) if not c.closed and c.odoo_channel_id is None]
-        convs.sort(key=lambda c: c.last_activity, reverse=True)
-        return convs[:limit]
+        return await self._open(False, limit)
+
+    async def _open(self, bound: bool, limit: int) -> list[Conversation]:
+        """The ids the scripts keep in ``{p}:open`` or ``{p}:unbound``, checked, chosen and
+        ordered by ``base.open_of``."""
+        ids = await self._run(self.client.smembers(self._k("open" if bound else "unbound")))
+        return open_of(await self._many(sorted(ids)), bound, limit)
 
     # ------------------------------------------------------------------ events
 
@@ -331,8 +330,13 @@ class RedisStore:
         return cid, self._appended(status, body)
 
     async def events_after(self, conversation_id: str, after: int, limit: int = 500) -> Replay:
-        last, reset, events = await self._script(self._events_after, conversation_id, str(int(after)), str(int(limit)))
-        return Replay([json.loads(e) for e in events], int(last), bool(reset))
+        # no seq is ever unsure here: nothing is handed out before it is stored (``append``)
+        last, first_kept, events = await self._script(self._events_after, conversation_id, str(int(after)),
+                                                      str(int(limit)))
+        reset = replay_reset(int(after), int(last), int(first_kept))
+        if reset and int(after) != 0:   # rare: read again from the start, with its own last_seq
+            last, _, events = await self._script(self._events_after, conversation_id, "0", str(int(limit)))
+        return Replay([json.loads(e) for e in events], int(last), reset)
 
     async def find_event(self, conversation_id: str, dedupe_key: str) -> dict | None:
         seq = await self._run(self.client.hget(self._k("dd", conversation_id), dedupe_key))

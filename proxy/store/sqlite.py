@@ -41,7 +41,7 @@ from proxy.cluster.local import LocalFanout, LocalLeases
 from proxy.errors import StoreError
 from proxy.events import dumps
 from proxy.store import codec
-from proxy.store.base import Appended, Conversation, Replay
+from proxy.store.base import Appended, Conversation, Replay, open_of, replay_reset
 
 if TYPE_CHECKING:
     from proxy.hub import Hub
@@ -412,14 +412,16 @@ class SQLiteStore:
         await self._write(lambda db: db.execute(sql, (dumps(changes), conversation_id)))
 
     async def open_bound(self, limit: int = 100_000) -> list[Conversation]:
-        sql = (f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0 "
-               "AND odoo_channel_id IS NOT NULL ORDER BY last_activity DESC LIMIT ?")
-        return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+        return await self._open(True, limit)
 
     async def open_unbound(self, limit: int = 100_000) -> list[Conversation]:
-        sql = (f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0 "
-               "AND odoo_channel_id IS NULL ORDER BY last_activity DESC LIMIT ?")
-        return await self._read(lambda db: [_conv(r) for r in db.execute(sql, (limit,)).fetchall()])
+        return await self._open(False, limit)
+
+    async def _open(self, bound: bool, limit: int) -> list[Conversation]:
+        """The open conversations, bound or not, chosen and ordered by ``base.open_of``."""
+        sql = f"SELECT {', '.join(_CONV_COLUMNS)} FROM conversations WHERE closed = 0"
+        rows = await self._read(lambda db: [_conv(r) for r in db.execute(sql).fetchall()])
+        return open_of(rows, bound, limit)
 
     # ------------------------------------------------------------------ events
 
@@ -479,14 +481,12 @@ class SQLiteStore:
                 last_seq = row[0] if row else 0
                 first = db.execute("SELECT MIN(seq) FROM events WHERE conversation_id = ?", (conversation_id,)).fetchone()[0]
                 first_kept = first if first is not None else last_seq + 1
-                reset = after > last_seq or (after + 1 < first_kept and after < last_seq)
-                start = 0 if reset else after
-                if not reset and after > 0:   # a seq another event may have been shown under (crash)
-                    reset = db.execute("SELECT 1 FROM unsure WHERE conversation_id = ? AND seq = ?",
-                                       (conversation_id, after)).fetchone() is not None
-                    start = 0 if reset else after
+                # a seq another event may have been shown under (crash)
+                unsure = after > 0 and db.execute("SELECT 1 FROM unsure WHERE conversation_id = ? AND seq = ?",
+                                                  (conversation_id, after)).fetchone() is not None
+                reset = replay_reset(after, last_seq, first_kept, unsure)
                 rows = db.execute("SELECT body FROM events WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                                  (conversation_id, start, limit)).fetchall()
+                                  (conversation_id, 0 if reset else after, limit)).fetchall()
             finally:
                 db.execute("COMMIT")
             return Replay([json.loads(r[0]) for r in rows], last_seq, reset)

@@ -488,3 +488,16 @@ async def test_a_value_the_backend_cannot_take_fails_alone(store):
         pass
     await new_conv(store, "c1")
     assert (await store.append("c1", ev(1))).event["seq"] == 1
+
+
+async def test_open_bound_and_unbound_most_recent_first_with_limit(store):
+    for i, cid in enumerate(["u1", "u2", "u3"]):
+        await store.create_conversation(conv(cid, last_activity=100.0 + i))
+    for i, cid in enumerate(["b1", "b2", "b3"]):
+        await store.create_conversation(conv(cid, last_activity=200.0 - i, odoo_database="prod", odoo_channel_id=i + 1))
+    await store.create_conversation(conv("t2", last_activity=101.0))          # a tie with u2: by id
+    await store.append("u1", ev(1))                                            # most recent now
+    assert [c.id for c in await store.open_unbound()] == ["u1", "u3", "t2", "u2"]
+    assert [c.id for c in await store.open_unbound(limit=2)] == ["u1", "u3"]
+    assert [c.id for c in await store.open_bound()] == ["b1", "b2", "b3"]
+    assert [c.id for c in await store.open_bound(limit=1)] == ["b1"]
